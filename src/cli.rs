@@ -1,0 +1,100 @@
+//! The command-line surface (clap derive structs only). Doc comments are the help text.
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use std::path::PathBuf;
+
+/// Keeps API keys out of git, and handles the aftermath when one gets in.
+#[derive(Debug, Parser)]
+#[command(name = "keywarden", version, about, propagate_version = true)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+
+    /// Never use colour (also when NO_COLOR is set).
+    #[arg(long, global = true)]
+    pub no_color: bool,
+
+    /// Read settings from this file instead of .keywarden.toml at the repository root.
+    #[arg(long, global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Scan the working tree, the staged index, a commit range or all history for keys.
+    Scan(ScanArgs),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    Human,
+    Json,
+    Jsonl,
+    Sarif,
+}
+
+#[derive(Debug, Args)]
+pub struct ScanArgs {
+    /// Files or directories to scan (default: the current directory). Only for a
+    /// working-tree scan.
+    #[arg(value_name = "PATH", conflicts_with_all = ["staged", "range", "history", "all_objects"])]
+    pub paths: Vec<PathBuf>,
+
+    /// Scan what the next commit would record (the index; honours GIT_INDEX_FILE).
+    #[arg(long, conflicts_with_all = ["range", "history", "all_objects"])]
+    pub staged: bool,
+
+    /// Scan what the commits of a range introduced (`A..B`, `A...B`, or `REV` for all of
+    /// its history); each finding names the commit that introduced it.
+    #[arg(long, value_name = "A..B", conflicts_with_all = ["history", "all_objects"])]
+    pub range: Option<String>,
+
+    /// Scan every blob reachable from every ref, and every commit and tag message.
+    #[arg(long)]
+    pub history: bool,
+
+    /// Like --history, and also every other object in the object database (dangling
+    /// blobs, unreachable commits).
+    #[arg(long)]
+    pub all_objects: bool,
+
+    /// Include files that .gitignore excludes (working-tree scans).
+    #[arg(long)]
+    pub no_ignore: bool,
+
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Human)]
+    pub format: Format,
+
+    /// Write the report to FILE instead of stdout.
+    #[arg(long, short, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+
+    /// Print the full keys. Without this flag keys are only ever shown redacted.
+    #[arg(long)]
+    pub show_secrets: bool,
+
+    /// Do not report findings recorded in this baseline file.
+    #[arg(long, value_name = "FILE")]
+    pub baseline: Option<PathBuf>,
+
+    /// Record the current findings in FILE as the baseline (and exit 0).
+    #[arg(long, value_name = "FILE")]
+    pub write_baseline: Option<PathBuf>,
+
+    /// Only run these rules (repeatable).
+    #[arg(long = "rule", value_name = "ID")]
+    pub rules: Vec<String>,
+
+    /// Switch off these rules (repeatable).
+    #[arg(long = "disable-rule", value_name = "ID")]
+    pub disabled_rules: Vec<String>,
+
+    /// Skip files larger than this many bytes (default 10 MiB, or scan.max_file_size).
+    #[arg(long, value_name = "BYTES")]
+    pub max_file_size: Option<u64>,
+
+    /// List every skipped file, not only the counts.
+    #[arg(long, short)]
+    pub verbose: bool,
+}

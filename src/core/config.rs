@@ -1,0 +1,210 @@
+//! `.keywarden.toml`: a repository's scan settings (path and value allowlists, size limit),
+//! its own rules and the built-ins it disables. Unknown keys are errors, so a typo cannot
+//! silently switch protection off; errors name the file and the line.
+
+use crate::core::rules::{Rule, RuleError, RuleSet};
+use globset::{Glob, GlobSet, GlobSetBuilder};
+use serde::Deserialize;
+use std::path::{Path, PathBuf};
+use thiserror::Error;
+
+pub const CONFIG_FILE_NAME: &str = ".keywarden.toml";
+
+#[derive(Debug, Error)]
+pub enum ConfigError {
+    #[error("cannot read {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{path}:{line}: {message}")]
+    Invalid {
+        path: PathBuf,
+        line: usize,
+        message: String,
+    },
+    #[error("{path}: {source}")]
+    Rules { path: PathBuf, source: RuleError },
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    #[serde(default)]
+    pub scan: ScanSettings,
+    #[serde(default)]
+    pub allowlist: Allowlist,
+    /// Ids of built-in rules to switch off.
+    #[serde(default)]
+    pub disable: Vec<String>,
+    /// The repository's own rules (same schema as the built-in rule files); a rule with a
+    /// built-in's id replaces it.
+    #[serde(default)]
+    pub rule: Vec<Rule>,
+    #[serde(skip)]
+    pub source: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScanSettings {
+    /// Files larger than this many bytes are skipped (with a note). Default 10 MiB.
+    pub max_file_size: Option<u64>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Allowlist {
+    /// Globs of paths (relative to the repository root) that are never reported.
+    #[serde(default)]
+    pub paths: Vec<String>,
+    /// Regexes: a secret matching one is never reported.
+    #[serde(default)]
+    pub regexes: Vec<String>,
+}
+
+impl Config {
+    /// Reads `path`. Errors carry the path and line.
+    pub fn load(path: &Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Self::parse(&text, path)
+    }
+
+    /// Reads `.keywarden.toml` in `dir` if there is one; the default configuration if not.
+    pub fn load_from_dir(dir: &Path) -> Result<Self, ConfigError> {
+        let path = dir.join(CONFIG_FILE_NAME);
+        if path.is_file() {
+            Self::load(&path)
+        } else {
+            Ok(Config::default())
+        }
+    }
+
+    pub fn parse(text: &str, path: &Path) -> Result<Self, ConfigError> {
+        let mut config: Config = toml::from_str(text).map_err(|e| ConfigError::Invalid {
+            path: path.to_path_buf(),
+            line: e
+                .span()
+                .map(|span| text[..span.start.min(text.len())].matches('\n').count() + 1)
+                .unwrap_or(1),
+            message: e.message().trim().to_string(),
+        })?;
+        config.source = Some(path.to_path_buf());
+        config.path_allowlist()?;
+        for (i, re) in config.allowlist.regexes.iter().enumerate() {
+            if let Err(e) = regex::bytes::Regex::new(re) {
+                return Err(config.invalid(
+                    text,
+                    re,
+                    format!(
+                        "allowlist.regexes[{i}] is not a valid regex: {}",
+                        last_line(&e.to_string())
+                    ),
+                ));
+            }
+        }
+        Ok(config)
+    }
+
+    fn invalid(&self, text: &str, needle: &str, message: String) -> ConfigError {
+        let line = text
+            .find(needle)
+            .map(|at| text[..at].matches('\n').count() + 1)
+            .unwrap_or(1);
+        ConfigError::Invalid {
+            path: self.source.clone().unwrap_or_default(),
+            line,
+            message,
+        }
+    }
+
+    fn source_path(&self) -> PathBuf {
+        self.source
+            .clone()
+            .unwrap_or_else(|| PathBuf::from(CONFIG_FILE_NAME))
+    }
+
+    /// The built-in rules with this configuration's rules added and disabled rules removed.
+    pub fn rule_set(&self) -> Result<RuleSet, ConfigError> {
+        let wrap = |source| ConfigError::Rules {
+            path: self.source_path(),
+            source,
+        };
+        let mut set = RuleSet::builtin().map_err(wrap)?;
+        set.extend(self.rule.clone()).map_err(wrap)?;
+        set.disable(&self.disable).map_err(wrap)?;
+        Ok(set)
+    }
+
+    pub fn path_allowlist(&self) -> Result<GlobSet, ConfigError> {
+        let mut builder = GlobSetBuilder::new();
+        for pattern in &self.allowlist.paths {
+            let glob = Glob::new(pattern).map_err(|e| ConfigError::Invalid {
+                path: self.source_path(),
+                line: 1,
+                message: format!("allowlist.paths: {e}"),
+            })?;
+            builder.add(glob);
+        }
+        builder.build().map_err(|e| ConfigError::Invalid {
+            path: self.source_path(),
+            line: 1,
+            message: format!("allowlist.paths: {e}"),
+        })
+    }
+
+    pub fn allowed_secret_regexes(&self) -> Vec<regex::bytes::Regex> {
+        self.allowlist
+            .regexes
+            .iter()
+            .filter_map(|re| regex::bytes::Regex::new(re).ok())
+            .collect()
+    }
+
+    pub fn max_file_size(&self) -> u64 {
+        self.scan
+            .max_file_size
+            .unwrap_or(crate::core::scan::DEFAULT_MAX_FILE_SIZE)
+    }
+}
+
+fn last_line(s: &str) -> String {
+    s.lines().last().unwrap_or("").trim().to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn errors_name_file_and_line() {
+        let err = Config::parse(
+            "[scan]\nmax_file_size = 1\nbogus = 2\n",
+            Path::new("x.toml"),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.starts_with("x.toml:3:"), "{err}");
+    }
+
+    #[test]
+    fn bad_allowlist_regex_names_its_line() {
+        let err = Config::parse(
+            "[allowlist]\nregexes = [\n  '(oops',\n]\n",
+            Path::new("c.toml"),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.starts_with("c.toml:3:"), "{err}");
+    }
+
+    #[test]
+    fn unknown_disabled_rule_is_an_error() {
+        let config = Config::parse("disable = [\"nope\"]\n", Path::new("c.toml")).expect("parses");
+        let err = config.rule_set().unwrap_err().to_string();
+        assert!(err.contains("nope"), "{err}");
+    }
+}

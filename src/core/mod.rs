@@ -1,0 +1,10 @@
+//! The core: secrets, rules, the scan engine, git access and configuration. It never
+//! imports `cli`, `commands` or `output`.
+
+pub mod config;
+pub mod entropy;
+pub mod git;
+pub mod rules;
+pub mod scan;
+pub mod secret;
+pub mod walk;

@@ -1,0 +1,272 @@
+//! Detection rules as data: the `Rule` schema, the built-in set embedded from
+//! `templates/rules/*.toml`, and the `RuleSet` that user configuration extends or trims.
+
+pub mod template;
+
+use serde::Deserialize;
+use std::collections::HashSet;
+use thiserror::Error;
+
+#[derive(Debug, Error)]
+pub enum RuleError {
+    #[error("built-in rule file {file} is invalid: {message}")]
+    BuiltinInvalid { file: &'static str, message: String },
+    #[error("unknown rule id `{0}`")]
+    UnknownRule(String),
+    #[error("rule `{0}` is defined twice")]
+    Duplicate(String),
+}
+
+/// Where a rule's regex runs once one of its keywords is present.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Scope {
+    /// The whole content: for rules whose regex starts with a distinctive literal.
+    #[default]
+    File,
+    /// Only the text around each keyword hit: for context rules (`API_KEY = …`) whose regex
+    /// has no literal to search for and would be slow over a whole file.
+    Line,
+}
+
+/// One detection rule, as written in a rule file or in `.keywarden.toml`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Rule {
+    pub id: String,
+    pub provider: String,
+    pub description: String,
+    /// Matched against raw bytes. The secret is the group named `secret`, or the whole match.
+    pub regex: String,
+    /// The regex only runs where one of these occurs (ASCII case-insensitive). A rule
+    /// without keywords runs on everything.
+    #[serde(default)]
+    pub keywords: Vec<String>,
+    /// Minimum Shannon entropy (bits per character) of the secret.
+    #[serde(default)]
+    pub entropy: Option<f64>,
+    /// Require that the secret is not glued to a preceding letter or digit.
+    #[serde(default = "default_true")]
+    pub boundary: bool,
+    #[serde(default)]
+    pub scope: Scope,
+    /// Words that, anywhere in the secret (ASCII case-insensitive), mark it as a
+    /// placeholder or documentation value.
+    #[serde(default)]
+    pub stopwords: Vec<String>,
+    /// For values found by their name rather than their shape: require a letter and a
+    /// digit, and reject references (`$VAR`, `process.env.X`, `f()`, paths).
+    #[serde(default)]
+    pub value_checks: bool,
+    /// Texts that must produce exactly one finding of this rule. Written as templates (see
+    /// [`template`]) so that no literal key is stored; `«…»` marks the expected secret.
+    #[serde(default)]
+    pub examples: Vec<String>,
+    /// Texts that must produce no finding of this rule (templates too).
+    #[serde(default)]
+    pub negatives: Vec<String>,
+}
+
+fn default_true() -> bool {
+    true
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RuleFile {
+    rule: Vec<Rule>,
+}
+
+/// The built-in rule files, most specific first: when two rules match the same text, the
+/// earlier one wins, so the generic rule comes last.
+pub const BUILTIN_RULE_FILES: &[(&str, &str)] = &[
+    (
+        "openai.toml",
+        include_str!("../../../templates/rules/openai.toml"),
+    ),
+    (
+        "anthropic.toml",
+        include_str!("../../../templates/rules/anthropic.toml"),
+    ),
+    (
+        "github.toml",
+        include_str!("../../../templates/rules/github.toml"),
+    ),
+    (
+        "gitlab.toml",
+        include_str!("../../../templates/rules/gitlab.toml"),
+    ),
+    (
+        "aws.toml",
+        include_str!("../../../templates/rules/aws.toml"),
+    ),
+    (
+        "stripe.toml",
+        include_str!("../../../templates/rules/stripe.toml"),
+    ),
+    (
+        "slack.toml",
+        include_str!("../../../templates/rules/slack.toml"),
+    ),
+    (
+        "google.toml",
+        include_str!("../../../templates/rules/google.toml"),
+    ),
+    (
+        "huggingface.toml",
+        include_str!("../../../templates/rules/huggingface.toml"),
+    ),
+    (
+        "private-key.toml",
+        include_str!("../../../templates/rules/private-key.toml"),
+    ),
+    (
+        "generic.toml",
+        include_str!("../../../templates/rules/generic.toml"),
+    ),
+];
+
+/// Parses a rule file's text (`[[rule]]` tables).
+pub fn parse_rule_file(text: &str) -> Result<Vec<Rule>, toml::de::Error> {
+    toml::from_str::<RuleFile>(text).map(|f| f.rule)
+}
+
+/// An ordered set of rules with unique ids.
+#[derive(Debug, Clone)]
+pub struct RuleSet {
+    rules: Vec<Rule>,
+}
+
+impl RuleSet {
+    pub fn builtin() -> Result<Self, RuleError> {
+        let mut rules = Vec::new();
+        for (file, text) in BUILTIN_RULE_FILES {
+            let parsed = parse_rule_file(text).map_err(|e| RuleError::BuiltinInvalid {
+                file,
+                message: e.message().to_string(),
+            })?;
+            rules.extend(parsed);
+        }
+        Self::from_rules(rules)
+    }
+
+    pub fn from_rules(rules: Vec<Rule>) -> Result<Self, RuleError> {
+        let mut seen = HashSet::new();
+        for rule in &rules {
+            if !seen.insert(rule.id.as_str()) {
+                return Err(RuleError::Duplicate(rule.id.clone()));
+            }
+        }
+        Ok(RuleSet { rules })
+    }
+
+    pub fn rules(&self) -> &[Rule] {
+        &self.rules
+    }
+
+    pub fn get(&self, id: &str) -> Option<&Rule> {
+        self.rules.iter().find(|r| r.id == id)
+    }
+
+    /// Removes the rules with these ids; an id that names no rule is an error, because a
+    /// typo here would silently leave a rule on.
+    pub fn disable(&mut self, ids: &[String]) -> Result<(), RuleError> {
+        for id in ids {
+            if self.get(id).is_none() {
+                return Err(RuleError::UnknownRule(id.clone()));
+            }
+        }
+        self.rules.retain(|r| !ids.contains(&r.id));
+        Ok(())
+    }
+
+    /// Keeps only the rules with these ids (same error for unknown ids).
+    pub fn only(&mut self, ids: &[String]) -> Result<(), RuleError> {
+        for id in ids {
+            if self.get(id).is_none() {
+                return Err(RuleError::UnknownRule(id.clone()));
+            }
+        }
+        self.rules.retain(|r| ids.contains(&r.id));
+        Ok(())
+    }
+
+    /// Adds user rules. A user rule with a built-in's id replaces it in place, which is how
+    /// a built-in is tuned; a new id is inserted before the generic catch-all rules.
+    pub fn extend(&mut self, user_rules: Vec<Rule>) -> Result<(), RuleError> {
+        let mut seen = HashSet::new();
+        for rule in user_rules {
+            if !seen.insert(rule.id.clone()) {
+                return Err(RuleError::Duplicate(rule.id));
+            }
+            if let Some(existing) = self.rules.iter_mut().find(|r| r.id == rule.id) {
+                *existing = rule;
+            } else {
+                let at = self
+                    .rules
+                    .iter()
+                    .position(|r| r.provider == "generic")
+                    .unwrap_or(self.rules.len());
+                self.rules.insert(at, rule);
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn builtin_rules_parse_with_unique_ids() {
+        let set = RuleSet::builtin().expect("built-in rules parse");
+        assert!(set.rules().len() >= 20, "{}", set.rules().len());
+        for rule in set.rules() {
+            assert!(!rule.examples.is_empty(), "rule {} has no example", rule.id);
+            assert!(
+                !rule.negatives.is_empty(),
+                "rule {} has no negative example",
+                rule.id
+            );
+            assert!(!rule.description.is_empty());
+        }
+    }
+
+    #[test]
+    fn disable_rejects_unknown_ids() {
+        let mut set = RuleSet::builtin().expect("built-in rules parse");
+        let err = set.disable(&["no-such-rule".into()]).unwrap_err();
+        assert!(err.to_string().contains("no-such-rule"));
+    }
+
+    #[test]
+    fn user_rules_replace_or_insert_before_generic() {
+        let mut set = RuleSet::builtin().expect("built-in rules parse");
+        let user = parse_rule_file(
+            r#"
+[[rule]]
+id = "acme-token"
+provider = "acme"
+description = "ACME token"
+regex = 'acme_[a-z0-9]{32}'
+keywords = ["acme_"]
+examples = ["token = «acme_{lowernum:32}»"]
+negatives = ["acme_short"]
+"#,
+        )
+        .expect("valid user rule");
+        set.extend(user).expect("no duplicates");
+        let pos = set
+            .rules()
+            .iter()
+            .position(|r| r.id == "acme-token")
+            .expect("added");
+        let generic = set
+            .rules()
+            .iter()
+            .position(|r| r.provider == "generic")
+            .expect("generic");
+        assert!(pos < generic);
+    }
+}

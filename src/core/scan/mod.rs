@@ -1,0 +1,411 @@
+//! The scan engine: bytes in, findings out. A keyword prefilter (one Aho-Corasick pass for
+//! all rules) decides which rules run at all; their regexes run over the whole content or
+//! only around keyword hits; then boundary, entropy, placeholder and allow-comment filters
+//! drop what is not a real key. It never reads files or git: callers hand it bytes.
+
+pub mod baseline;
+mod filters;
+
+use crate::core::rules::{Rule, RuleSet, Scope};
+use crate::core::secret::{Liveness, Secret};
+use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
+use regex::bytes::Regex;
+use std::sync::Arc;
+use thiserror::Error;
+
+#[derive(Debug, Error)]
+pub enum ScanError {
+    #[error("rule `{rule}` has an invalid regex: {message}")]
+    InvalidRegex { rule: String, message: String },
+    #[error("rule `{rule}` has no capture group named `secret` and is not a plain pattern")]
+    NoSecretGroup { rule: String },
+    #[error("could not build the keyword prefilter: {0}")]
+    Prefilter(String),
+}
+
+/// Content larger than this is not scanned unless configured otherwise.
+pub const DEFAULT_MAX_FILE_SIZE: u64 = 10 * 1024 * 1024;
+
+/// How far around a keyword hit a `line`-scoped rule looks (bounded so that minified
+/// single-line files stay linear).
+const LINE_WINDOW_BEFORE: usize = 256;
+const LINE_WINDOW_AFTER: usize = 512;
+
+/// Marks a line whose findings are deliberate (`# keywarden:allow`); the other two are the
+/// spellings of gitleaks and detect-secrets, honoured so a repository need not mark twice.
+const ALLOW_MARKERS: &[&[u8]] = &[
+    b"keywarden:allow",
+    b"gitleaks:allow",
+    b"pragma: allowlist secret",
+];
+
+/// One key found in some content. `path` and `commit` are filled in by whoever knows them.
+#[derive(Debug, Clone)]
+pub struct Finding {
+    pub rule_id: Arc<str>,
+    pub provider: Arc<str>,
+    pub description: Arc<str>,
+    pub path: Option<String>,
+    pub commit: Option<String>,
+    /// 1-based line of the first character of the secret.
+    pub line: usize,
+    /// 1-based column, in characters.
+    pub column: usize,
+    /// Byte range of the secret in the scanned content.
+    pub span: (usize, usize),
+    pub secret: Secret,
+    pub verified: Option<Liveness>,
+}
+
+impl Finding {
+    pub fn fingerprint(&self) -> String {
+        self.secret.fingerprint()
+    }
+
+    pub fn redacted(&self) -> String {
+        self.secret.redacted()
+    }
+}
+
+struct CompiledRule {
+    rule_id: Arc<str>,
+    provider: Arc<str>,
+    description: Arc<str>,
+    regex: Regex,
+    secret_group: usize,
+    entropy: Option<f64>,
+    boundary: bool,
+    scope: Scope,
+    stopwords: Vec<Vec<u8>>,
+    value_checks: bool,
+}
+
+/// Compiled rules and prefilter; cheap to share between threads (`&Scanner` is `Sync`).
+pub struct Scanner {
+    rules: Vec<CompiledRule>,
+    prefilter: AhoCorasick,
+    /// For each prefilter pattern, the rules it triggers.
+    keyword_rules: Vec<Vec<usize>>,
+    /// Rules without keywords: they run on every content.
+    unconditional: Vec<usize>,
+    allowed_secrets: Vec<Regex>,
+}
+
+impl Scanner {
+    /// Compiles `rules`. `allowed_secrets` are user regexes: a secret matching one is not
+    /// reported.
+    pub fn new(rules: &RuleSet, allowed_secrets: Vec<Regex>) -> Result<Self, ScanError> {
+        let mut compiled = Vec::with_capacity(rules.rules().len());
+        let mut keywords: Vec<String> = Vec::new();
+        let mut keyword_rules: Vec<Vec<usize>> = Vec::new();
+        let mut unconditional = Vec::new();
+        for (index, rule) in rules.rules().iter().enumerate() {
+            compiled.push(compile_rule(rule)?);
+            if rule.keywords.is_empty() {
+                unconditional.push(index);
+            }
+            for keyword in &rule.keywords {
+                let lower = keyword.to_ascii_lowercase();
+                match keywords.iter().position(|k| *k == lower) {
+                    Some(existing) => keyword_rules[existing].push(index),
+                    None => {
+                        keywords.push(lower);
+                        keyword_rules.push(vec![index]);
+                    }
+                }
+            }
+        }
+        let prefilter = AhoCorasickBuilder::new()
+            .ascii_case_insensitive(true)
+            .match_kind(MatchKind::Standard)
+            .build(&keywords)
+            .map_err(|e| ScanError::Prefilter(e.to_string()))?;
+        Ok(Scanner {
+            rules: compiled,
+            prefilter,
+            keyword_rules,
+            unconditional,
+            allowed_secrets,
+        })
+    }
+
+    /// All findings in `data`, in order of position. Overlapping matches of several rules
+    /// are reported once, for the rule listed first (the most specific).
+    pub fn scan(&self, data: &[u8]) -> Vec<Finding> {
+        let mut triggered = vec![false; self.rules.len()];
+        // Hit positions are only needed for line-scoped rules.
+        let mut line_hits: Vec<Vec<usize>> = vec![Vec::new(); self.rules.len()];
+        for &index in &self.unconditional {
+            triggered[index] = true;
+        }
+        for hit in self.prefilter.find_overlapping_iter(data) {
+            for &index in &self.keyword_rules[hit.pattern().as_usize()] {
+                triggered[index] = true;
+                if self.rules[index].scope == Scope::Line {
+                    line_hits[index].push(hit.start());
+                }
+            }
+        }
+        let mut candidates: Vec<(usize, usize, usize)> = Vec::new(); // (start, end, rule)
+        for (index, rule) in self.rules.iter().enumerate() {
+            if !triggered[index] {
+                continue;
+            }
+            match rule.scope {
+                Scope::File => self.collect(rule, index, data, 0, &mut candidates),
+                Scope::Line => {
+                    let unconditional = line_hits[index].is_empty();
+                    if unconditional {
+                        self.collect(rule, index, data, 0, &mut candidates);
+                    } else {
+                        for (from, to) in line_windows(data, &line_hits[index]) {
+                            self.collect(rule, index, &data[from..to], from, &mut candidates);
+                        }
+                    }
+                }
+            }
+        }
+        candidates.sort_by_key(|&(start, end, rule)| (start, rule, std::cmp::Reverse(end)));
+        candidates.dedup();
+        let mut kept: Vec<(usize, usize, usize)> = Vec::with_capacity(candidates.len());
+        // Overlaps: the earlier rule wins; among equal rules the longer match.
+        for candidate in candidates {
+            let overlapping = kept
+                .iter()
+                .rposition(|k| k.0 < candidate.1 && candidate.0 < k.1);
+            match overlapping {
+                None => kept.push(candidate),
+                Some(at) if candidate.2 < kept[at].2 => kept[at] = candidate,
+                Some(_) => {}
+            }
+        }
+        kept.sort_by_key(|&(start, _, _)| start);
+        let mut locator = LineLocator::new(data);
+        kept.into_iter()
+            .filter_map(|(start, end, index)| {
+                let (line, column, line_bytes) = locator.locate(start);
+                if ALLOW_MARKERS
+                    .iter()
+                    .any(|m| filters::contains(line_bytes, m))
+                {
+                    return None;
+                }
+                let rule = &self.rules[index];
+                let secret = String::from_utf8_lossy(&data[start..end]).into_owned();
+                Some(Finding {
+                    rule_id: rule.rule_id.clone(),
+                    provider: rule.provider.clone(),
+                    description: rule.description.clone(),
+                    path: None,
+                    commit: None,
+                    line,
+                    column,
+                    span: (start, end),
+                    secret: Secret::new(secret),
+                    verified: None,
+                })
+            })
+            .collect()
+    }
+
+    fn collect(
+        &self,
+        rule: &CompiledRule,
+        index: usize,
+        hay: &[u8],
+        offset: usize,
+        out: &mut Vec<(usize, usize, usize)>,
+    ) {
+        for caps in rule.regex.captures_iter(hay) {
+            let Some(m) = caps.get(rule.secret_group) else {
+                continue;
+            };
+            let (start, end) = (m.start(), m.end());
+            let secret = &hay[start..end];
+            if rule.boundary && !filters::left_boundary_ok(hay, start) {
+                continue;
+            }
+            if let Some(min) = rule.entropy {
+                if filters::entropy_below(secret, min) {
+                    continue;
+                }
+            }
+            if filters::is_placeholder(secret) {
+                continue;
+            }
+            if rule
+                .stopwords
+                .iter()
+                .any(|w| filters::contains_ignore_case(secret, w))
+            {
+                continue;
+            }
+            if rule.value_checks && !filters::plausible_value(secret, hay.get(end).copied()) {
+                continue;
+            }
+            if self.allowed_secrets.iter().any(|re| re.is_match(secret)) {
+                continue;
+            }
+            out.push((start + offset, end + offset, index));
+        }
+    }
+
+    /// Rule ids in evaluation order (for reports that list the rules).
+    pub fn rule_ids(&self) -> impl Iterator<Item = &str> {
+        self.rules.iter().map(|r| &*r.rule_id)
+    }
+}
+
+fn compile_rule(rule: &Rule) -> Result<CompiledRule, ScanError> {
+    let regex = Regex::new(&rule.regex).map_err(|e| ScanError::InvalidRegex {
+        rule: rule.id.clone(),
+        message: e
+            .to_string()
+            .lines()
+            .last()
+            .unwrap_or("")
+            .trim()
+            .to_string(),
+    })?;
+    let secret_group = match regex.capture_names().position(|n| n == Some("secret")) {
+        Some(i) => i,
+        None if regex.captures_len() == 1 => 0,
+        None => {
+            return Err(ScanError::NoSecretGroup {
+                rule: rule.id.clone(),
+            })
+        }
+    };
+    Ok(CompiledRule {
+        rule_id: rule.id.as_str().into(),
+        provider: rule.provider.as_str().into(),
+        description: rule.description.as_str().into(),
+        regex,
+        secret_group,
+        entropy: rule.entropy,
+        boundary: rule.boundary,
+        scope: rule.scope,
+        stopwords: rule
+            .stopwords
+            .iter()
+            .map(|w| w.as_bytes().to_ascii_lowercase())
+            .collect(),
+        value_checks: rule.value_checks,
+    })
+}
+
+/// Merged byte windows around keyword hits, each clipped to its line(s) and to a bounded
+/// distance from the hit.
+fn line_windows(data: &[u8], hits: &[usize]) -> Vec<(usize, usize)> {
+    let mut windows: Vec<(usize, usize)> = Vec::new();
+    for &hit in hits {
+        let floor = hit.saturating_sub(LINE_WINDOW_BEFORE);
+        let start = data[floor..hit]
+            .iter()
+            .rposition(|&b| b == b'\n')
+            .map(|i| floor + i + 1)
+            .unwrap_or(floor);
+        let ceiling = (hit + LINE_WINDOW_AFTER).min(data.len());
+        let end = data[hit..ceiling]
+            .iter()
+            .position(|&b| b == b'\n')
+            .map(|i| hit + i)
+            .unwrap_or(ceiling);
+        match windows.last_mut() {
+            Some(last) if start <= last.1 => last.1 = last.1.max(end),
+            _ => windows.push((start, end)),
+        }
+    }
+    windows
+}
+
+/// Turns byte offsets (visited in increasing order) into 1-based line and column numbers
+/// in one forward pass.
+struct LineLocator<'a> {
+    data: &'a [u8],
+    line: usize,
+    line_start: usize,
+}
+
+impl<'a> LineLocator<'a> {
+    fn new(data: &'a [u8]) -> Self {
+        LineLocator {
+            data,
+            line: 1,
+            line_start: 0,
+        }
+    }
+
+    /// Line, column (in characters) and the bytes of the line holding `offset`.
+    fn locate(&mut self, offset: usize) -> (usize, usize, &'a [u8]) {
+        if offset < self.line_start {
+            self.line = 1;
+            self.line_start = 0;
+        }
+        let segment = &self.data[self.line_start..offset];
+        let mut last_newline = None;
+        for at in memchr::memchr_iter(b'\n', segment) {
+            self.line += 1;
+            last_newline = Some(at);
+        }
+        if let Some(at) = last_newline {
+            self.line_start += at + 1;
+        }
+        let prefix = &self.data[self.line_start..offset];
+        let column = String::from_utf8_lossy(prefix).chars().count() + 1;
+        let line_end = memchr::memchr(b'\n', &self.data[offset..])
+            .map(|i| offset + i)
+            .unwrap_or(self.data.len());
+        (self.line, column, &self.data[self.line_start..line_end])
+    }
+}
+
+/// Content a scan did not look at, and why: reported, never silently dropped.
+#[derive(Debug, Clone)]
+pub struct Skipped {
+    /// A path, or a blob id when the blob has no known path.
+    pub what: String,
+    pub reason: SkipReason,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SkipReason {
+    Binary,
+    TooLarge { size: u64, limit: u64 },
+    Unreadable(String),
+}
+
+impl SkipReason {
+    pub fn describe(&self) -> String {
+        match self {
+            SkipReason::Binary => "binary".to_string(),
+            SkipReason::TooLarge { size, limit } => {
+                format!(
+                    "{} over the {} limit",
+                    human_size(*size),
+                    human_size(*limit)
+                )
+            }
+            SkipReason::Unreadable(why) => format!("unreadable: {why}"),
+        }
+    }
+}
+
+pub fn human_size(bytes: u64) -> String {
+    const MIB: f64 = 1024.0 * 1024.0;
+    if bytes >= 1024 * 1024 {
+        format!("{:.1} MiB", bytes as f64 / MIB)
+    } else if bytes >= 1024 {
+        format!("{:.1} KiB", bytes as f64 / 1024.0)
+    } else {
+        format!("{bytes} B")
+    }
+}
+
+/// Binary content: a NUL byte in the first 8 KiB, as git decides it.
+pub fn is_binary(data: &[u8]) -> bool {
+    data[..data.len().min(8192)].contains(&0)
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,5 @@
+//! Integration tests: the real binary, in sealed temporary repositories.
+
+mod support;
+
+mod scan;

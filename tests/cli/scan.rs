@@ -1,0 +1,492 @@
+//! `keywarden scan` from the outside: sources, formats, exit codes, allowlists, baselines.
+
+use crate::support::{jsonl, keys, Sandbox};
+use predicates::prelude::*;
+
+#[test]
+fn working_tree_scan_reports_redacted_key_and_exits_1() {
+    let sb = Sandbox::new();
+    let key = keys::openai_project();
+    sb.write(
+        ".env",
+        format!("# local\nexport OPENAI_API_KEY=\"{key}\"\n"),
+    );
+    sb.write("app.py", "import os\nkey = os.environ['OPENAI_API_KEY']\n");
+    let out = sb
+        .keywarden()
+        .arg("scan")
+        .assert()
+        .code(1)
+        .get_output()
+        .clone();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains(".env"), "{stdout}");
+    assert!(stdout.contains("2:24"), "{stdout}");
+    assert!(stdout.contains("openai-project-key"), "{stdout}");
+    assert!(
+        stdout.contains(&format!("{}…{}", &key[..10], &key[key.len() - 4..])),
+        "{stdout}"
+    );
+    assert!(!stdout.contains(&key), "the full key must never be printed");
+    assert!(stdout.contains("1 key found"), "{stdout}");
+}
+
+#[test]
+fn clean_tree_exits_0() {
+    let sb = Sandbox::new();
+    sb.write("README.md", "Set OPENAI_API_KEY=sk-... in your .env\n");
+    sb.keywarden()
+        .arg("scan")
+        .assert()
+        .code(0)
+        .stdout(predicate::str::contains("no keys found"));
+}
+
+#[test]
+fn jsonl_follows_the_documented_schema() {
+    let sb = Sandbox::new();
+    let key = keys::github_pat();
+    sb.write(
+        "src/deploy.sh",
+        format!("#!/bin/sh\n\ncurl -H \"Authorization: token {key}\" x\n"),
+    );
+    let out = sb
+        .keywarden()
+        .args(["scan", "--format", "jsonl"])
+        .assert()
+        .code(1)
+        .get_output()
+        .clone();
+    let rows = jsonl(&out.stdout);
+    assert_eq!(rows.len(), 1);
+    let row = &rows[0];
+    let keys_in_order: Vec<&str> = row
+        .as_object()
+        .expect("object")
+        .keys()
+        .map(String::as_str)
+        .collect();
+    assert_eq!(
+        keys_in_order,
+        [
+            "rule_id",
+            "provider",
+            "path",
+            "line",
+            "column",
+            "commit",
+            "redacted",
+            "fingerprint"
+        ]
+    );
+    assert_eq!(row["rule_id"], "github-pat");
+    assert_eq!(row["provider"], "github");
+    assert_eq!(row["path"], "src/deploy.sh");
+    assert_eq!(row["line"], 3);
+    assert_eq!(row["column"], 31);
+    assert!(row["commit"].is_null());
+    assert!(row["fingerprint"]
+        .as_str()
+        .expect("string")
+        .starts_with("sha256:"));
+    assert!(!String::from_utf8_lossy(&out.stdout).contains(&key));
+}
+
+#[test]
+fn show_secrets_is_the_only_way_to_print_the_key() {
+    let sb = Sandbox::new();
+    let key = keys::anthropic();
+    sb.write("config.yaml", format!("anthropic:\n  api_key: {key}\n"));
+    let out = sb
+        .keywarden()
+        .args(["scan", "--format", "jsonl", "--show-secrets"])
+        .assert()
+        .code(1)
+        .get_output()
+        .clone();
+    assert_eq!(jsonl(&out.stdout)[0]["secret"], key.as_str());
+}
+
+#[test]
+fn gitignored_files_are_skipped_unless_no_ignore() {
+    let sb = Sandbox::new();
+    sb.write(".gitignore", "secrets/\n");
+    sb.write(
+        "secrets/prod.env",
+        format!("TOKEN={}\n", keys::github_pat()),
+    );
+    sb.keywarden().arg("scan").assert().code(0);
+    sb.keywarden()
+        .args(["scan", "--no-ignore"])
+        .assert()
+        .code(1);
+}
+
+#[test]
+fn binary_and_oversized_files_are_skipped_with_a_note() {
+    let sb = Sandbox::new();
+    let mut binary = b"\x89PNG\0\0".to_vec();
+    binary.extend_from_slice(keys::github_pat().as_bytes());
+    sb.write("logo.png", binary);
+    sb.write(
+        "big.txt",
+        format!("{}\n{}", "a".repeat(2000), keys::github_pat()),
+    );
+    let out = sb
+        .keywarden()
+        .args(["scan", "--max-file-size", "1000"])
+        .assert()
+        .code(0)
+        .get_output()
+        .clone();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("skipped"), "{stdout}");
+    assert!(stdout.contains("big.txt"), "{stdout}");
+    assert!(stdout.contains("binary"), "{stdout}");
+}
+
+#[test]
+fn history_finds_deleted_keys_and_names_the_introducing_commit() {
+    let sb = Sandbox::new();
+    sb.write("README.md", "hello\n");
+    sb.commit_all("first");
+    let key = keys::openai_legacy();
+    sb.write("settings.py", format!("OPENAI_KEY = \"{key}\"\n"));
+    let introducing = sb.commit_all("add settings");
+    std::fs::remove_file(sb.path("settings.py")).expect("remove");
+    sb.commit_all("remove settings");
+    sb.keywarden().arg("scan").assert().code(0);
+    let out = sb
+        .keywarden()
+        .args(["scan", "--history", "--format", "jsonl"])
+        .assert()
+        .code(1)
+        .get_output()
+        .clone();
+    let rows = jsonl(&out.stdout);
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    assert_eq!(rows[0]["path"], "settings.py");
+    assert_eq!(rows[0]["commit"], introducing.as_str());
+    assert_eq!(rows[0]["rule_id"], "openai-legacy-key");
+}
+
+#[test]
+fn history_scans_commit_messages_and_all_refs() {
+    let sb = Sandbox::new();
+    sb.write("a.txt", "a\n");
+    sb.commit_all("base");
+    sb.git(&["checkout", "-q", "-b", "feature"]);
+    let in_message = keys::huggingface();
+    sb.write("b.txt", "b\n");
+    let commit = sb.commit_all(&format!("debug token {in_message}"));
+    sb.git(&["checkout", "-q", "main"]);
+    let out = sb
+        .keywarden()
+        .args(["scan", "--history", "--format", "jsonl"])
+        .assert()
+        .code(1)
+        .get_output()
+        .clone();
+    let rows = jsonl(&out.stdout);
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    assert!(rows[0]["path"].is_null());
+    assert_eq!(rows[0]["commit"], commit.as_str());
+    assert_eq!(rows[0]["line"], 1);
+}
+
+#[test]
+fn all_objects_finds_dangling_blobs() {
+    let sb = Sandbox::new();
+    sb.write("a.txt", "a\n");
+    sb.commit_all("base");
+    let key = keys::stripe_live();
+    sb.write("lost.txt", format!("stripe = {key}\n"));
+    sb.git(&["add", "lost.txt"]);
+    sb.git(&["reset", "-q", "lost.txt"]);
+    std::fs::remove_file(sb.path("lost.txt")).expect("remove");
+    sb.keywarden().args(["scan", "--history"]).assert().code(0);
+    let out = sb
+        .keywarden()
+        .args(["scan", "--all-objects", "--format", "jsonl"])
+        .assert()
+        .code(1)
+        .get_output()
+        .clone();
+    let rows = jsonl(&out.stdout);
+    assert_eq!(rows.len(), 1);
+    assert!(rows[0]["commit"].is_null());
+}
+
+#[test]
+fn range_reports_only_what_the_commits_introduced() {
+    let sb = Sandbox::new();
+    let old_key = keys::github_pat();
+    sb.write("config.env.sample", format!("OLD={old_key}\n"));
+    let base = sb.commit_all("base with an old key");
+    let new_key = keys::aws_access_key_id();
+    sb.write(
+        "config.env.sample",
+        format!("# moved\nOLD={old_key}\nAWS_ACCESS_KEY_ID={new_key}\n"),
+    );
+    let second = sb.commit_all("add aws");
+    let out = sb
+        .keywarden()
+        .args([
+            "scan",
+            "--range",
+            &format!("{base}..HEAD"),
+            "--format",
+            "jsonl",
+        ])
+        .assert()
+        .code(1)
+        .get_output()
+        .clone();
+    let rows = jsonl(&out.stdout);
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    assert_eq!(rows[0]["rule_id"], "aws-access-key-id");
+    assert_eq!(rows[0]["commit"], second.as_str());
+    assert_eq!(rows[0]["line"], 3);
+}
+
+#[test]
+fn staged_scan_reads_the_index_named_by_git_index_file() {
+    let sb = Sandbox::new();
+    sb.write("a.txt", "a\n");
+    sb.commit_all("base");
+    sb.write("token.txt", format!("t={}\n", keys::github_pat()));
+    // Not staged in the default index: clean.
+    sb.keywarden().args(["scan", "--staged"]).assert().code(0);
+    // Staged into another index file, as `git commit -a` does.
+    let alt = sb.root().join("alt-index");
+    std::fs::copy(sb.repo().join(".git/index"), &alt).expect("copy index");
+    let out = sb
+        .git_cmd_in(&sb.repo())
+        .env("GIT_INDEX_FILE", &alt)
+        .args(["add", "token.txt"])
+        .output()
+        .expect("git add");
+    assert!(out.status.success());
+    sb.keywarden()
+        .args(["scan", "--staged"])
+        .env("GIT_INDEX_FILE", &alt)
+        .assert()
+        .code(1)
+        .stdout(predicate::str::contains("token.txt"));
+}
+
+#[test]
+fn staged_scan_works_before_the_first_commit() {
+    let sb = Sandbox::new();
+    sb.write(
+        ".env",
+        format!("OPENAI_API_KEY={}\n", keys::openai_project()),
+    );
+    sb.git(&["add", ".env"]);
+    sb.keywarden().args(["scan", "--staged"]).assert().code(1);
+}
+
+#[test]
+fn baseline_suppresses_known_findings_even_when_lines_move() {
+    let sb = Sandbox::new();
+    let known = keys::github_pat();
+    sb.write("fixtures.txt", format!("a\n{known}\n"));
+    let baseline = sb.root().join("baseline.json");
+    sb.keywarden()
+        .args(["scan", "--write-baseline"])
+        .arg(&baseline)
+        .assert()
+        .code(0);
+    let text = std::fs::read_to_string(&baseline).expect("baseline written");
+    assert!(!text.contains(&known), "a baseline never holds the secret");
+    sb.write("fixtures.txt", format!("a\nb\nc\n{known}\n"));
+    sb.keywarden()
+        .args(["scan", "--baseline"])
+        .arg(&baseline)
+        .assert()
+        .code(0);
+    sb.write(
+        "fixtures.txt",
+        format!("a\n{known}\n{}\n", keys::github_pat()),
+    );
+    sb.keywarden()
+        .args(["scan", "--baseline"])
+        .arg(&baseline)
+        .assert()
+        .code(1);
+}
+
+#[test]
+fn inline_allow_comment_and_path_allowlist() {
+    let sb = Sandbox::new();
+    sb.write(
+        "a.py",
+        format!("TOKEN = '{}'  # keywarden:allow\n", keys::github_pat()),
+    );
+    sb.write("tests/fixtures/b.txt", keys::github_pat());
+    sb.write(
+        ".keywarden.toml",
+        "[allowlist]\npaths = [\"tests/fixtures/**\"]\n",
+    );
+    sb.keywarden().arg("scan").assert().code(0);
+}
+
+#[test]
+fn user_rules_extend_and_disable_the_builtins() {
+    let sb = Sandbox::new();
+    let custom = keys::fake("acme_{lowernum:32}");
+    sb.write("a.txt", format!("x={custom}\ny={}\n", keys::github_pat()));
+    sb.write(
+        ".keywarden.toml",
+        "disable = [\"github-pat\"]\n\n[[rule]]\nid = \"acme-token\"\nprovider = \"acme\"\ndescription = \"ACME token\"\nregex = 'acme_[a-z0-9]{32}'\nkeywords = [\"acme_\"]\n",
+    );
+    let out = sb
+        .keywarden()
+        .args(["scan", "--format", "jsonl"])
+        .assert()
+        .code(1)
+        .get_output()
+        .clone();
+    let rows = jsonl(&out.stdout);
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    assert_eq!(rows[0]["rule_id"], "acme-token");
+}
+
+#[test]
+fn invalid_config_is_one_line_naming_file_and_line() {
+    let sb = Sandbox::new();
+    sb.write(
+        ".keywarden.toml",
+        "[allowlist]\npaths = [\"ok\"]\nbogus = 1\n",
+    );
+    let out = sb
+        .keywarden()
+        .arg("scan")
+        .assert()
+        .code(2)
+        .get_output()
+        .clone();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
+    assert!(stderr.contains(".keywarden.toml:3"), "{stderr}");
+}
+
+#[test]
+fn unknown_rule_id_is_an_error() {
+    let sb = Sandbox::new();
+    sb.keywarden()
+        .args(["scan", "--rule", "no-such-rule"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("no-such-rule"));
+}
+
+#[test]
+fn history_outside_a_repository_is_an_error() {
+    let sb = Sandbox::empty();
+    sb.keywarden()
+        .args(["scan", "--history"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("not a git repository"));
+}
+
+#[test]
+fn missing_path_is_an_error_naming_it() {
+    let sb = Sandbox::new();
+    sb.keywarden()
+        .args(["scan", "no/such/dir"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("no/such/dir"));
+}
+
+#[test]
+fn sarif_output_is_valid_2_1_0_with_redacted_messages() {
+    let sb = Sandbox::new();
+    let key = keys::openai_admin();
+    sb.write("ops/admin.env", format!("OPENAI_ADMIN_KEY={key}\n"));
+    let report = sb.root().join("report.sarif");
+    sb.keywarden()
+        .args(["scan", "--format", "sarif", "--output"])
+        .arg(&report)
+        .assert()
+        .code(1);
+    let text = std::fs::read_to_string(&report).expect("report written");
+    assert!(!text.contains(&key));
+    let sarif: serde_json::Value = serde_json::from_str(&text).expect("valid JSON");
+    assert_eq!(sarif["version"], "2.1.0");
+    let run = &sarif["runs"][0];
+    assert_eq!(run["tool"]["driver"]["name"], "keywarden");
+    let result = &run["results"][0];
+    assert_eq!(result["ruleId"], "openai-admin-key");
+    let index = result["ruleIndex"].as_u64().expect("rule index") as usize;
+    assert_eq!(
+        run["tool"]["driver"]["rules"][index]["id"],
+        "openai-admin-key"
+    );
+    let location = &result["locations"][0]["physicalLocation"];
+    assert_eq!(location["artifactLocation"]["uri"], "ops/admin.env");
+    assert_eq!(location["region"]["startLine"], 1);
+}
+
+#[test]
+fn json_document_lists_findings_and_skips() {
+    let sb = Sandbox::new();
+    sb.write("k.txt", keys::github_pat());
+    sb.write("b.bin", b"\0\0\0");
+    let out = sb
+        .keywarden()
+        .args(["scan", "--format", "json"])
+        .assert()
+        .code(1)
+        .get_output()
+        .clone();
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).expect("valid JSON");
+    assert_eq!(doc["findings"].as_array().expect("array").len(), 1);
+    assert_eq!(doc["skipped"][0]["path"], "b.bin");
+    assert_eq!(doc["summary"]["findings"], 1);
+}
+
+#[test]
+fn non_utf8_and_crlf_files_are_scanned() {
+    let sb = Sandbox::new();
+    let key = keys::github_pat();
+    let mut data = b"caf\xe9 latin-1\r\n".to_vec();
+    data.extend_from_slice(format!("GITHUB_TOKEN={key}\r\n").as_bytes());
+    sb.write("legacy.ini", data);
+    let out = sb
+        .keywarden()
+        .args(["scan", "--format", "jsonl"])
+        .assert()
+        .code(1)
+        .get_output()
+        .clone();
+    let rows = jsonl(&out.stdout);
+    assert_eq!(rows[0]["line"], 2);
+    assert_eq!(rows[0]["column"], 14);
+}
+
+#[test]
+fn a_closed_stdout_is_not_an_error() {
+    let sb = Sandbox::new();
+    for i in 0..200 {
+        sb.write(&format!("f{i}.txt"), keys::github_pat());
+    }
+    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("keywarden"))
+        .args(["scan", "--format", "jsonl"])
+        .current_dir(sb.repo())
+        .envs(crate::support::sealed_env(sb.root()))
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    drop(child.stdout.take());
+    let out = child.wait_with_output().expect("wait");
+    assert!(
+        String::from_utf8_lossy(&out.stderr).is_empty(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_ne!(out.status.code(), Some(2));
+}

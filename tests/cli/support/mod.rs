@@ -1,0 +1,166 @@
+//! Test support: sealed temporary repositories and fake keys assembled at run time.
+//!
+//! Every command runs with `HOME`, `XDG_CONFIG_HOME` and `KEYWARDEN_HOME` inside the
+//! sandbox, no system or global git config, fixed dates, and a file-backed keyring, so
+//! nothing leaks in from (or out to) the developer's machine.
+
+#![allow(dead_code)]
+
+pub mod keys;
+
+use assert_cmd::Command;
+use std::path::{Path, PathBuf};
+use std::process::Output;
+use tempfile::TempDir;
+
+pub struct Sandbox {
+    dir: TempDir,
+}
+
+/// The environment every process in a test runs with.
+pub fn sealed_env(root: &Path) -> Vec<(String, String)> {
+    let home = root.join("home");
+    let s = |p: PathBuf| p.to_string_lossy().into_owned();
+    vec![
+        ("HOME".into(), s(home.clone())),
+        ("XDG_CONFIG_HOME".into(), s(home.join(".config"))),
+        ("XDG_DATA_HOME".into(), s(home.join(".local/share"))),
+        ("XDG_CACHE_HOME".into(), s(home.join(".cache"))),
+        ("GIT_CONFIG_NOSYSTEM".into(), "1".into()),
+        ("GIT_CONFIG_GLOBAL".into(), "/dev/null".into()),
+        ("GIT_AUTHOR_NAME".into(), "Test Author".into()),
+        ("GIT_AUTHOR_EMAIL".into(), "author@example.com".into()),
+        ("GIT_AUTHOR_DATE".into(), "2026-01-02T03:04:05Z".into()),
+        ("GIT_COMMITTER_NAME".into(), "Test Committer".into()),
+        ("GIT_COMMITTER_EMAIL".into(), "committer@example.com".into()),
+        ("GIT_COMMITTER_DATE".into(), "2026-01-02T03:04:05Z".into()),
+        ("GIT_TERMINAL_PROMPT".into(), "0".into()),
+        ("KEYWARDEN_HOME".into(), s(home.join(".keywarden"))),
+        (
+            "KEYWARDEN_KEYRING".into(),
+            format!("file:{}", s(home.join("keyring.ron"))),
+        ),
+        ("NO_COLOR".into(), "1".into()),
+    ]
+}
+
+/// Variables that would point a child process at some other repository or index.
+pub const LEAKY_VARS: &[&str] = &[
+    "GIT_DIR",
+    "GIT_WORK_TREE",
+    "GIT_INDEX_FILE",
+    "GIT_OBJECT_DIRECTORY",
+    "GIT_ALTERNATE_OBJECT_DIRECTORIES",
+    "GIT_CEILING_DIRECTORIES",
+    "GIT_COMMON_DIR",
+    "OPENAI_API_KEY",
+    "OPENAI_ADMIN_KEY",
+];
+
+impl Sandbox {
+    /// An empty sandbox with a git repository in `repo/`.
+    pub fn new() -> Self {
+        let sandbox = Self::empty();
+        std::fs::create_dir_all(sandbox.repo()).expect("create repo dir");
+        sandbox.git(&["init", "-q", "-b", "main"]);
+        sandbox
+    }
+
+    /// A sandbox with an empty `repo/` directory that is not a git repository.
+    pub fn empty() -> Self {
+        let dir = tempfile::Builder::new()
+            .prefix("keywarden-test")
+            .tempdir()
+            .expect("tempdir");
+        std::fs::create_dir_all(dir.path().join("home")).expect("create home");
+        std::fs::create_dir_all(dir.path().join("repo")).expect("create repo dir");
+        Sandbox { dir }
+    }
+
+    pub fn root(&self) -> &Path {
+        self.dir.path()
+    }
+
+    pub fn repo(&self) -> PathBuf {
+        self.dir.path().join("repo")
+    }
+
+    pub fn path(&self, rel: &str) -> PathBuf {
+        self.repo().join(rel)
+    }
+
+    fn seal(&self, cmd: &mut std::process::Command) {
+        for var in LEAKY_VARS {
+            cmd.env_remove(var);
+        }
+        cmd.envs(sealed_env(self.root()));
+    }
+
+    /// A `keywarden` command in the repository, sealed.
+    pub fn keywarden(&self) -> Command {
+        let mut std_cmd = std::process::Command::new(assert_cmd::cargo::cargo_bin("keywarden"));
+        self.seal(&mut std_cmd);
+        std_cmd.current_dir(self.repo());
+        Command::from_std(std_cmd)
+    }
+
+    /// A sealed `git` command in `dir`.
+    pub fn git_cmd_in(&self, dir: &Path) -> std::process::Command {
+        let mut cmd = std::process::Command::new("git");
+        self.seal(&mut cmd);
+        cmd.current_dir(dir);
+        cmd
+    }
+
+    /// Runs git in the repository and insists that it succeeds; returns stdout.
+    pub fn git(&self, args: &[&str]) -> String {
+        self.git_in(&self.repo(), args)
+    }
+
+    pub fn git_in(&self, dir: &Path, args: &[&str]) -> String {
+        let out = self.git_cmd_in(dir).args(args).output().expect("run git");
+        assert!(
+            out.status.success(),
+            "git {args:?} failed: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// Runs git and returns the whole output, success or not.
+    pub fn git_output(&self, args: &[&str]) -> Output {
+        self.git_cmd_in(&self.repo())
+            .args(args)
+            .output()
+            .expect("run git")
+    }
+
+    pub fn write(&self, rel: &str, content: impl AsRef<[u8]>) {
+        let path = self.path(rel);
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).expect("create parent dirs");
+        }
+        std::fs::write(path, content).expect("write file");
+    }
+
+    pub fn read(&self, rel: &str) -> String {
+        std::fs::read_to_string(self.path(rel)).expect("read file")
+    }
+
+    /// `git add -A && git commit -m MESSAGE`; returns the new commit id.
+    pub fn commit_all(&self, message: &str) -> String {
+        self.git(&["add", "-A"]);
+        self.git(&["commit", "-q", "--allow-empty", "-m", message]);
+        self.git(&["rev-parse", "HEAD"]).trim().to_string()
+    }
+}
+
+/// Parses JSON lines output.
+pub fn jsonl(stdout: &[u8]) -> Vec<serde_json::Value> {
+    String::from_utf8_lossy(stdout)
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| serde_json::from_str(l).expect("each line is JSON"))
+        .collect()
+}
