@@ -310,16 +310,17 @@ fn scan_worktree(
     Ok(collector.into_results())
 }
 
-fn progress_bar(len: usize, visible: bool, what: &str) -> ProgressBar {
+fn progress_bar(visible: bool) -> ProgressBar {
     if !visible {
         return ProgressBar::hidden();
     }
-    let bar = ProgressBar::new(len as u64);
-    if let Ok(style) = ProgressStyle::with_template(&format!(
-        "{{spinner}} {what} {{pos}}/{{len}} [{{bar:30}}] {{eta}}"
-    )) {
-        bar.set_style(style.progress_chars("=> "));
+    let bar = ProgressBar::new_spinner();
+    if let Ok(style) = ProgressStyle::with_template(
+        "{spinner} scanning history: {pos} blobs ({per_sec}) {elapsed}",
+    ) {
+        bar.set_style(style);
     }
+    bar.enable_steady_tick(std::time::Duration::from_millis(120));
     bar
 }
 
@@ -330,52 +331,84 @@ fn scan_history(
     all_objects: bool,
     show_progress: bool,
 ) -> anyhow::Result<ScanResults> {
-    let spinner = progress_bar(0, show_progress, "listing history");
-    let inventory = git::history_inventory(repo, all_objects)?;
-    spinner.finish_and_clear();
-    let bar = progress_bar(inventory.blobs.len(), show_progress, "scanning blobs");
+    let bar = progress_bar(show_progress);
     let collector = Collector::default();
-    git::read_blobs_parallel(
-        git_dir,
-        &inventory.blobs,
-        |b: &BlobRef| b.oid,
-        setup.max_file_size,
-        |blob, read| {
-            bar.inc(1);
-            let shown = blob
-                .path
-                .clone()
-                .unwrap_or_else(|| format!("blob {}", blob.oid));
-            if blob.path.as_deref().is_some_and(|p| setup.path_allowed(p)) {
-                return;
-            }
-            match read {
-                BlobRead::Data(data) => {
-                    if let Some(mut found) = setup.scan_content(data, &shown, &collector) {
-                        for finding in &mut found {
-                            finding.path = Some(shown.clone());
-                            finding.commit = blob.commit.map(|c| c.to_string());
-                        }
-                        collector.add_findings(found);
-                    }
+    let read_failure: Mutex<Option<git::GitError>> = Mutex::new(None);
+    // The walk (one thread) streams batches of blobs to the scanners (the rayon pool), so
+    // listing history and scanning it overlap instead of adding up.
+    let (sender, receiver) = std::sync::mpsc::sync_channel::<Vec<BlobRef>>(64);
+    let inventory = std::thread::scope(|scope| {
+        let scanners = scope.spawn(|| {
+            receiver.into_iter().par_bridge().for_each(|batch| {
+                let visit = |blob: &BlobRef, read: BlobRead<'_>| {
+                    bar.inc(1);
+                    scan_blob(setup, &collector, blob, read);
+                };
+                if let Err(err) = git::read_blobs(
+                    git_dir,
+                    &batch,
+                    |b: &BlobRef| b.oid,
+                    setup.max_file_size,
+                    &visit,
+                ) {
+                    read_failure
+                        .lock()
+                        .expect("failure lock")
+                        .get_or_insert(err);
                 }
-                BlobRead::TooLarge(size) => collector.skip(
-                    shown,
-                    SkipReason::TooLarge {
-                        size,
-                        limit: setup.max_file_size,
-                    },
-                ),
-                BlobRead::Failed(err) => collector.fail(format!("{shown}: {err}")),
-            }
-        },
-    )?;
+            });
+        });
+        let inventory = git::history_inventory(repo, all_objects, &mut |batch| {
+            // The receiver only stops early if a scanner panicked; the join reports that.
+            let _ = sender.send(batch);
+        });
+        drop(sender);
+        let joined = scanners.join();
+        (inventory, joined)
+    });
+    let (inventory, joined) = inventory;
+    if joined.is_err() {
+        bail!("a scanner thread panicked");
+    }
+    let inventory = inventory?;
+    if let Some(err) = read_failure.into_inner().expect("failure lock") {
+        return Err(err.into());
+    }
     bar.finish_and_clear();
     let mut results = collector.into_results();
     results
         .findings
         .extend(scan_messages(setup, &inventory.messages));
     Ok(results)
+}
+
+fn scan_blob(setup: &ScanSetup, collector: &Collector, blob: &BlobRef, read: BlobRead<'_>) {
+    let shown = blob
+        .path
+        .clone()
+        .unwrap_or_else(|| format!("blob {}", blob.oid));
+    if blob.path.as_deref().is_some_and(|p| setup.path_allowed(p)) {
+        return;
+    }
+    match read {
+        BlobRead::Data(data) => {
+            if let Some(mut found) = setup.scan_content(data, &shown, collector) {
+                for finding in &mut found {
+                    finding.path = Some(shown.clone());
+                    finding.commit = blob.commit.map(|c| c.to_string());
+                }
+                collector.add_findings(found);
+            }
+        }
+        BlobRead::TooLarge(size) => collector.skip(
+            shown,
+            SkipReason::TooLarge {
+                size,
+                limit: setup.max_file_size,
+            },
+        ),
+        BlobRead::Failed(err) => collector.fail(format!("{shown}: {err}")),
+    }
 }
 
 fn scan_messages(setup: &ScanSetup, messages: &[MessageRef]) -> Vec<Finding> {

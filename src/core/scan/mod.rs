@@ -115,9 +115,27 @@ impl Scanner {
                 }
             }
         }
+        // A non-overlapping leftmost-longest search can use the SIMD packed searcher; an
+        // overlapping one cannot and was most of the scan time. The price: a keyword inside
+        // a longer one (`secret` in `aws_secret`) is not reported on its own, so a hit of
+        // the longer keyword also triggers the rules of every keyword it contains.
+        let keyword_rules = keywords
+            .iter()
+            .map(|outer| {
+                let mut rules: Vec<usize> = keywords
+                    .iter()
+                    .zip(&keyword_rules)
+                    .filter(|(inner, _)| outer.contains(inner.as_str()))
+                    .flat_map(|(_, rules)| rules.iter().copied())
+                    .collect();
+                rules.sort_unstable();
+                rules.dedup();
+                rules
+            })
+            .collect();
         let prefilter = AhoCorasickBuilder::new()
             .ascii_case_insensitive(true)
-            .match_kind(MatchKind::Standard)
+            .match_kind(MatchKind::LeftmostLongest)
             .build(&keywords)
             .map_err(|e| ScanError::Prefilter(e.to_string()))?;
         Ok(Scanner {
@@ -138,7 +156,7 @@ impl Scanner {
         for &index in &self.unconditional {
             triggered[index] = true;
         }
-        for hit in self.prefilter.find_overlapping_iter(data) {
+        for hit in self.prefilter.find_iter(data) {
             for &index in &self.keyword_rules[hit.pattern().as_usize()] {
                 triggered[index] = true;
                 if self.rules[index].scope == Scope::Line {
@@ -240,8 +258,16 @@ impl Scanner {
             {
                 continue;
             }
-            if rule.value_checks && !filters::plausible_value(secret, hay.get(end).copied()) {
-                continue;
+            if rule.value_checks {
+                let quoted = caps.name("quote").is_some();
+                let name_start = caps.get(0).map(|m| m.start()).unwrap_or(start);
+                let line_start = memchr::memrchr(b'\n', &hay[..name_start])
+                    .map(|i| i + 1)
+                    .unwrap_or(0);
+                let before = &hay[line_start..name_start];
+                if !filters::plausible_value(secret, quoted, before, &hay[end..]) {
+                    continue;
+                }
             }
             if self.allowed_secrets.iter().any(|re| re.is_match(secret)) {
                 continue;
