@@ -30,7 +30,7 @@ once() {
   local name=$1
   shift
   (cd "$repo" && /usr/bin/time -f "%e %M" -o "$out/.time" "$@" >/dev/null 2>"$out/$name.stderr") || true
-  cat "$out/.time" >> "$out/$name.times"
+  tail -n 1 "$out/.time" >> "$out/$name.times"
 }
 
 echo "== history scan of $repo ($(git -C "$repo" rev-list --all | wc -l) commits), $runs rounds, tools interleaved"
@@ -61,7 +61,7 @@ fi
 : > "$out/tree.times"
 for _ in $(seq "$runs"); do
   (cd "$tree" && /usr/bin/time -f "%e %M" -o "$out/.time" "$kw" scan --format jsonl >/dev/null 2>&1) || true
-  cat "$out/.time" >> "$out/tree.times"
+  tail -n 1 "$out/.time" >> "$out/tree.times"
 done
 
 python3 - "$out" "$repo.planted.jsonl" <<'PY'

@@ -156,10 +156,11 @@ pub fn run(ctx: &Context, args: ScanArgs) -> anyhow::Result<Outcome> {
             )
         }
     } else {
+        // Absolute, so that every path is shown relative to the repository root.
         let paths = if args.paths.is_empty() {
             vec![cwd.clone()]
         } else {
-            args.paths.clone()
+            args.paths.iter().map(|p| cwd.join(p)).collect()
         };
         (
             scan_worktree(&paths, &root, &setup, !args.no_ignore)?,
@@ -275,38 +276,36 @@ fn scan_worktree(
     setup: &ScanSetup,
     respect_ignore: bool,
 ) -> anyhow::Result<ScanResults> {
-    let walked = walk::walk(paths, respect_ignore)?;
     let collector = Collector::default();
-    for (path, why) in walked.unreadable {
-        collector.skip(walk::display_path(&path, root), SkipReason::Unreadable(why));
-    }
-    walked.files.par_iter().for_each(|file| {
-        let shown = walk::display_path(&file.path, root);
-        if setup.path_allowed(&shown) {
-            return;
-        }
-        if file.size > setup.max_file_size {
-            collector.skip(
-                shown,
-                SkipReason::TooLarge {
-                    size: file.size,
-                    limit: setup.max_file_size,
-                },
-            );
-            return;
-        }
-        match std::fs::read(&file.path) {
-            Ok(data) => {
-                if let Some(mut found) = setup.scan_content(&data, &shown, &collector) {
-                    for finding in &mut found {
-                        finding.path = Some(shown.clone());
-                    }
-                    collector.add_findings(found);
-                }
+    walk::for_each_file(paths, respect_ignore, &|event| match event {
+        walk::WalkEvent::File(path) => {
+            let shown = walk::display_path(path, root);
+            if setup.path_allowed(&shown) {
+                return;
             }
-            Err(err) => collector.skip(shown, SkipReason::Unreadable(err.to_string())),
+            match walk::read_limited(path, setup.max_file_size) {
+                Ok(walk::FileContent::Data(data)) => {
+                    if let Some(mut found) = setup.scan_content(&data, &shown, &collector) {
+                        for finding in &mut found {
+                            finding.path = Some(shown.clone());
+                        }
+                        collector.add_findings(found);
+                    }
+                }
+                Ok(walk::FileContent::TooLarge(size)) => collector.skip(
+                    shown,
+                    SkipReason::TooLarge {
+                        size,
+                        limit: setup.max_file_size,
+                    },
+                ),
+                Err(err) => collector.skip(shown, SkipReason::Unreadable(err.to_string())),
+            }
         }
-    });
+        walk::WalkEvent::Unreadable(path, why) => {
+            collector.skip(walk::display_path(&path, root), SkipReason::Unreadable(why))
+        }
+    })?;
     Ok(collector.into_results())
 }
 
