@@ -3,6 +3,8 @@
 //! (Hook installation and history rewriting build on this module.)
 
 pub mod objects;
+pub mod push;
+pub mod tracked;
 
 pub use objects::{
     history_inventory, range_changes, read_blobs_parallel, staged_changes, BlobRead, BlobRef,
