@@ -80,7 +80,6 @@ fn build(field: &'static str, patterns: &[String]) -> Result<GlobSet, EnvPolicyE
     })
 }
 
-
 const EXAMPLE_HEADER: &str = include_str!("../../templates/env.example.header");
 
 /// A `.env.example` for `env`: the header from `templates/env.example.header`, then every
@@ -198,7 +197,9 @@ mod tests {
 
     #[test]
     fn bad_pattern_names_the_field() {
-        let err = EnvFilePolicy::new(&["[".into()], &[]).unwrap_err().to_string();
+        let err = EnvFilePolicy::new(&["[".into()], &[])
+            .unwrap_err()
+            .to_string();
         assert!(err.starts_with("hooks.env_files:"), "{err}");
     }
 

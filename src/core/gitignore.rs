@@ -62,10 +62,12 @@ fn is_ignored(repo: &Repository, path: &str) -> Result<bool, GitignoreError> {
         })
 }
 
-/// How well the repository's ignore rules cover the template's patterns.
+/// How well the repository's ignore rules cover the env files the template ignores
+/// (its exceptions are a repository's own choice, so they are not judged).
 pub fn coverage(repo: &Repository) -> Result<Vec<Coverage>, GitignoreError> {
     template_patterns()
         .into_iter()
+        .filter(|pattern| !pattern.starts_with('!'))
         .map(|pattern| {
             let (probe, negated) = probe_for(&pattern);
             let ignored = is_ignored(repo, &probe)?;

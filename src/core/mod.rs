@@ -4,9 +4,9 @@
 pub mod config;
 pub mod entropy;
 pub mod envfiles;
+pub mod git;
 pub mod gitignore;
 pub mod hooks;
-pub mod git;
 pub mod rules;
 pub mod scan;
 pub mod secret;

@@ -2,9 +2,9 @@
 //! file and renamed into place, and its previous state is remembered, so that a failure
 //! half-way (an unwritable directory, a full disk) puts every file back as it was.
 
-use thiserror::Error;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
+use thiserror::Error;
 
 #[derive(Debug, Error)]
 #[error("{path}: {message}")]

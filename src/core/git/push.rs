@@ -56,8 +56,7 @@ pub fn pushed_commits(repo: &Repository, updates: &[RefUpdate]) -> Result<Vec<Oi
         walk.set_sorting(Sort::TOPOLOGICAL | Sort::REVERSE)
             .map_err(walk_err)?;
         walk.push(update.local).map_err(walk_err)?;
-        let known_remote =
-            !update.remote.is_zero() && repo.find_commit(update.remote).is_ok();
+        let known_remote = !update.remote.is_zero() && repo.find_commit(update.remote).is_ok();
         if known_remote {
             walk.hide(update.remote).map_err(walk_err)?;
         } else {
@@ -108,7 +107,10 @@ pub fn commit_changes(
             .into_iter()
             .filter(|c| c.commit == Some(commit))
             .collect(),
-        messages.into_iter().filter(|m| m.object == commit).collect(),
+        messages
+            .into_iter()
+            .filter(|m| m.object == commit)
+            .collect(),
     ))
 }
 

@@ -27,7 +27,9 @@ fn git_config(args: &[&str]) -> Result<Option<String>, HooksError> {
             message: e.to_string(),
         })?;
     match out.status.code() {
-        Some(0) => Ok(Some(String::from_utf8_lossy(&out.stdout).trim().to_string())),
+        Some(0) => Ok(Some(
+            String::from_utf8_lossy(&out.stdout).trim().to_string(),
+        )),
         // `--get` of a missing key, `--unset` of a missing key.
         Some(1) | Some(5) => Ok(None),
         _ => Err(HooksError::GitCommand {

@@ -18,7 +18,9 @@ const CHAINED_SUFFIX: &str = ".keywarden-chained";
 pub enum InstallAction {
     Created,
     /// An existing hook was kept: renamed to `chained` and run before keywarden's check.
-    Chained { chained: PathBuf },
+    Chained {
+        chained: PathBuf,
+    },
     /// A keywarden block was added to an existing Husky script.
     AddedToScript,
     /// Already installed exactly like this.
@@ -174,7 +176,11 @@ pub fn install_hook(
 /// Puts the block after a shebang line, before the team's own commands, so a key is
 /// caught before slower checks run.
 fn insert_block(script: &str, block: &str) -> String {
-    let newline = if script.contains("\r\n") { "\r\n" } else { "\n" };
+    let newline = if script.contains("\r\n") {
+        "\r\n"
+    } else {
+        "\n"
+    };
     let block = if newline == "\n" {
         block.to_string()
     } else {
@@ -243,9 +249,7 @@ pub fn inspect(location: &HooksLocation, hook: HookName) -> Result<HookState, Ho
     let content = read_optional(&target)?;
     let installed = match &content {
         None => false,
-        Some(bytes) if location.is_husky() => {
-            strip_block(&String::from_utf8_lossy(bytes), hook).1
-        }
+        Some(bytes) if location.is_husky() => strip_block(&String::from_utf8_lossy(bytes), hook).1,
         Some(bytes) => is_keywarden_shim(bytes),
     };
     let chained = chained_path(&target);
