@@ -19,7 +19,7 @@ use crate::output::style::Style;
 use anyhow::{bail, Context as _};
 use git2::Repository;
 use std::collections::HashSet;
-use std::io::{Read, Write};
+use std::io::{IsTerminal, Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
@@ -32,9 +32,15 @@ pub fn run(ctx: &Context, args: HookArgs) -> anyhow::Result<Outcome> {
     // git hands pre-push the ref updates on stdin; a chained hook needs them too.
     let input = if hook == HookName::PrePush {
         let mut buf = String::new();
-        std::io::stdin()
-            .read_to_string(&mut buf)
-            .context("cannot read the ref updates git passes on stdin")?;
+        // Run by hand on a terminal, there is nothing to wait for.
+        if !std::io::stdin().is_terminal() {
+            std::io::stdin()
+                .read_to_string(&mut buf)
+                .context("cannot read the ref updates git passes on stdin")?;
+        }
+        if buf.trim().is_empty() {
+            buf = pre_commit_framework_updates(&repo).unwrap_or_default();
+        }
         Some(buf)
     } else {
         None
@@ -197,6 +203,23 @@ fn pre_push(ctx: &Context, repo: &Repository, input: &str) -> anyhow::Result<Out
     }
     hs.not_in_baseline(&mut keys);
     decide(ctx, Guarded::Push, &hs, env_files, keys, Vec::new())
+}
+
+/// The pre-commit framework runs pre-push hooks without git's stdin, and names the range
+/// in `PRE_COMMIT_FROM_REF` / `PRE_COMMIT_TO_REF` instead; this turns them into the one
+/// ref-update line git would have sent.
+fn pre_commit_framework_updates(repo: &Repository) -> Option<String> {
+    let to = std::env::var("PRE_COMMIT_TO_REF").ok()?;
+    let to = repo.revparse_single(&to).ok()?.peel_to_commit().ok()?.id();
+    let from = std::env::var("PRE_COMMIT_FROM_REF")
+        .ok()
+        .and_then(|r| repo.revparse_single(&r).ok())
+        .and_then(|o| o.peel_to_commit().ok())
+        .map(|c| c.id())
+        .unwrap_or_else(git2::Oid::zero);
+    let remote_branch =
+        std::env::var("PRE_COMMIT_REMOTE_BRANCH").unwrap_or_else(|_| "HEAD".to_string());
+    Some(format!("HEAD {to} {remote_branch} {from}\n"))
 }
 
 fn fail_on_unreadable(failures: &[String]) -> anyhow::Result<()> {
