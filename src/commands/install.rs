@@ -64,7 +64,9 @@ pub fn run(ctx: &Context, args: InstallArgs) -> anyhow::Result<Outcome> {
     for line in report {
         writeln!(out, "{line}")?;
     }
-    if gitignore_plan.is_none() {
+    if repo.is_bare() {
+        // No work tree, so no .gitignore to fix.
+    } else if gitignore_plan.is_none() {
         writeln!(
             out,
             "{} .gitignore already covers env files",

@@ -227,3 +227,52 @@ pub fn render_already_committed(
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::secret::Secret;
+    use std::sync::Arc;
+
+    fn finding() -> Finding {
+        Finding {
+            rule_id: Arc::from("github-pat"),
+            provider: Arc::from("github"),
+            description: Arc::from("GitHub personal access token (classic)"),
+            path: Some("deploy.sh".into()),
+            commit: None,
+            line: 3,
+            column: 9,
+            span: (0, 0),
+            secret: Secret::new("x".repeat(40)),
+            verified: None,
+        }
+    }
+
+    fn render(color: bool) -> String {
+        let keys = [finding()];
+        let mut out = Vec::new();
+        render_blocked(
+            &HookReport {
+                guarded: Guarded::Commit,
+                env_files: &[],
+                keys: &keys,
+            },
+            &mut out,
+            &Style::new(color),
+        )
+        .expect("renders");
+        String::from_utf8(out).expect("utf-8")
+    }
+
+    #[test]
+    fn colour_only_when_enabled() {
+        let coloured = render(true);
+        assert!(coloured.contains("\x1b[1;31m✗ keywarden: commit blocked:"));
+        let plain = render(false);
+        assert!(!plain.contains('\x1b'));
+        assert!(plain.contains("deploy.sh:3:9"));
+        assert!(plain.contains("(GitHub, rule github-pat)"));
+        assert!(!plain.contains(&"x".repeat(40)), "never the whole key");
+    }
+}
