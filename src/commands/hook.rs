@@ -150,7 +150,7 @@ impl HookSetup {
 fn pre_commit(ctx: &Context, repo: &Repository) -> anyhow::Result<Outcome> {
     let hs = HookSetup::new(ctx, repo)?;
     let policy = hs.config.env_file_policy()?;
-    let changes = git::staged_changes(repo)?;
+    let changes = git::staged_tree::staged_changes_fast(repo)?;
     let (env_changes, changes): (Vec<_>, Vec<_>) = changes
         .into_iter()
         .partition(|c| c.kind != ChangeKind::Deleted && policy.is_blocked(&c.path));

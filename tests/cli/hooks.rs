@@ -688,6 +688,11 @@ fn pre_push_of_a_new_branch_skips_commits_the_remote_has_and_deletions_pass() {
 
     let out = push(&sb, &["origin", "--delete", "topic"]);
     assert_eq!(code(&out), 0, "{}", stderr(&out));
+
+    // An annotated tag of an already pushed commit adds nothing to check.
+    sb.git(&["tag", "-a", "-m", "release", "v1", "main"]);
+    let out = push(&sb, &["origin", "v1"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
 }
 
 #[test]
@@ -1025,4 +1030,46 @@ fn pre_commit_framework_manifest_runs_the_hooks() {
     assert!(manifest.contains("entry: keywarden hook pre-commit"));
     assert!(manifest.contains("entry: keywarden hook pre-push"));
     assert!(manifest.contains("pass_filenames: false"));
+}
+
+#[test]
+fn fast_staged_changes_match_libgit2s_diff() {
+    use keywarden::core::git::{self, staged_tree::staged_changes_fast};
+    let sb = Sandbox::new();
+    let summary = |changes: Vec<git::Change>| {
+        let mut rows: Vec<String> = changes
+            .into_iter()
+            .map(|c| format!("{} {:?} {:?} {:?}", c.path, c.kind, c.old, c.new))
+            .collect();
+        rows.sort();
+        rows
+    };
+    let compare = |sb: &Sandbox| {
+        let repo = git::open(&sb.repo()).expect("open");
+        let slow = summary(git::staged_changes(&repo).expect("staged"));
+        let fast = summary(staged_changes_fast(&repo).expect("fast"));
+        assert_eq!(fast, slow);
+        fast
+    };
+    // Before the first commit.
+    sb.write("a/b/c.txt", "c\n");
+    sb.write("a/keep.txt", "k\n");
+    sb.write("f.txt", "f\n");
+    sb.write("g", "file\n");
+    sb.write("i.sh", "echo\n");
+    sb.write("z/deep/x.txt", "x\n");
+    sb.git(&["add", "-A"]);
+    assert_eq!(compare(&sb).len(), 6);
+    sb.git(&["commit", "-q", "-m", "base"]);
+    assert!(compare(&sb).is_empty());
+    sb.write("a/b/c.txt", "changed\n");
+    sb.write("d/e.txt", "new\n");
+    std::fs::remove_file(sb.path("f.txt")).expect("rm");
+    std::fs::remove_file(sb.path("g")).expect("rm");
+    sb.write("g/h.txt", "now a dir\n");
+    make_executable(&sb.path("i.sh"));
+    std::fs::remove_dir_all(sb.path("z")).expect("rm");
+    sb.git(&["add", "-A"]);
+    let rows = compare(&sb);
+    assert_eq!(rows.len(), 7, "{rows:#?}");
 }

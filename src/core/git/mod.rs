@@ -4,6 +4,7 @@
 
 pub mod objects;
 pub mod push;
+pub mod staged_tree;
 pub mod tracked;
 
 pub use objects::{

@@ -52,10 +52,19 @@ pub fn pushed_commits(repo: &Repository, updates: &[RefUpdate]) -> Result<Vec<Oi
     let mut seen = HashSet::new();
     let mut commits = Vec::new();
     for update in updates.iter().filter(|u| !u.is_deletion()) {
+        // A pushed annotated tag names a tag object; a tag of a tree or blob adds no commit.
+        let Some(local) = repo
+            .find_object(update.local, None)
+            .and_then(|o| o.peel_to_commit())
+            .ok()
+            .map(|c| c.id())
+        else {
+            continue;
+        };
         let mut walk = repo.revwalk().map_err(walk_err)?;
         walk.set_sorting(Sort::TOPOLOGICAL | Sort::REVERSE)
             .map_err(walk_err)?;
-        walk.push(update.local).map_err(walk_err)?;
+        walk.push(local).map_err(walk_err)?;
         let known_remote = !update.remote.is_zero() && repo.find_commit(update.remote).is_ok();
         if known_remote {
             walk.hide(update.remote).map_err(walk_err)?;
