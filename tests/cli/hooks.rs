@@ -1072,4 +1072,35 @@ fn fast_staged_changes_match_libgit2s_diff() {
     sb.git(&["add", "-A"]);
     let rows = compare(&sb);
     assert_eq!(rows.len(), 7, "{rows:#?}");
+
+    // With the cache-tree completed, as `git commit` leaves it for the hook: read from the
+    // index file directly, in index versions 2 and 4.
+    for version in ["2", "4"] {
+        sb.git(&["update-index", "--index-version", version]);
+        let tree = sb.git(&["write-tree"]);
+        let cached = git::cache_tree::root_tree(&sb.repo().join(".git/index"));
+        assert_eq!(cached.map(|o| o.to_string()), Some(tree.trim().to_string()));
+        assert_eq!(compare(&sb), rows);
+    }
+    // Version 3: a skip-worktree entry has extended flags.
+    sb.git(&["update-index", "--skip-worktree", "a/keep.txt"]);
+    let tree = sb.git(&["write-tree"]);
+    let cached = git::cache_tree::root_tree(&sb.repo().join(".git/index"));
+    assert_eq!(cached.map(|o| o.to_string()), Some(tree.trim().to_string()));
+    assert_eq!(compare(&sb), rows);
+    // An intent-to-add entry leaves the root invalid: the index is loaded instead.
+    sb.write("ita.txt", "later\n");
+    sb.git(&["add", "-N", "ita.txt"]);
+    sb.git(&["write-tree"]);
+    assert_eq!(git::cache_tree::root_tree(&sb.repo().join(".git/index")), None);
+    sb.git(&["rm", "-q", "--cached", "ita.txt"]);
+    std::fs::remove_file(sb.path("ita.txt")).expect("rm");
+    // An index change invalidates it.
+    sb.write("late.txt", "late\n");
+    sb.git(&["add", "late.txt"]);
+    assert_eq!(
+        git::cache_tree::root_tree(&sb.repo().join(".git/index")),
+        None
+    );
+    assert_eq!(compare(&sb).len(), 8);
 }

@@ -2,6 +2,7 @@
 //! the staged index, a commit range, all history, every object — plus fast parallel reads.
 //! (Hook installation and history rewriting build on this module.)
 
+pub mod cache_tree;
 pub mod objects;
 pub mod push;
 pub mod staged_tree;
