@@ -1092,7 +1092,10 @@ fn fast_staged_changes_match_libgit2s_diff() {
     sb.write("ita.txt", "later\n");
     sb.git(&["add", "-N", "ita.txt"]);
     sb.git(&["write-tree"]);
-    assert_eq!(git::cache_tree::root_tree(&sb.repo().join(".git/index")), None);
+    assert_eq!(
+        git::cache_tree::root_tree(&sb.repo().join(".git/index")),
+        None
+    );
     sb.git(&["rm", "-q", "--cached", "ita.txt"]);
     std::fs::remove_file(sb.path("ita.txt")).expect("rm");
     // An index change invalidates it.
