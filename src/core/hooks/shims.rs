@@ -2,13 +2,17 @@
 //! a shim (`hooks/shim.sh`); a hook that was there first is renamed to
 //! `<name>.keywarden-chained` and run by `keywarden hook`, so it keeps working and its exit
 //! code still counts. Husky's `.husky/<name>` scripts belong to the team and are committed,
-//! so they get a marked block (`hooks/husky-block.sh`) instead of being replaced.
+//! so they get a marked block (`hooks/husky-block.sh`) instead of being replaced. Both
+//! begin with `hooks/find-keywarden.sh`.
 
 use super::{HookName, HooksError, HooksLocation, Txn};
 use std::path::{Path, PathBuf};
 
 const SHIM: &str = include_str!("../../../hooks/shim.sh");
 const HUSKY_BLOCK: &str = include_str!("../../../hooks/husky-block.sh");
+/// Both of the above start by finding the binary (PATH, then the recorded path) or
+/// failing closed.
+const FIND_KEYWARDEN: &str = include_str!("../../../hooks/find-keywarden.sh");
 /// The line that marks a file as a keywarden shim.
 const SHIM_MARKER: &str = "# keywarden-shim: ";
 const CHAINED_SUFFIX: &str = ".keywarden-chained";
@@ -68,6 +72,7 @@ fn sh_quote_inner(path: &Path) -> String {
 
 fn render(template: &str, hook: HookName, keywarden: &Path) -> String {
     template
+        .replace("@FIND_KEYWARDEN@\n", FIND_KEYWARDEN)
         .replace("@HOOK@", hook.as_str())
         .replace("@KEYWARDEN@", &sh_quote_inner(keywarden))
 }
