@@ -148,9 +148,14 @@ impl HookSetup {
 }
 
 fn pre_commit(ctx: &Context, repo: &Repository) -> anyhow::Result<Outcome> {
+    let changes = git::staged_tree::staged_changes_fast(repo)?;
+    if changes.iter().all(|c| c.kind == ChangeKind::Deleted) {
+        // Nothing added: no key or env file can come in (and compiling rules is the
+        // expensive part of this hook).
+        return Ok(Outcome::Clean);
+    }
     let hs = HookSetup::new(ctx, repo)?;
     let policy = hs.config.env_file_policy()?;
-    let changes = git::staged_tree::staged_changes_fast(repo)?;
     let (env_changes, changes): (Vec<_>, Vec<_>) = changes
         .into_iter()
         .partition(|c| c.kind != ChangeKind::Deleted && policy.is_blocked(&c.path));

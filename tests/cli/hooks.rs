@@ -993,6 +993,12 @@ fn bad_input_is_one_line_and_exit_2_with_nothing_half_installed() {
     assert_one_line_error(&out, ".keywarden.toml:2:");
     assert!(!sb.repo().join(".git/hooks/pre-commit").exists());
     assert!(!sb.path(".gitignore").exists());
+    // The hook fails closed on it too.
+    sb.write("a.txt", "a\n");
+    sb.git(&["add", "a.txt"]);
+    let out = sb.keywarden().args(["hook", "pre-commit"]).output().expect("run");
+    assert_one_line_error(&out, ".keywarden.toml:2:");
+    sb.git(&["reset", "-q"]);
     std::fs::remove_file(sb.path(".keywarden.toml")).expect("rm");
 
     // A hooks path that cannot be a directory: nothing is written, not even .gitignore.
