@@ -996,7 +996,11 @@ fn bad_input_is_one_line_and_exit_2_with_nothing_half_installed() {
     // The hook fails closed on it too.
     sb.write("a.txt", "a\n");
     sb.git(&["add", "a.txt"]);
-    let out = sb.keywarden().args(["hook", "pre-commit"]).output().expect("run");
+    let out = sb
+        .keywarden()
+        .args(["hook", "pre-commit"])
+        .output()
+        .expect("run");
     assert_one_line_error(&out, ".keywarden.toml:2:");
     sb.git(&["reset", "-q"]);
     std::fs::remove_file(sb.path(".keywarden.toml")).expect("rm");
@@ -1112,4 +1116,63 @@ fn fast_staged_changes_match_libgit2s_diff() {
         None
     );
     assert_eq!(compare(&sb).len(), 8);
+}
+
+#[test]
+fn blocked_push_message() {
+    let sb = Sandbox::new();
+    with_remote(&sb);
+    sb.commit_all("initial");
+    install(&sb);
+    assert_eq!(code(&push(&sb, &["-u", "origin", "main"])), 0);
+    let key = keys::anthropic();
+    sb.write("llm/client.py", format!("\nANTHROPIC_KEY = \"{key}\"\n"));
+    sb.write("config/.env.staging", "DEBUG=0\n");
+    sb.git(&["add", "-f", "llm/client.py", "config/.env.staging"]);
+    let out = hooked_git(
+        &sb,
+        &sb.repo(),
+        &["commit", "-q", "--no-verify", "-m", "wip"],
+    );
+    assert_eq!(code(&out), 0);
+    let commit = sb.git(&["rev-parse", "HEAD"]);
+    let out = push(&sb, &["origin", "main"]);
+    assert_eq!(code(&out), 1, "{}", stderr(&out));
+    // git's own closing line names the temporary remote.
+    let ours: String = stderr(&out)
+        .lines()
+        .filter(|l| !l.starts_with("error: failed to push some refs"))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    let message = normalize(&ours, &key).replace(&commit.trim()[..10], "<COMMIT>");
+    insta::assert_snapshot!("blocked_push", message);
+}
+
+#[test]
+fn pre_push_under_the_pre_commit_framework_reads_its_range_variables() {
+    let sb = Sandbox::new();
+    sb.commit_all("initial");
+    let base = sb.git(&["rev-parse", "HEAD"]);
+    sb.write("k.py", format!("K = \"{}\"\n", keys::github_pat()));
+    sb.commit_all("key");
+    let out = sb
+        .keywarden()
+        .args(["hook", "pre-push", "origin", "/tmp/remote"])
+        .env("PRE_COMMIT_FROM_REF", base.trim())
+        .env("PRE_COMMIT_TO_REF", "HEAD")
+        .env("PRE_COMMIT_REMOTE_BRANCH", "refs/heads/main")
+        .write_stdin("")
+        .output()
+        .expect("hook");
+    assert_eq!(code(&out), 1, "{}", stderr(&out));
+    assert!(stderr(&out).contains("k.py:1:6"), "{}", stderr(&out));
+    let out = sb
+        .keywarden()
+        .args(["hook", "pre-push", "origin", "/tmp/remote"])
+        .env("PRE_COMMIT_FROM_REF", "HEAD")
+        .env("PRE_COMMIT_TO_REF", "HEAD")
+        .write_stdin("")
+        .output()
+        .expect("hook");
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
 }
