@@ -23,6 +23,17 @@ pub struct Cli {
 pub enum Command {
     /// Scan the working tree, the staged index, a commit range or all history for keys.
     Scan(ScanArgs),
+    /// Install the git hooks (pre-commit, pre-push, post-checkout, post-merge) in this
+    /// repository and make .gitignore cover local env files.
+    Install(InstallArgs),
+    /// Remove exactly what `keywarden install` added, putting chained hooks back.
+    Uninstall(UninstallArgs),
+    /// Show whether the hooks are installed and where, chained hooks, .gitignore coverage
+    /// and tracked env files.
+    Status,
+    /// Run one hook: what the installed shims call (pre-commit, pre-push, post-checkout,
+    /// post-merge).
+    Hook(HookArgs),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -97,4 +108,46 @@ pub struct ScanArgs {
     /// List every skipped file, not only the counts.
     #[arg(long, short)]
     pub verbose: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct InstallArgs {
+    /// Install for every repository of this user (the global core.hooksPath); each
+    /// repository's own hooks still run.
+    #[arg(long, conflicts_with_all = ["gitignore_only", "untrack"])]
+    pub global: bool,
+
+    /// Only fix .gitignore (and report tracked env files); install no hooks.
+    #[arg(long)]
+    pub gitignore_only: bool,
+
+    /// Remove tracked env files from the index (the files stay on disk).
+    #[arg(long)]
+    pub untrack: bool,
+
+    /// Never prompt: apply the .gitignore change and create .env.example without asking.
+    #[arg(long, short)]
+    pub yes: bool,
+
+    /// Do not offer to create .env.example from .env.
+    #[arg(long)]
+    pub no_env_example: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct UninstallArgs {
+    /// Remove the hooks `install --global` added (and unset the global core.hooksPath if
+    /// keywarden set it).
+    #[arg(long)]
+    pub global: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct HookArgs {
+    /// pre-commit, pre-push, post-checkout or post-merge.
+    pub name: String,
+
+    /// The arguments git passed to the hook.
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+    pub args: Vec<String>,
 }

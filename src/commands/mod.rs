@@ -1,7 +1,11 @@
 //! The command layer: one module per subcommand, turning parsed arguments into core calls
 //! and an `Outcome`. Errors get their context here and become one line and exit code 2.
 
+pub mod hook;
+pub mod install;
 pub mod scan;
+pub mod status;
+pub mod uninstall;
 
 use crate::cli::{Cli, Command};
 use crate::core::config::Config;
@@ -62,6 +66,10 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
     };
     match cli.command {
         Command::Scan(args) => scan::run(&ctx, args),
+        Command::Install(args) => install::run(&ctx, args),
+        Command::Uninstall(args) => uninstall::run(&ctx, args),
+        Command::Status => status::run(&ctx),
+        Command::Hook(args) => hook::run(&ctx, args),
     }
 }
 

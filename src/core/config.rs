@@ -2,6 +2,7 @@
 //! its own rules and the built-ins it disables. Unknown keys are errors, so a typo cannot
 //! silently switch protection off; errors name the file and the line.
 
+use crate::core::envfiles::{self, EnvFilePolicy, EnvPolicyError};
 use crate::core::rules::{Rule, RuleError, RuleSet};
 use globset::{Glob, GlobSet, GlobSetBuilder};
 use serde::Deserialize;
@@ -41,6 +42,9 @@ pub struct Config {
     /// built-in's id replaces it.
     #[serde(default)]
     pub rule: Vec<Rule>,
+    /// What the git hooks block: env-file names, already committed keys, the baseline.
+    #[serde(default)]
+    pub hooks: HookSettings,
     #[serde(skip)]
     pub source: Option<PathBuf>,
 }
@@ -61,6 +65,35 @@ pub struct Allowlist {
     /// Regexes: a secret matching one is never reported.
     #[serde(default)]
     pub regexes: Vec<String>,
+}
+
+/// `[hooks]`: the pre-commit and pre-push policy.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HookSettings {
+    /// Globs on file names that must never be committed (default `.env`, `.env.*`,
+    /// `*.env`). Replaces the default list when given.
+    pub env_files: Option<Vec<String>>,
+    /// Globs on file names that are allowed even when `env_files` matches (default
+    /// `*.example`, `*.sample`, `*.template`, `*.dist`, …). Replaces the default list.
+    pub allowed_env_files: Option<Vec<String>>,
+    /// A key that an earlier commit already holds: `warn` (default) or `block`.
+    #[serde(default)]
+    pub already_committed: AlreadyCommitted,
+    /// Findings recorded here do not block (default `.keywarden-baseline.json` at the
+    /// repository root, when it exists).
+    pub baseline: Option<PathBuf>,
+}
+
+/// What a hook does about a key that was committed before this change.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AlreadyCommitted {
+    /// Report it with a pointer to `keywarden incident`, and let the commit through.
+    #[default]
+    Warn,
+    /// Block the commit like a new key.
+    Block,
 }
 
 impl Config {
@@ -94,6 +127,14 @@ impl Config {
         })?;
         config.source = Some(path.to_path_buf());
         config.path_allowlist()?;
+        if let Err(e) = config.env_file_policy() {
+            let needle = if e.to_string().contains("allowed_env_files") {
+                "allowed_env_files"
+            } else {
+                "env_files"
+            };
+            return Err(config.invalid(text, needle, e.to_string()));
+        }
         for (i, re) in config.allowlist.regexes.iter().enumerate() {
             if let Err(e) = regex::bytes::Regex::new(re) {
                 return Err(config.invalid(
@@ -164,6 +205,22 @@ impl Config {
             .collect()
     }
 
+    /// The env-file name policy: the defaults, or the lists `[hooks]` gives.
+    pub fn env_file_policy(&self) -> Result<EnvFilePolicy, EnvPolicyError> {
+        let owned = |list: &[&str]| list.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let blocked = self
+            .hooks
+            .env_files
+            .clone()
+            .unwrap_or_else(|| owned(envfiles::DEFAULT_BLOCKED));
+        let allowed = self
+            .hooks
+            .allowed_env_files
+            .clone()
+            .unwrap_or_else(|| owned(envfiles::DEFAULT_ALLOWED));
+        EnvFilePolicy::new(&blocked, &allowed)
+    }
+
     pub fn max_file_size(&self) -> u64 {
         self.scan
             .max_file_size
@@ -198,6 +255,27 @@ mod tests {
         )
         .unwrap_err()
         .to_string();
+        assert!(err.starts_with("c.toml:3:"), "{err}");
+    }
+
+    #[test]
+    fn hooks_section_parses_and_rejects_unknown_keys() {
+        let config = Config::parse(
+            "[hooks]\nenv_files = [\"*.secret\"]\nalready_committed = \"block\"\n",
+            Path::new("c.toml"),
+        )
+        .expect("parses");
+        assert_eq!(config.hooks.already_committed, AlreadyCommitted::Block);
+        let policy = config.env_file_policy().expect("valid");
+        assert!(policy.is_blocked("x.secret"));
+        assert!(!policy.is_blocked(".env"));
+        let err = Config::parse("[hooks]\nbogus = 1\n", Path::new("c.toml"))
+            .unwrap_err()
+            .to_string();
+        assert!(err.starts_with("c.toml:2:"), "{err}");
+        let err = Config::parse("[hooks]\n\nenv_files = [\"[\"]\n", Path::new("c.toml"))
+            .unwrap_err()
+            .to_string();
         assert!(err.starts_with("c.toml:3:"), "{err}");
     }
 

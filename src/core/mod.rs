@@ -3,8 +3,12 @@
 
 pub mod config;
 pub mod entropy;
+pub mod envfiles;
 pub mod git;
+pub mod gitignore;
+pub mod hooks;
 pub mod rules;
 pub mod scan;
 pub mod secret;
+pub mod txn;
 pub mod walk;

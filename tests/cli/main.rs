@@ -3,4 +3,5 @@
 mod support;
 
 mod accuracy;
+mod hooks;
 mod scan;

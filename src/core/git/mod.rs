@@ -2,7 +2,11 @@
 //! the staged index, a commit range, all history, every object — plus fast parallel reads.
 //! (Hook installation and history rewriting build on this module.)
 
+pub mod cache_tree;
 pub mod objects;
+pub mod push;
+pub mod staged_tree;
+pub mod tracked;
 
 pub use objects::{
     history_inventory, range_changes, read_blobs, read_blobs_parallel, staged_changes, BlobRead,

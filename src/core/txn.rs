@@ -1,0 +1,168 @@
+//! All-or-nothing file changes: every file an install touches is written to a temporary
+//! file and renamed into place, and its previous state is remembered, so that a failure
+//! half-way (an unwritable directory, a full disk) puts every file back as it was.
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use thiserror::Error;
+
+#[derive(Debug, Error)]
+#[error("{path}: {message}")]
+pub struct TxnError {
+    pub path: PathBuf,
+    pub message: String,
+}
+
+impl TxnError {
+    fn new(path: &Path, err: std::io::Error) -> Self {
+        TxnError {
+            path: path.to_path_buf(),
+            message: err.to_string(),
+        }
+    }
+}
+
+/// A file as it was before the transaction touched it.
+struct Before {
+    path: PathBuf,
+    previous: Option<(Vec<u8>, u32)>,
+}
+
+#[derive(Default)]
+pub struct Txn {
+    undo: Vec<Before>,
+    created_dirs: Vec<PathBuf>,
+}
+
+impl Txn {
+    pub fn new() -> Self {
+        Txn::default()
+    }
+
+    fn remember(&mut self, path: &Path) -> Result<(), TxnError> {
+        if self.undo.iter().any(|b| b.path == path) {
+            return Ok(());
+        }
+        let previous = match std::fs::read(path) {
+            Ok(bytes) => {
+                let mode = std::fs::metadata(path)
+                    .map_err(|e| TxnError::new(path, e))?
+                    .permissions()
+                    .mode();
+                Some((bytes, mode))
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+            Err(e) => return Err(TxnError::new(path, e)),
+        };
+        self.undo.push(Before {
+            path: path.to_path_buf(),
+            previous,
+        });
+        Ok(())
+    }
+
+    /// Creates `dir` and its missing parents, remembering which ones to remove on rollback.
+    pub fn create_dir_all(&mut self, dir: &Path) -> Result<(), TxnError> {
+        let mut missing = Vec::new();
+        let mut cursor = Some(dir);
+        while let Some(d) = cursor {
+            if d.exists() {
+                break;
+            }
+            missing.push(d.to_path_buf());
+            cursor = d.parent();
+        }
+        if dir.exists() && !dir.is_dir() {
+            return Err(TxnError::new(
+                dir,
+                std::io::Error::other("exists and is not a directory"),
+            ));
+        }
+        std::fs::create_dir_all(dir).map_err(|e| TxnError::new(dir, e))?;
+        missing.reverse();
+        self.created_dirs.extend(missing);
+        Ok(())
+    }
+
+    /// Replaces `path` with `content` (mode `mode`): a temporary file in the same directory,
+    /// then a rename, so that git never runs a half-written hook.
+    pub fn write(&mut self, path: &Path, content: &[u8], mode: u32) -> Result<(), TxnError> {
+        self.remember(path)?;
+        write_atomic(path, content, mode)
+    }
+
+    /// Moves `from` to `to` (both remembered).
+    pub fn rename(&mut self, from: &Path, to: &Path) -> Result<(), TxnError> {
+        self.remember(from)?;
+        self.remember(to)?;
+        std::fs::rename(from, to).map_err(|e| TxnError::new(from, e))
+    }
+
+    pub fn remove(&mut self, path: &Path) -> Result<(), TxnError> {
+        self.remember(path)?;
+        std::fs::remove_file(path).map_err(|e| TxnError::new(path, e))
+    }
+
+    /// Puts every touched file back, newest change first. Best effort: a rollback that
+    /// fails cannot be rolled back either, so it reports nothing.
+    pub fn rollback(self) {
+        for before in self.undo.into_iter().rev() {
+            match before.previous {
+                Some((bytes, mode)) => {
+                    let _ = write_atomic(&before.path, &bytes, mode);
+                }
+                None => {
+                    let _ = std::fs::remove_file(&before.path);
+                }
+            }
+        }
+        for dir in self.created_dirs.into_iter().rev() {
+            let _ = std::fs::remove_dir(&dir);
+        }
+    }
+
+    /// Whether nothing was changed.
+    pub fn is_empty(&self) -> bool {
+        self.undo.is_empty() && self.created_dirs.is_empty()
+    }
+}
+
+/// Writes `content` to a temporary sibling of `path` and renames it into place.
+pub fn write_atomic(path: &Path, content: &[u8], mode: u32) -> Result<(), TxnError> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let tmp = dir.join(format!(".{name}.keywarden-{}.tmp", std::process::id()));
+    let result = (|| {
+        std::fs::write(&tmp, content)?;
+        std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(mode & 0o7777))?;
+        std::fs::rename(&tmp, path)
+    })();
+    if let Err(e) = result {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(TxnError::new(path, e));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rollback_restores_files_and_removes_new_ones() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let old = dir.path().join("old");
+        std::fs::write(&old, "before").expect("write");
+        let mut txn = Txn::new();
+        txn.create_dir_all(&dir.path().join("a/b")).expect("mkdir");
+        txn.write(&old, b"after", 0o755).expect("write");
+        txn.write(&dir.path().join("a/b/new"), b"x", 0o644)
+            .expect("write");
+        txn.rollback();
+        assert_eq!(std::fs::read_to_string(&old).expect("read"), "before");
+        assert!(!dir.path().join("a").exists());
+    }
+}
