@@ -23,6 +23,9 @@ pub struct Cli {
 pub enum Command {
     /// Scan the working tree, the staged index, a commit range or all history for keys.
     Scan(ScanArgs),
+    /// Remove secrets (and files) from all of history: every branch, tag, note, stash entry
+    /// and worktree, with a backup first and a check afterwards.
+    Purge(PurgeArgs),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -97,4 +100,42 @@ pub struct ScanArgs {
     /// List every skipped file, not only the counts.
     #[arg(long, short)]
     pub verbose: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct PurgeArgs {
+    /// Read the secrets to remove from stdin, one per line (never from the command line).
+    #[arg(long)]
+    pub secret_stdin: bool,
+
+    /// Read the secrets to remove from FILE: one per line, taken literally, or
+    /// `regex:PATTERN` for a pattern. Blank lines and `#` comments are ignored.
+    #[arg(long, value_name = "FILE", conflicts_with = "secret_stdin")]
+    pub secrets_file: Option<PathBuf>,
+
+    /// Drop files whose path (from the repository root) matches GLOB from every commit
+    /// (repeatable; `**/.env` matches at any depth). Files on disk are kept.
+    #[arg(long = "delete-path", value_name = "GLOB")]
+    pub delete_paths: Vec<String>,
+
+    /// What each secret is replaced with.
+    #[arg(long, value_name = "TEXT", default_value = "***REMOVED***")]
+    pub replacement: String,
+
+    /// Also rewrite remote-tracking refs (refs/remotes/*). Without it they keep the old
+    /// history until the next fetch after a force-push.
+    #[arg(long)]
+    pub include_remotes: bool,
+
+    /// Show what would change (commits, refs, files) and write nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+
+    /// Do not ask for confirmation.
+    #[arg(long, short)]
+    pub yes: bool,
+
+    /// After the rewrite, force-push the rewritten branches, tags and notes to REMOTE.
+    #[arg(long, value_name = "REMOTE")]
+    pub push: Option<String>,
 }

@@ -1,6 +1,7 @@
 //! The command layer: one module per subcommand, turning parsed arguments into core calls
 //! and an `Outcome`. Errors get their context here and become one line and exit code 2.
 
+pub mod purge;
 pub mod scan;
 
 use crate::cli::{Cli, Command};
@@ -62,6 +63,7 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
     };
     match cli.command {
         Command::Scan(args) => scan::run(&ctx, args),
+        Command::Purge(args) => purge::run(&ctx, args),
     }
 }
 

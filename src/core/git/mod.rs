@@ -3,6 +3,10 @@
 //! (Hook installation and history rewriting build on this module.)
 
 pub mod objects;
+pub mod pack;
+pub mod purge;
+pub mod rewrite;
+pub mod scrub;
 
 pub use objects::{
     history_inventory, range_changes, read_blobs_parallel, staged_changes, BlobRead, BlobRef,
