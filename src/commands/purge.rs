@@ -101,6 +101,10 @@ fn delete_globs(patterns: &[String]) -> anyhow::Result<Option<GlobSet>> {
 }
 
 fn confirm(question: &str) -> anyhow::Result<bool> {
+    // Nobody to ask unless a person is watching stderr.
+    if !std::io::stderr().is_terminal() {
+        bail!("refusing to rewrite history without confirmation: pass --yes (or --dry-run)");
+    }
     // stdin may carry the secrets, so ask on the terminal itself.
     let tty = std::fs::OpenOptions::new()
         .read(true)

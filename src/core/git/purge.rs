@@ -261,6 +261,13 @@ pub fn backup_bundle(repo: &Repository, tips: &Tips, stamp: &str) -> Result<Path
         let _ = std::fs::remove_file(&path);
         return Err(e);
     }
+    // git wrote a new file in place of ours (through a lock file), with default permissions.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))
+            .map_err(|e| io_err("cannot restrict", &path, e))?;
+    }
     Ok(path)
 }
 
@@ -481,11 +488,13 @@ pub fn verify_odb(
     scrubber: &Scrubber,
     checked_clean: &HashSet<Oid>,
 ) -> Result<(usize, usize, Vec<Leftover>), GitError> {
+    // A fresh handle: the old one may still list packs that gc has just deleted.
+    let fresh = Repository::open(repo.path())
+        .map_err(|e| GitError::other(format!("cannot open {}", repo.path().display()), e))?;
+    let repo = &fresh;
     let odb = repo
         .odb()
         .map_err(|e| GitError::other("cannot open the object database", e))?;
-    odb.refresh()
-        .map_err(|e| GitError::other("cannot refresh the object database", e))?;
     let mut all = Vec::new();
     odb.foreach(|oid| {
         all.push(*oid);
