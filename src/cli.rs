@@ -138,4 +138,8 @@ pub struct PurgeArgs {
     /// After the rewrite, force-push the rewritten branches, tags and notes to REMOTE.
     #[arg(long, value_name = "REMOTE")]
     pub push: Option<String>,
+
+    /// Say how long each step took (on stderr).
+    #[arg(long, short)]
+    pub verbose: bool,
 }

@@ -17,16 +17,22 @@ use std::io::{BufRead, IsTerminal, Read, Write};
 use std::path::Path;
 use std::sync::Mutex;
 
-/// A progress bar on stderr, one per phase.
+/// A progress bar on stderr (one per phase) when stderr is a terminal, and with
+/// `--verbose` how long each phase took.
 struct Bar {
+    visible: bool,
+    verbose: bool,
     bar: Mutex<Option<ProgressBar>>,
+    current: Mutex<Option<(String, std::time::Instant)>>,
 }
 
 impl Progress for Bar {
     fn phase(&self, name: &str, total: u64) {
-        let mut slot = self.bar.lock().expect("progress lock");
-        if let Some(old) = slot.take() {
-            old.finish_and_clear();
+        self.end_phase();
+        *self.current.lock().expect("progress lock") =
+            Some((name.to_string(), std::time::Instant::now()));
+        if !self.visible {
+            return;
         }
         let bar = ProgressBar::new(total);
         if let Ok(style) = ProgressStyle::with_template(&format!(
@@ -34,7 +40,7 @@ impl Progress for Bar {
         )) {
             bar.set_style(style.progress_chars("=> "));
         }
-        *slot = Some(bar);
+        *self.bar.lock().expect("progress lock") = Some(bar);
     }
 
     fn inc(&self, n: u64) {
@@ -45,15 +51,26 @@ impl Progress for Bar {
 }
 
 impl Bar {
-    fn clear(&self) {
+    fn end_phase(&self) {
         if let Some(bar) = self.bar.lock().expect("progress lock").take() {
             bar.finish_and_clear();
+        }
+        if let Some((name, started)) = self.current.lock().expect("progress lock").take() {
+            if self.verbose {
+                eprintln!("keywarden:   {name}: {:.2} s", started.elapsed().as_secs_f64());
+            }
         }
     }
 }
 
 fn read_secrets(args: &PurgeArgs) -> anyhow::Result<Option<Scrubber>> {
     let text = if args.secret_stdin {
+        if std::io::stdin().is_terminal() {
+            eprintln!(
+                "keywarden: reading secrets from the terminal, one per line, end with Ctrl-D \
+                 (what you type is visible: prefer piping them in)"
+            );
+        }
         let mut text = String::new();
         std::io::stdin()
             .read_to_string(&mut text)
@@ -121,6 +138,22 @@ fn confirm(question: &str) -> anyhow::Result<bool> {
     Ok(matches!(answer.trim(), "y" | "Y" | "yes" | "Yes"))
 }
 
+/// Step timings for `--verbose`.
+struct Timer {
+    on: bool,
+    last: std::time::Instant,
+}
+
+impl Timer {
+    fn step(&mut self, what: &str) {
+        if self.on {
+            let now = std::time::Instant::now();
+            eprintln!("keywarden: {what}: {:.2} s", (now - self.last).as_secs_f64());
+            self.last = now;
+        }
+    }
+}
+
 fn short(oid: git2::Oid) -> String {
     oid.to_string()[..10].to_string()
 }
@@ -143,9 +176,14 @@ pub fn run(_ctx: &Context, args: PurgeArgs) -> anyhow::Result<Outcome> {
     let scrubber = read_secrets(&args)?;
     let globs = delete_globs(&args.delete_paths)?;
     let cwd = std::env::current_dir().context("cannot read the current directory")?;
+    let mut timer = Timer {
+        on: args.verbose,
+        last: std::time::Instant::now(),
+    };
+    rewrite::tune_for_rewrite();
     let repo = git::open(&cwd)?;
     aftercare::preflight(&repo)?;
-    git::tune_for_bulk_reads();
+    timer.step("checked the worktrees");
 
     let mut out = std::io::stdout().lock();
     let tips = rewrite::tips(&repo, args.include_remotes)?;
@@ -188,6 +226,7 @@ pub fn run(_ctx: &Context, args: PurgeArgs) -> anyhow::Result<Outcome> {
                 .context("backup failed; nothing was changed")?,
         )
     };
+    timer.step("backup bundle");
     if let Some(path) = &backup {
         writeln!(out, "backup of every ref: {}", path.display())?;
         writeln!(
@@ -209,21 +248,19 @@ pub fn run(_ctx: &Context, args: PurgeArgs) -> anyhow::Result<Outcome> {
         include_remotes: args.include_remotes,
     };
     let bar = Bar {
+        visible: std::io::stderr().is_terminal(),
+        verbose: args.verbose,
         bar: Mutex::new(None),
-    };
-    let silent = rewrite::Silent;
-    let progress: &dyn Progress = if std::io::stderr().is_terminal() {
-        &bar
-    } else {
-        &silent
+        current: Mutex::new(None),
     };
     let mut sink = if args.dry_run {
         ObjectSink::dry_run()
     } else {
         ObjectSink::pack(&repo.commondir().join("objects"))?
     };
-    let result = rewrite::rewrite(&repo, &tips, &options, &mut sink, progress);
-    bar.clear();
+    let result = rewrite::rewrite(&repo, &tips, &options, &mut sink, &bar);
+    bar.end_phase();
+    timer.step("rewrite");
     let result = match result {
         Ok(r) => r,
         Err(e) => {
@@ -240,6 +277,7 @@ pub fn run(_ctx: &Context, args: PurgeArgs) -> anyhow::Result<Outcome> {
     sink.finish()
         .context("cannot store the rewritten objects; no ref was changed")?;
     git::rewrite::apply_ref_updates(&repo, &result)?;
+    timer.step("pack indexed, refs moved");
     let records = aftercare::write_records(&repo, &result, &stamp)?;
     summarize(&mut out, &result)?;
 
@@ -264,6 +302,7 @@ pub fn run(_ctx: &Context, args: PurgeArgs) -> anyhow::Result<Outcome> {
         }
     }
 
+    timer.step("worktrees updated");
     let mut push_error = None;
     if let Some(remote) = &args.push {
         let refs = aftercare::refs_to_push(&result);
@@ -274,7 +313,9 @@ pub fn run(_ctx: &Context, args: PurgeArgs) -> anyhow::Result<Outcome> {
     }
 
     aftercare::expire_reflogs(&repo, &result.stash_reflog)?;
+    timer.step("reflogs expired");
     aftercare::gc(&repo)?;
+    timer.step("git gc --prune=now");
     let mut leftovers: Vec<Leftover> = Vec::new();
     if let Some(s) = &scrubber {
         let (total, read, found) = aftercare::verify_odb(&repo, s, &result.checked_clean)?;
@@ -284,6 +325,7 @@ pub fn run(_ctx: &Context, args: PurgeArgs) -> anyhow::Result<Outcome> {
             if found.is_empty() { "none holds a secret".to_string() } else { format!("{} still hold a secret", found.len()) }
         )?;
         leftovers = found;
+        timer.step("verified");
     } else {
         writeln!(out, "reflogs expired, garbage collected")?;
     }

@@ -294,10 +294,9 @@ fn single_pack(repo: &Repository) -> Option<PathBuf> {
     for entry in std::fs::read_dir(&objects).ok()?.flatten() {
         let name = entry.file_name();
         let name = name.to_string_lossy();
-        if name.len() == 2 && name.chars().all(|c| c.is_ascii_hexdigit()) {
-            if std::fs::read_dir(entry.path()).ok()?.next().is_some() {
-                return None;
-            }
+        let fanout = name.len() == 2 && name.chars().all(|c| c.is_ascii_hexdigit());
+        if fanout && std::fs::read_dir(entry.path()).ok()?.next().is_some() {
+            return None;
         }
     }
     packs.pop()

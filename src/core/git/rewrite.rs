@@ -124,7 +124,7 @@ struct Node {
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
-enum Dirty {
+enum Dirt {
     Unknown,
     Clean,
     Dirty,
@@ -135,7 +135,7 @@ struct Engine<'a> {
     node_index: HashMap<Oid, u32>,
     nodes: Vec<Node>,
     children: Vec<u32>,
-    dirty: Vec<Dirty>,
+    dirty: Vec<Dirt>,
     blob_index: HashMap<Oid, u32>,
     blobs: Vec<Oid>,
     blob_new: Vec<Option<Oid>>,
@@ -355,6 +355,20 @@ pub fn tips(repo: &Repository, include_remotes: bool) -> Result<Tips, GitError> 
     })
 }
 
+/// Process-wide libgit2 settings for a rewrite, which reads every object once: no object
+/// cache (nothing is read twice, so a cache only grows memory) and a cap on how much of the
+/// packs is mapped at once, so memory stays bounded whatever the size of the repository.
+/// Call before opening the repository; also sets what `tune_for_bulk_reads` sets.
+pub fn tune_for_rewrite() {
+    super::tune_for_bulk_reads();
+    git2::opts::enable_caching(false);
+    // Safety: libgit2 options are process-global; set before any repository is read.
+    unsafe {
+        let _ = git2::opts::set_mwindow_size(32 << 20);
+        let _ = git2::opts::set_mwindow_mapped_limit(128 << 20);
+    }
+}
+
 /// Rewrites history from `tips`, writing new objects to `sink`.
 pub fn rewrite(
     repo: &Repository,
@@ -470,7 +484,7 @@ pub fn rewrite(
     }
     engine.out.commits_total = commits.len();
     engine.out.blobs_total = engine.blobs.len();
-    engine.dirty = vec![Dirty::Unknown; engine.nodes.len()];
+    engine.dirty = vec![Dirt::Unknown; engine.nodes.len()];
     engine.blob_new = vec![None; engine.blobs.len()];
 
     // Pass 2: which blobs hold a secret, on every core.
@@ -633,9 +647,9 @@ impl Engine<'_> {
     /// Whether anything under the tree changes (only meaningful without `--delete-path`).
     fn is_dirty(&mut self, idx: u32) -> bool {
         match self.dirty[idx as usize] {
-            Dirty::Clean => return false,
-            Dirty::Dirty => return true,
-            Dirty::Unknown => {}
+            Dirt::Clean => return false,
+            Dirt::Dirty => return true,
+            Dirt::Unknown => {}
         }
         let node = &self.nodes[idx as usize];
         let (start, len) = (node.start as usize, node.len as usize);
@@ -652,7 +666,7 @@ impl Engine<'_> {
                 break;
             }
         }
-        self.dirty[idx as usize] = if dirty { Dirty::Dirty } else { Dirty::Clean };
+        self.dirty[idx as usize] = if dirty { Dirt::Dirty } else { Dirt::Clean };
         dirty
     }
 
