@@ -4,8 +4,7 @@
 //! the same object ids and writes nothing.
 
 use super::GitError;
-use flate2::write::ZlibEncoder;
-use flate2::Compression;
+use flate2::{Compress, Compression, FlushCompress, Status};
 use git2::{ObjectType, Oid};
 use sha1::{Digest, Sha1};
 use std::collections::HashSet;
@@ -25,6 +24,9 @@ struct PackStream {
     tmp: PathBuf,
     out: BufWriter<File>,
     count: u32,
+    // One compressor, reset per object: setting one up costs more than compressing a commit.
+    compress: Compress,
+    buf: Vec<u8>,
 }
 
 /// The git object id of `data` as an object of `kind`.
@@ -74,6 +76,9 @@ impl ObjectSink {
                 tmp,
                 out,
                 count: 0,
+                // Fast compression: `git gc` right after the rewrite repacks anyway.
+                compress: Compress::new(Compression::fast(), true),
+                buf: Vec::new(),
             }),
             written: HashSet::new(),
         })
@@ -139,10 +144,22 @@ impl PackStream {
         }
         header.push(byte);
         self.out.write_all(&header)?;
-        // Fast compression: `git gc` right after the rewrite repacks with deltas anyway.
-        let mut encoder = ZlibEncoder::new(&mut self.out, Compression::fast());
-        encoder.write_all(data)?;
-        encoder.finish()?;
+        self.compress.reset();
+        self.buf.clear();
+        self.buf.reserve(data.len() / 2 + 64);
+        loop {
+            let consumed = self.compress.total_in() as usize;
+            let status = self
+                .compress
+                .compress_vec(&data[consumed..], &mut self.buf, FlushCompress::Finish)
+                .map_err(std::io::Error::other)?;
+            if status == Status::StreamEnd {
+                break;
+            }
+            let more = self.buf.capacity().max(4096);
+            self.buf.reserve(more);
+        }
+        self.out.write_all(&self.buf)?;
         self.count += 1;
         Ok(())
     }
@@ -153,6 +170,7 @@ impl PackStream {
             tmp,
             out,
             count,
+            ..
         } = self;
         let result = (|| -> std::io::Result<Option<PathBuf>> {
             let mut file = out.into_inner().map_err(|e| e.into_error())?;

@@ -13,12 +13,12 @@
 
 use super::pack::ObjectSink;
 use super::scrub::Scrubber;
-use super::{read_blobs_parallel, BlobRead, GitError};
+use super::GitError;
 use git2::{ObjectType, Odb, Oid, Repository, Signature, Sort};
 use globset::GlobSet;
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::path::PathBuf;
-use std::sync::Mutex;
+use std::sync::{mpsc, Mutex};
 
 /// What to remove.
 pub struct RewriteOptions<'a> {
@@ -453,77 +453,86 @@ pub fn rewrite(
         }
     }
     drop(seen);
+    // Pass 2 runs alongside pass 1: each batch of newly found blobs goes to worker threads
+    // (one repository handle each) while this thread keeps walking trees.
     progress.phase("reading history", order.len() as u64);
+    let hits: Mutex<Vec<u32>> = Mutex::new(Vec::new());
+    let failures: Mutex<Vec<GitError>> = Mutex::new(Vec::new());
     let mut commits: Vec<(Oid, Vec<u8>, bool)> = Vec::with_capacity(order.len());
-    for (oid, notes) in order {
-        let object = odb.read(oid).map_err(|e| corrupt(oid, e))?;
-        let raw = object.data().to_vec();
-        drop(object);
-        let (fields, _) = split_object(&raw);
-        let tree = fields
-            .first()
-            .and_then(|f| field_oid(f, b"tree "))
-            .ok_or_else(|| malformed(oid, "commit"))?;
-        engine.visit_tree(&odb, tree)?;
-        if opts.scrubber.is_none_or(|s| !s.is_match(&raw)) {
-            engine.out.checked_clean.insert(oid);
-        }
-        commits.push((oid, raw, notes));
-        progress.inc(1);
-    }
-    for (oid, kind) in &loose {
-        match kind {
-            ObjectType::Tree => {
-                engine.visit_tree(&odb, *oid)?;
+    let workers = std::thread::available_parallelism().map_or(2, |n| n.get());
+    let (sender, receiver) = mpsc::channel::<Vec<(Oid, u32)>>();
+    let receiver = Mutex::new(receiver);
+    let walked: Result<(), GitError> = std::thread::scope(|scope| {
+        // Owned here so that it is dropped on every way out, error or not: the workers stop
+        // when it is gone, and the scope waits for them.
+        let sender = sender;
+        if let Some(scrubber) = opts.scrubber {
+            for _ in 0..workers {
+                let (receiver, hits, failures) = (&receiver, &hits, &failures);
+                let git_dir = repo.path();
+                scope.spawn(move || search_blobs(git_dir, receiver, scrubber, hits, failures));
             }
-            ObjectType::Blob => {
-                engine.blob_idx(*oid);
-            }
-            _ => {}
         }
+        let mut sent = 0usize;
+        let mut dispatch = |engine: &Engine<'_>, all: bool| {
+            let pending = engine.blobs.len() - sent;
+            if opts.scrubber.is_some() && (pending >= BLOB_BATCH || (all && pending > 0)) {
+                let batch = (sent..engine.blobs.len())
+                    .map(|i| (engine.blobs[i], i as u32))
+                    .collect();
+                sent = engine.blobs.len();
+                // The workers only stop when the sender is dropped, so this cannot fail.
+                let _ = sender.send(batch);
+            }
+        };
+        for (oid, notes) in order {
+            let object = odb.read(oid).map_err(|e| corrupt(oid, e))?;
+            let raw = object.data().to_vec();
+            drop(object);
+            let (fields, _) = split_object(&raw);
+            let tree = fields
+                .first()
+                .and_then(|f| field_oid(f, b"tree "))
+                .ok_or_else(|| malformed(oid, "commit"))?;
+            engine.visit_tree(&odb, tree)?;
+            if opts.scrubber.is_none_or(|s| !s.is_match(&raw)) {
+                engine.out.checked_clean.insert(oid);
+            }
+            commits.push((oid, raw, notes));
+            dispatch(&engine, false);
+            progress.inc(1);
+        }
+        for (oid, kind) in &loose {
+            match kind {
+                ObjectType::Tree => {
+                    engine.visit_tree(&odb, *oid)?;
+                }
+                ObjectType::Blob => {
+                    engine.blob_idx(*oid);
+                }
+                _ => {}
+            }
+        }
+        dispatch(&engine, true);
+        drop(sender);
+        progress.phase("searching blobs", 0);
+        Ok(())
+    });
+    walked?;
+    if let Some(err) = failures
+        .into_inner()
+        .expect("failures lock")
+        .into_iter()
+        .next()
+    {
+        return Err(err);
     }
     engine.out.commits_total = commits.len();
     engine.out.blobs_total = engine.blobs.len();
     engine.dirty = vec![Dirt::Unknown; engine.nodes.len()];
     engine.blob_new = vec![None; engine.blobs.len()];
 
-    // Pass 2: which blobs hold a secret, on every core.
     if let Some(scrubber) = opts.scrubber {
-        progress.phase("searching blobs", engine.blobs.len() as u64);
-        let hits: Mutex<Vec<u32>> = Mutex::new(Vec::new());
-        let failures: Mutex<Vec<GitError>> = Mutex::new(Vec::new());
-        let items: Vec<(Oid, u32)> = engine
-            .blobs
-            .iter()
-            .enumerate()
-            .map(|(i, oid)| (*oid, i as u32))
-            .collect();
-        read_blobs_parallel(
-            repo.path(),
-            &items,
-            |item| item.0,
-            u64::MAX,
-            |item, read| {
-                match read {
-                    BlobRead::Data(data) => {
-                        if scrubber.is_match(data) {
-                            hits.lock().expect("hits lock").push(item.1);
-                        }
-                    }
-                    BlobRead::TooLarge(_) => {}
-                    BlobRead::Failed(err) => failures.lock().expect("failures lock").push(err),
-                }
-                progress.inc(1);
-            },
-        )?;
-        if let Some(err) = failures
-            .into_inner()
-            .expect("failures lock")
-            .into_iter()
-            .next()
-        {
-            return Err(err);
-        }
         let mut hits = hits.into_inner().expect("hits lock");
         hits.sort_unstable();
         let hit_set: HashSet<u32> = hits.iter().copied().collect();
@@ -598,6 +607,45 @@ pub fn rewrite(
     }
     engine.out.objects_written = sink.count();
     Ok(engine.out)
+}
+
+/// How many blobs a worker takes at a time.
+const BLOB_BATCH: usize = 256;
+
+/// A worker of pass 2: reads each blob it is sent and records which hold a secret.
+fn search_blobs(
+    git_dir: &std::path::Path,
+    receiver: &Mutex<mpsc::Receiver<Vec<(Oid, u32)>>>,
+    scrubber: &Scrubber,
+    hits: &Mutex<Vec<u32>>,
+    failures: &Mutex<Vec<GitError>>,
+) {
+    let fail = |e: GitError| failures.lock().expect("failures lock").push(e);
+    let repo = match Repository::open(git_dir) {
+        Ok(repo) => repo,
+        Err(e) => return fail(GitError::other(format!("cannot open {}", git_dir.display()), e)),
+    };
+    let odb = match repo.odb() {
+        Ok(odb) => odb,
+        Err(e) => return fail(GitError::other("cannot open the object database", e)),
+    };
+    loop {
+        // Hold the lock only to take the next batch.
+        let batch = match receiver.lock().expect("receiver lock").recv() {
+            Ok(batch) => batch,
+            Err(_) => return,
+        };
+        for (oid, idx) in batch {
+            match odb.read(oid) {
+                Ok(object) => {
+                    if scrubber.is_match(object.data()) {
+                        hits.lock().expect("hits lock").push(idx);
+                    }
+                }
+                Err(e) => fail(corrupt(oid, e)),
+            }
+        }
+    }
 }
 
 impl Engine<'_> {
