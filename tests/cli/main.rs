@@ -4,4 +4,5 @@ mod support;
 
 mod accuracy;
 mod hooks;
+mod purge;
 mod scan;

@@ -4,7 +4,11 @@
 
 pub mod cache_tree;
 pub mod objects;
+pub mod pack;
+pub mod purge;
 pub mod push;
+pub mod rewrite;
+pub mod scrub;
 pub mod staged_tree;
 pub mod tracked;
 
