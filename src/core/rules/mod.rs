@@ -38,10 +38,16 @@ pub struct Rule {
     pub description: String,
     /// Matched against raw bytes. The secret is the group named `secret`, or the whole match.
     pub regex: String,
-    /// The regex only runs where one of these occurs (ASCII case-insensitive). A rule
-    /// without keywords runs on everything.
+    /// The regex only runs where one of these occurs (as written; see `keywords_any_case`).
+    /// A rule without keywords runs on everything.
     #[serde(default)]
     pub keywords: Vec<String>,
+    /// Also match the keywords in lower case, UPPER case and Title case (`key`, `KEY`,
+    /// `Key` — which covers `api_key`, `API_KEY` and `apiKey`). Off for provider prefixes,
+    /// which have one spelling; keeping the search case-sensitive is what lets it use the
+    /// SIMD searcher.
+    #[serde(default)]
+    pub keywords_any_case: bool,
     /// Minimum Shannon entropy (bits per character) of the secret.
     #[serde(default)]
     pub entropy: Option<f64>,

@@ -106,21 +106,25 @@ impl Scanner {
             if rule.keywords.is_empty() {
                 unconditional.push(index);
             }
-            for keyword in &rule.keywords {
-                let lower = keyword.to_ascii_lowercase();
-                match keywords.iter().position(|k| *k == lower) {
+            for keyword in rule
+                .keywords
+                .iter()
+                .flat_map(|k| keyword_spellings(k, rule.keywords_any_case))
+            {
+                match keywords.iter().position(|k| *k == keyword) {
                     Some(existing) => keyword_rules[existing].push(index),
                     None => {
-                        keywords.push(lower);
+                        keywords.push(keyword);
                         keyword_rules.push(vec![index]);
                     }
                 }
             }
         }
-        // A non-overlapping leftmost-longest search can use the SIMD packed searcher; an
-        // overlapping one cannot and was most of the scan time. The price: a keyword inside
-        // a longer one (`secret` in `aws_secret`) is not reported on its own, so a hit of
-        // the longer keyword also triggers the rules of every keyword it contains.
+        // A case-sensitive, non-overlapping leftmost-longest search can use the SIMD packed
+        // searcher (Teddy); a case-insensitive or overlapping one cannot, and was most of
+        // the scan time. The price of non-overlapping: a keyword inside a longer one
+        // (`secret` in `aws_secret`) is not reported on its own, so a hit of the longer
+        // keyword also triggers the rules of every keyword it contains.
         let keyword_rules = keywords
             .iter()
             .map(|outer| {
@@ -136,7 +140,6 @@ impl Scanner {
             })
             .collect();
         let prefilter = AhoCorasickBuilder::new()
-            .ascii_case_insensitive(true)
             .match_kind(MatchKind::LeftmostLongest)
             // The DFA searches about 3× faster than the default NFA here (measured on
             // source code dense with `key`/`token`) and builds in well under a millisecond.
@@ -337,6 +340,22 @@ fn compile_pattern(rule_id: &str, pattern: &str) -> Result<(Regex, usize), ScanE
         }
     };
     Ok((regex, secret_group))
+}
+
+/// The spellings a keyword is searched in: as written, or also lower, UPPER and Title case.
+fn keyword_spellings(keyword: &str, any_case: bool) -> Vec<String> {
+    let mut spellings = vec![keyword.to_string()];
+    if any_case {
+        let lower = keyword.to_ascii_lowercase();
+        let mut title = lower.clone();
+        if let Some(first) = title.get_mut(..1) {
+            first.make_ascii_uppercase();
+        }
+        spellings.extend([keyword.to_ascii_uppercase(), title, lower]);
+        spellings.sort();
+        spellings.dedup();
+    }
+    spellings
 }
 
 /// Merged byte windows around keyword hits, each clipped to its line(s) and to a bounded
