@@ -1,7 +1,10 @@
 //! The command layer: one module per subcommand, turning parsed arguments into core calls
 //! and an `Outcome`. Errors get their context here and become one line and exit code 2.
 
+pub mod keys;
+pub mod run;
 pub mod scan;
+pub mod verify;
 
 use crate::cli::{Cli, Command};
 use crate::core::config::Config;
@@ -62,6 +65,8 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
     };
     match cli.command {
         Command::Scan(args) => scan::run(&ctx, args),
+        Command::Keys(args) => keys::run(&ctx, args),
+        Command::Run(args) => run::run(&ctx, args),
     }
 }
 

@@ -1,9 +1,11 @@
-//! The core: secrets, rules, the scan engine, git access and configuration. It never
-//! imports `cli`, `commands` or `output`.
+//! The core: secrets, rules, the scan engine, git access, configuration, providers and
+//! the key registry. It never imports `cli`, `commands` or `output`.
 
 pub mod config;
 pub mod entropy;
 pub mod git;
+pub mod provider;
+pub mod registry;
 pub mod rules;
 pub mod scan;
 pub mod secret;

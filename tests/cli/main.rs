@@ -2,4 +2,6 @@
 
 mod support;
 
+mod keys;
+mod providers;
 mod scan;
