@@ -244,7 +244,7 @@ fn forget(args: KeysForgetArgs) -> anyhow::Result<Outcome> {
     reg.remove(&record.name)?;
     reg.save(&home)?;
     println!(
-        "forgot {} ({}){}; it still works at {} until it is revoked there",
+        "forgot {} ({}){}; it stays valid at {} until it is revoked there",
         record.name,
         record.redacted,
         if removed {
@@ -270,11 +270,11 @@ fn revoke(args: KeysRevokeArgs) -> anyhow::Result<Outcome> {
     let creds = credentials(&*store, &reg)?;
 
     let mut replacement = None;
-    if record.provider == "openai" && creds.openai_admin.is_some() {
-        let admin = creds
-            .openai_admin
-            .as_ref()
-            .expect("checked to be present just above");
+    let openai_admin = creds
+        .openai_admin
+        .as_ref()
+        .filter(|_| record.provider == "openai");
+    if let Some(admin) = openai_admin {
         let openai = OpenAi::from_env(http.clone());
         eprintln!("keywarden: looking the key up with the OpenAI Admin API (every project)");
         let found = openai.find_unique_key(admin, &key)?;

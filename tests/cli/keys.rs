@@ -503,20 +503,17 @@ fn revoke_github_through_the_api() {
     assert_eq!(server.count("POST", "/credentials/revoke"), 1);
 }
 
-#[test]
-fn revoke_with_admin_key_deletes_and_stores_a_replacement() {
-    let sb = Sandbox::empty();
-    let admin = keys::openai_admin();
-    let leaked = keys::openai_project();
-    let replacement = keys::openai_project();
+/// A mock OpenAI organization: one project holding the `leaked` key (a user's), which dies
+/// once deleted; creating a service account hands out `replacement`.
+fn admin_org(admin: &str, leaked: &str, replacement: &str) -> MockServer {
     let deleted = Arc::new(AtomicBool::new(false));
     let (flag, admin_m, leaked_m, new_m) = (
-        Arc::clone(&deleted),
-        admin.clone(),
-        leaked.clone(),
-        replacement.clone(),
+        deleted,
+        admin.to_string(),
+        leaked.to_string(),
+        replacement.to_string(),
     );
-    let server = MockServer::start(move |req| {
+    MockServer::start(move |req| {
         let auth = bearer(req).unwrap_or_default();
         let list = |data: serde_json::Value| {
             Reply::json(
@@ -552,7 +549,16 @@ fn revoke_with_admin_key_deletes_and_stores_a_replacement() {
             ),
             _ => Reply::not_found(),
         }
-    });
+    })
+}
+
+#[test]
+fn revoke_with_admin_key_deletes_and_stores_a_replacement() {
+    let sb = Sandbox::empty();
+    let admin = keys::openai_admin();
+    let leaked = keys::openai_project();
+    let replacement = keys::openai_project();
+    let server = admin_org(&admin, &leaked, &replacement);
     add(&sb, &server, "openai-prod", "openai", &leaked);
     let out = sb
         .keywarden()
@@ -592,6 +598,57 @@ fn revoke_with_admin_key_deletes_and_stores_a_replacement() {
         .env("WANT", &replacement)
         .assert()
         .code(0);
+}
+
+#[test]
+fn the_admin_key_can_live_in_the_keyring_and_deleting_needs_yes_without_a_terminal() {
+    let sb = Sandbox::empty();
+    let admin = keys::openai_admin();
+    let leaked = keys::openai_project();
+    let server = admin_org(&admin, &leaked, &keys::openai_project());
+    add(&sb, &server, "openai-prod", "openai", &leaked);
+    // Verified against the Admin API (an admin key cannot list models).
+    sb.keywarden()
+        .args([
+            "keys",
+            "add",
+            "openai-admin",
+            "--provider",
+            "openai",
+            "--env-var",
+            "OPENAI_ADMIN_KEY",
+        ])
+        .env("KEYWARDEN_OPENAI_BASE_URL", format!("{}/v1", server.url()))
+        .write_stdin(admin.clone())
+        .assert()
+        .code(0)
+        .stdout(predicates::str::contains("(live)"));
+
+    let out = sb
+        .keywarden()
+        .args(["keys", "revoke", "openai-prod"])
+        .env("KEYWARDEN_OPENAI_BASE_URL", format!("{}/v1", server.url()))
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("--yes"), "{stderr}");
+    assert_eq!(
+        server.count("DELETE", "/v1/organization/projects/proj_1/api_keys/key_1"),
+        0
+    );
+
+    sb.keywarden()
+        .args(["keys", "revoke", "openai-prod", "--yes"])
+        .env("KEYWARDEN_OPENAI_BASE_URL", format!("{}/v1", server.url()))
+        .env("KEYWARDEN_POLL_INTERVAL_MS", "10")
+        .assert()
+        .code(0)
+        .stdout(predicates::str::contains("openai-prod is dead"));
+    assert_eq!(
+        server.count("DELETE", "/v1/organization/projects/proj_1/api_keys/key_1"),
+        1
+    );
 }
 
 #[test]

@@ -862,3 +862,49 @@ fn scan_verify_with_provider_trouble_reports_unknown_not_an_error() {
     assert!(stderr.contains("could not verify"), "{stderr}");
     assert!(!stderr.contains(&key));
 }
+
+#[test]
+fn proxy_variables_are_honoured_and_loopback_goes_direct() {
+    let sb = Sandbox::new();
+    sb.write(
+        ".env",
+        format!("OPENAI_API_KEY={}\n", keys::openai_project()),
+    );
+    // A forward proxy (the mock) in front of a provider that does not exist: only the
+    // proxy can answer, so a live verdict proves the request went through it.
+    let proxy = MockServer::start(|_| models());
+    let out = sb
+        .keywarden()
+        .args(["scan", "--verify", "--format", "jsonl"])
+        .env("KEYWARDEN_OPENAI_BASE_URL", "http://api.openai.invalid/v1")
+        .env("HTTP_PROXY", proxy.url())
+        .env_remove("NO_PROXY")
+        .env_remove("no_proxy")
+        .assert()
+        .code(1)
+        .get_output()
+        .clone();
+    assert_eq!(jsonl(&out.stdout)[0]["verified"], "live");
+    let seen = proxy.requests();
+    assert_eq!(seen.len(), 1);
+    assert!(
+        seen[0].url.contains("api.openai.invalid/v1/models"),
+        "{:?}",
+        seen[0]
+    );
+
+    // A provider on loopback is reached directly even with a (dead) proxy configured.
+    let direct = MockServer::start(|_| models());
+    let out = sb
+        .keywarden()
+        .args(["scan", "--verify", "--format", "jsonl"])
+        .env("KEYWARDEN_OPENAI_BASE_URL", format!("{}/v1", direct.url()))
+        .env("HTTP_PROXY", "http://127.0.0.1:9")
+        .env("HTTPS_PROXY", "http://127.0.0.1:9")
+        .assert()
+        .code(1)
+        .get_output()
+        .clone();
+    assert_eq!(jsonl(&out.stdout)[0]["verified"], "live");
+    assert_eq!(direct.count("GET", "/v1/models"), 1);
+}

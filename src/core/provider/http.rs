@@ -1,6 +1,7 @@
 //! The one HTTP client every provider uses: blocking reqwest over rustls with explicit
 //! connect and total timeouts, the proxy environment variables (`HTTPS_PROXY`, `NO_PROXY`…)
-//! honoured, and bounded retries on 429/503 that respect `Retry-After`.
+//! honoured (loopback always direct), and bounded retries on 429/503 that respect
+//! `Retry-After`.
 //!
 //! Keys travel only in headers or bodies, never in URLs, and every transport error is
 //! stripped of its URL before it becomes a message, so no error can carry a key.
@@ -107,7 +108,11 @@ pub struct Http {
 
 impl Http {
     pub fn new(config: HttpConfig) -> Result<Self, ProviderError> {
-        let client = reqwest::blocking::Client::builder()
+        let mut builder = reqwest::blocking::Client::builder().no_proxy();
+        for proxy in env_proxies()? {
+            builder = builder.proxy(proxy);
+        }
+        let client = builder
             .connect_timeout(config.connect_timeout)
             .timeout(config.timeout)
             .user_agent(concat!("keywarden/", env!("CARGO_PKG_VERSION")))
@@ -151,6 +156,46 @@ impl Http {
             return Ok(Response { status, body });
         }
     }
+}
+
+/// The proxies the usual variables ask for (`HTTPS_PROXY`, `HTTP_PROXY`, `ALL_PROXY`, in
+/// either case, with `NO_PROXY`). Loopback addresses always go direct: local gateways and
+/// test mocks live there, and a proxy could not reach them anyway.
+fn env_proxies() -> Result<Vec<reqwest::Proxy>, ProviderError> {
+    fn get(names: [&'static str; 2]) -> Option<(&'static str, String)> {
+        names.into_iter().find_map(|name| {
+            std::env::var(name)
+                .ok()
+                .map(|v| v.trim().to_string())
+                .filter(|v| !v.is_empty())
+                .map(|v| (name, v))
+        })
+    }
+    let mut exclusions = get(["NO_PROXY", "no_proxy"])
+        .map(|(_, v)| v)
+        .unwrap_or_default();
+    if !exclusions.is_empty() {
+        exclusions.push(',');
+    }
+    exclusions.push_str("127.0.0.1,localhost,::1");
+    let mut proxies = Vec::new();
+    let kinds: [(
+        [&'static str; 2],
+        fn(&str) -> reqwest::Result<reqwest::Proxy>,
+    ); 3] = [
+        (["HTTPS_PROXY", "https_proxy"], |u| reqwest::Proxy::https(u)),
+        (["HTTP_PROXY", "http_proxy"], |u| reqwest::Proxy::http(u)),
+        (["ALL_PROXY", "all_proxy"], |u| reqwest::Proxy::all(u)),
+    ];
+    for (names, make) in kinds {
+        if let Some((name, url)) = get(names) {
+            // The URL may hold proxy credentials: name the variable, not its value.
+            let proxy = make(&url)
+                .map_err(|_| ProviderError::Network(format!("{name} is not a valid proxy URL")))?;
+            proxies.push(proxy.no_proxy(reqwest::NoProxy::from_string(&exclusions)));
+        }
+    }
+    Ok(proxies)
 }
 
 /// `Retry-After` as seconds or as an HTTP date.

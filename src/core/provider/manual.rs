@@ -47,7 +47,7 @@ impl Provider for Generic {
     }
 
     fn name(&self) -> &'static str {
-        "unknown provider"
+        "generic"
     }
 
     fn default_env_var(&self) -> &'static str {
