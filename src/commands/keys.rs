@@ -38,7 +38,7 @@ would keep them): pipe the key on stdin (`keywarden keys add NAME --provider P <
 run without it to get a hidden prompt";
 
 fn add(args: KeysAddArgs) -> anyhow::Result<Outcome> {
-    if !args.stray.is_empty() || looks_like_secret(&args.name) {
+    if !args.stray.is_empty() {
         bail!(ARGV_KEY);
     }
     validate_name(&args.name)?;
@@ -82,7 +82,9 @@ fn add(args: KeysAddArgs) -> anyhow::Result<Outcome> {
     }
 
     let mut verdict = "not verified".to_string();
-    if !args.no_verify {
+    if !args.no_verify && !provider.can_verify(&key) {
+        verdict = format!("{} keys cannot be verified", provider.name());
+    } else if !args.no_verify {
         eprintln!(
             "keywarden: checking the key with {} (this contacts the provider)",
             provider.name()
@@ -232,6 +234,7 @@ fn list(args: KeysListArgs) -> anyhow::Result<Outcome> {
 }
 
 fn forget(args: KeysForgetArgs) -> anyhow::Result<Outcome> {
+    validate_name(&args.name)?;
     let home = registry::home_dir()?;
     let mut reg = Registry::load(&home)?;
     let Some(record) = reg.get(&args.name).cloned() else {
@@ -258,6 +261,7 @@ fn forget(args: KeysForgetArgs) -> anyhow::Result<Outcome> {
 }
 
 fn revoke(args: KeysRevokeArgs) -> anyhow::Result<Outcome> {
+    validate_name(&args.name)?;
     let home = registry::home_dir()?;
     let mut reg = Registry::load(&home)?;
     let Some(record) = reg.get(&args.name).cloned() else {
@@ -554,7 +558,12 @@ fn looks_like_secret(arg: &str) -> bool {
     hit || (arg.len() >= 24 && crate::core::entropy::shannon(arg.as_bytes()) >= 4.0)
 }
 
-fn validate_name(name: &str) -> anyhow::Result<()> {
+/// Checks a key name from the command line. A name that looks like a key is refused
+/// without being repeated (it is probably a key pasted in the wrong place).
+pub fn validate_name(name: &str) -> anyhow::Result<()> {
+    if looks_like_secret(name) {
+        bail!(ARGV_KEY);
+    }
     let ok = !name.is_empty()
         && name.len() <= 64
         && name

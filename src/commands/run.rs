@@ -11,6 +11,7 @@ pub fn run(_ctx: &Context, args: RunArgs) -> anyhow::Result<Outcome> {
     let home = registry::home_dir()?;
     let reg = Registry::load(&home)?;
     for name in &args.only {
+        super::keys::validate_name(name)?;
         if reg.get(name).is_none() {
             bail!("no key named `{name}` in the registry (see `keywarden keys list`)");
         }

@@ -23,13 +23,22 @@ pub fn verify_findings(findings: &mut [Finding]) -> anyhow::Result<()> {
         .iter()
         .map(|(p, k)| (p.as_str(), k.fingerprint()))
         .collect();
-    let providers: BTreeSet<&str> = keys.iter().map(|(p, _)| p.as_str()).collect();
-    eprintln!(
-        "keywarden: --verify: contacting {} to check {} distinct key(s)",
-        providers.into_iter().collect::<Vec<_>>().join(", "),
-        distinct.len()
-    );
     let http = Http::from_env().context("cannot set up the HTTP client")?;
+    // Only the providers that will really be asked are named.
+    let contacted: BTreeSet<&str> = keys
+        .iter()
+        .filter(|(p, k)| provider::provider(p, &http).is_ok_and(|p| p.can_verify(k)))
+        .map(|(p, _)| p.as_str())
+        .collect();
+    if contacted.is_empty() {
+        eprintln!("keywarden: --verify: none of these keys can be checked with a provider");
+    } else {
+        eprintln!(
+            "keywarden: --verify: contacting {} to check {} distinct key(s)",
+            contacted.into_iter().collect::<Vec<_>>().join(", "),
+            distinct.len()
+        );
+    }
     let answers = provider::verify_many(&http, &keys, CONCURRENCY);
     let mut reported = HashSet::new();
     for finding in findings.iter_mut() {
