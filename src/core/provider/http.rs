@@ -158,6 +158,8 @@ impl Http {
     }
 }
 
+type MakeProxy = fn(&str) -> reqwest::Result<reqwest::Proxy>;
+
 /// The proxies the usual variables ask for (`HTTPS_PROXY`, `HTTP_PROXY`, `ALL_PROXY`, in
 /// either case, with `NO_PROXY`). Loopback addresses always go direct: local gateways and
 /// test mocks live there, and a proxy could not reach them anyway.
@@ -179,10 +181,7 @@ fn env_proxies() -> Result<Vec<reqwest::Proxy>, ProviderError> {
     }
     exclusions.push_str("127.0.0.1,localhost,::1");
     let mut proxies = Vec::new();
-    let kinds: [(
-        [&'static str; 2],
-        fn(&str) -> reqwest::Result<reqwest::Proxy>,
-    ); 3] = [
+    let kinds: [([&'static str; 2], MakeProxy); 3] = [
         (["HTTPS_PROXY", "https_proxy"], |u| reqwest::Proxy::https(u)),
         (["HTTP_PROXY", "http_proxy"], |u| reqwest::Proxy::http(u)),
         (["ALL_PROXY", "all_proxy"], |u| reqwest::Proxy::all(u)),
