@@ -43,7 +43,7 @@ fn add(args: KeysAddArgs) -> anyhow::Result<Outcome> {
     }
     validate_name(&args.name)?;
     let http = Http::from_env()?;
-    let provider = provider::provider(&args.provider, &http)?;
+    let provider = provider::provider(&args.provider.to_ascii_lowercase(), &http)?;
     let env_var = match &args.env_var {
         Some(var) => var.clone(),
         None => default_env_var(&*provider, &args.name),
@@ -322,7 +322,11 @@ fn revoke(args: KeysRevokeArgs) -> anyhow::Result<Outcome> {
                     println!("  {}. {step}", i + 1);
                 }
                 if let Some(page) = &steps.page {
-                    if args.open {
+                    let open = args.open
+                        || (!args.yes
+                            && std::io::stdin().is_terminal()
+                            && ask(&format!("Open {page} in your browser? [y/N] "))?);
+                    if open {
                         match open_in_browser(page) {
                             Ok(()) => eprintln!("keywarden: opened {page} in the browser"),
                             Err(err) => eprintln!(
@@ -506,15 +510,20 @@ fn confirm(question: &str, yes: bool) -> anyhow::Result<()> {
     if !std::io::stdin().is_terminal() {
         bail!("refusing to delete without confirmation: pass --yes");
     }
-    eprint!("{question}");
-    std::io::stderr().flush()?;
-    let mut answer = String::new();
-    std::io::stdin().read_line(&mut answer)?;
-    if matches!(answer.trim(), "y" | "Y" | "yes" | "Yes") {
+    if ask(question)? {
         Ok(())
     } else {
         bail!("not confirmed; nothing was deleted")
     }
+}
+
+/// A yes/no question on the terminal; anything but yes is no.
+fn ask(question: &str) -> anyhow::Result<bool> {
+    eprint!("{question}");
+    std::io::stderr().flush()?;
+    let mut answer = String::new();
+    std::io::stdin().read_line(&mut answer)?;
+    Ok(matches!(answer.trim(), "y" | "Y" | "yes" | "Yes"))
 }
 
 /// Opens `url` with `$BROWSER` when set, else the platform's opener.

@@ -908,3 +908,26 @@ fn proxy_variables_are_honoured_and_loopback_goes_direct() {
     assert_eq!(jsonl(&out.stdout)[0]["verified"], "live");
     assert_eq!(direct.count("GET", "/v1/models"), 1);
 }
+
+#[test]
+fn manual_steps_of_every_provider() {
+    // A fixed stand-in value keeps the snapshot stable; real keys are random.
+    let key = Secret::new("x".repeat(40));
+    let http = http();
+    let mut text = String::new();
+    for id in provider::PROVIDER_IDS {
+        let p = provider::provider(id, &http).expect("known provider");
+        let steps = p.manual_steps(&key);
+        text.push_str(&format!(
+            "## {} ({}), page: {}\n",
+            p.name(),
+            p.id(),
+            steps.page.as_deref().unwrap_or("none")
+        ));
+        for (i, step) in steps.steps.iter().enumerate() {
+            text.push_str(&format!("{}. {step}\n", i + 1));
+        }
+        text.push('\n');
+    }
+    insta::assert_snapshot!(text);
+}
