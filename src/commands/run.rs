@@ -1,10 +1,11 @@
 //! `keywarden run [--only NAME…] -- CMD ARGS…`: starts CMD with the registered keys taken
 //! from the keyring and put in its environment under their variable names, so a project
-//! needs no plaintext `.env`. Exits with the child's exit code.
+//! needs no plaintext `.env`. Exits with the child's exit code. Admin keys are passed
+//! only when asked for by name.
 
 use super::{Context, Outcome};
 use crate::cli::RunArgs;
-use crate::core::registry::{self, Registry};
+use crate::core::registry::{self, KeyRecord, Registry};
 use anyhow::{bail, Context as _};
 
 pub fn run(_ctx: &Context, args: RunArgs) -> anyhow::Result<Outcome> {
@@ -19,7 +20,13 @@ pub fn run(_ctx: &Context, args: RunArgs) -> anyhow::Result<Outcome> {
     let records: Vec<_> = reg
         .keys
         .iter()
-        .filter(|k| args.only.is_empty() || args.only.contains(&k.name))
+        .filter(|k| {
+            if args.only.is_empty() {
+                !is_admin_key(k)
+            } else {
+                args.only.contains(&k.name)
+            }
+        })
         .collect();
     let Some((program, program_args)) = args.command.split_first() else {
         bail!("no command given: `keywarden run -- CMD ARGS…`");
@@ -66,6 +73,14 @@ pub fn run(_ctx: &Context, args: RunArgs) -> anyhow::Result<Outcome> {
     };
     // `Outcome` only knows 0 and 1; the child's own code is passed through as is.
     std::process::exit(code)
+}
+
+/// Admin keys can delete and create other keys: they go to a child only when named with
+/// `--only`, never by default.
+fn is_admin_key(record: &KeyRecord) -> bool {
+    record.env_var == "OPENAI_ADMIN_KEY"
+        || record.redacted.starts_with("sk-admin-")
+        || record.redacted.starts_with("sk-ant-admin")
 }
 
 #[cfg(unix)]

@@ -627,6 +627,31 @@ fn the_admin_key_can_live_in_the_keyring_and_deleting_needs_yes_without_a_termin
         .code(0)
         .stdout(predicates::str::contains("(live)"));
 
+    // An admin key is handed to a command only when asked for by name.
+    sb.keywarden()
+        .args([
+            "run",
+            "--",
+            "sh",
+            "-c",
+            "test -z \"$OPENAI_ADMIN_KEY\" && test -n \"$OPENAI_API_KEY\"",
+        ])
+        .assert()
+        .code(0);
+    sb.keywarden()
+        .args([
+            "run",
+            "--only",
+            "openai-admin",
+            "--",
+            "sh",
+            "-c",
+            "test \"$OPENAI_ADMIN_KEY\" = \"$WANT\"",
+        ])
+        .env("WANT", &admin)
+        .assert()
+        .code(0);
+
     let out = sb
         .keywarden()
         .args(["keys", "revoke", "openai-prod"])
