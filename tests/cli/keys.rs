@@ -701,3 +701,42 @@ fn revoke_with_a_refused_admin_key_is_a_clear_error() {
     );
     assert!(!stderr.contains(&key));
 }
+
+#[test]
+fn a_key_that_cannot_be_checked_is_stored_with_a_warning() {
+    let sb = Sandbox::empty();
+    let key = keys::openai_project();
+    let server = MockServer::start(|_| Reply::text(500, "upstream exploded"));
+    let out = sb
+        .keywarden()
+        .args(["keys", "add", "openai-prod", "--provider", "openai"])
+        .env("KEYWARDEN_OPENAI_BASE_URL", format!("{}/v1", server.url()))
+        .write_stdin(key.clone())
+        .assert()
+        .code(0)
+        .get_output()
+        .clone();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("could not verify") && stderr.contains("500"),
+        "{stderr}"
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("unverified"));
+    assert!(std::fs::read_to_string(keyring_path(&sb))
+        .expect("keyring")
+        .contains(&key));
+}
+
+#[test]
+fn an_unknown_keyring_selector_is_exit_2_with_one_line() {
+    let sb = Sandbox::empty();
+    let out = sb
+        .keywarden()
+        .args(["keys", "add", "x", "--provider", "generic", "--no-verify"])
+        .env("KEYWARDEN_KEYRING", "vault:somewhere")
+        .write_stdin("some-value-that-is-long-enough")
+        .output()
+        .expect("run");
+    let stderr = assert_one_line_error(&out, None);
+    assert!(stderr.contains("KEYWARDEN_KEYRING"), "{stderr}");
+}
