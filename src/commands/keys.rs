@@ -89,7 +89,7 @@ fn add(args: KeysAddArgs) -> anyhow::Result<Outcome> {
             "keywarden: checking the key with {} (this contacts the provider)",
             provider.name()
         );
-        let answer = provider.verify(&key);
+        let answer = provider.verify(&key).scrubbed(&key);
         match answer.liveness {
             Liveness::Dead => bail!(
                 "{} says the key {} is dead ({}); not stored (pass --no-verify to store it anyway)",
@@ -281,7 +281,10 @@ fn revoke(args: KeysRevokeArgs) -> anyhow::Result<Outcome> {
     if let Some(admin) = openai_admin {
         let openai = OpenAi::from_env(http.clone());
         eprintln!("keywarden: looking the key up with the OpenAI Admin API (every project)");
-        let found = openai.find_unique_key(admin, &key)?;
+        let safe = |err: provider::ProviderError| {
+            anyhow::anyhow!(provider::scrub(&err.to_string(), &[&key, admin]))
+        };
+        let found = openai.find_unique_key(admin, &key).map_err(safe)?;
         println!(
             "OpenAI key \"{}\" ({}) in project \"{}\" ({})",
             found.name, found.id, found.project.name, found.project.id
@@ -290,7 +293,7 @@ fn revoke(args: KeysRevokeArgs) -> anyhow::Result<Outcome> {
         println!("  created:   {}", format_time(found.created_at));
         println!("  last used: {}", format_time(found.last_used_at));
         confirm("Delete this key now? [y/N] ", args.yes)?;
-        match openai.delete_key(admin, &found)? {
+        match openai.delete_key(admin, &found).map_err(safe)? {
             Deleted::Key { id } => println!("deleted key {id}"),
             Deleted::ServiceAccount { id } => println!(
                 "the key belongs to a service account, so its service account {id} was deleted"
@@ -302,11 +305,16 @@ fn revoke(args: KeysRevokeArgs) -> anyhow::Result<Outcome> {
                 record.name,
                 registry::now()?.format("%Y%m%d")
             );
-            let made = openai.create_service_account(admin, &found.project, &name)?;
+            let made = openai
+                .create_service_account(admin, &found.project, &name)
+                .map_err(safe)?;
             replacement = Some(made);
         }
     } else {
-        match provider.revoke(&key, &creds)? {
+        let revoked = provider
+            .revoke(&key, &creds)
+            .map_err(|err| anyhow::anyhow!(provider::scrub(&err.to_string(), &[&key])))?;
+        match revoked {
             Revocation::Revoked { detail } => println!("{}: {detail}", provider.name()),
             Revocation::Manual(steps) => {
                 println!(

@@ -931,3 +931,33 @@ fn manual_steps_of_every_provider() {
     }
     insta::assert_snapshot!(text);
 }
+
+#[test]
+fn a_provider_that_quotes_the_key_back_never_gets_it_printed() {
+    let sb = Sandbox::new();
+    let key = keys::openai_project();
+    sb.write(".env", format!("OPENAI_API_KEY={key}\n"));
+    let server = MockServer::start(|req| {
+        let sent = bearer(req).unwrap_or_default();
+        Reply::json(
+            418,
+            json!({"error": {"message": format!("I will not brew with {sent}"), "code": "teapot"}}),
+        )
+    });
+    let out = sb
+        .keywarden()
+        .args(["scan", "--verify"])
+        .env("KEYWARDEN_OPENAI_BASE_URL", format!("{}/v1", server.url()))
+        .assert()
+        .code(1)
+        .get_output()
+        .clone();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("I will not brew with"), "{stderr}");
+    // Not even a piece of it (a message may be cut short before the key ends).
+    let body = &key["sk-proj-".len()..];
+    for start in (0..body.len() - 12).step_by(6) {
+        assert!(!stderr.contains(&body[start..start + 12]), "{stderr}");
+    }
+    assert!(!String::from_utf8_lossy(&out.stdout).contains(&key));
+}

@@ -82,11 +82,40 @@ impl Response {
                 .or_else(|| json.get("error"))
                 .and_then(|m| m.as_str());
             if let Some(message) = message {
-                return clip(message);
+                return clip(&mask_tokens(message));
             }
         }
-        clip(self.body.trim())
+        clip(&mask_tokens(self.body.trim()))
     }
+}
+
+/// Redacts every word that looks like a credential. Providers sometimes quote the key they
+/// were sent, and a message may be cut short, so exact-match scrubbing later is not enough.
+fn mask_tokens(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut word = String::new();
+    let flush = |word: &mut String, out: &mut String| {
+        let plain_url = word.starts_with("http") && !word.contains('=');
+        if word.chars().count() >= 20
+            && !plain_url
+            && crate::core::entropy::shannon(word.as_bytes()) >= 3.5
+        {
+            out.push_str(&crate::core::secret::redact(word));
+        } else {
+            out.push_str(word);
+        }
+        word.clear();
+    };
+    for c in text.chars() {
+        if c.is_whitespace() || matches!(c, '"' | '\'' | '`' | ',' | ';' | '(' | ')' | '<' | '>') {
+            flush(&mut word, &mut out);
+            out.push(c);
+        } else {
+            word.push(c);
+        }
+    }
+    flush(&mut word, &mut out);
+    out
 }
 
 fn clip(text: &str) -> String {
@@ -285,6 +314,26 @@ mod tests {
             "soon".parse().expect("header"),
         );
         assert_eq!(retry_after(&headers), None);
+    }
+
+    #[test]
+    fn summaries_mask_quoted_credentials_but_keep_words_and_links() {
+        let token: String = (0..60)
+            .map(|i| (b"aZ3kQ9xPm2Lw7RtYbN4c"[(i * 7) % 20]) as char)
+            .collect();
+        let r = Response {
+            status: 401,
+            body: format!(
+                r#"{{"error":{{"message":"Incorrect API key provided: {token}. See https://platform.openai.com/account/api-keys."}}}}"#
+            ),
+        };
+        let summary = r.summary();
+        assert!(!summary.contains(&token[..12]), "{summary}");
+        assert!(summary.contains("Incorrect API key provided"), "{summary}");
+        assert!(
+            summary.contains("https://platform.openai.com/account/api-keys."),
+            "{summary}"
+        );
     }
 
     #[test]

@@ -117,6 +117,13 @@ impl Verification {
         Verification::unknown(err.to_string())
     }
 
+    /// The same answer with `key` redacted out of the reason: some providers quote the
+    /// credential they were sent in their error messages.
+    pub fn scrubbed(mut self, key: &Secret) -> Self {
+        self.reason = scrub(&self.reason, &[key]);
+        self
+    }
+
     /// Unknown because of an HTTP status that says nothing about the key.
     pub fn unexpected(response: &Response) -> Self {
         let reason = match response.status {
@@ -203,6 +210,17 @@ pub trait Provider: Send + Sync {
     }
 }
 
+/// `text` with every occurrence of the given keys replaced by their redacted form.
+pub fn scrub(text: &str, keys: &[&Secret]) -> String {
+    let mut out = text.to_string();
+    for key in keys {
+        if !key.is_empty() && out.contains(key.expose()) {
+            out = out.replace(key.expose(), &key.redacted());
+        }
+    }
+    out
+}
+
 /// Every provider a rule can name.
 pub const PROVIDER_IDS: &[&str] = &[
     "openai",
@@ -262,7 +280,7 @@ pub fn verify_many(
                     break;
                 };
                 let verification = match provider(provider_id, http) {
-                    Ok(p) => p.verify(key),
+                    Ok(p) => p.verify(key).scrubbed(key),
                     Err(err) => Verification::from_error(&err),
                 };
                 results
@@ -285,7 +303,7 @@ pub fn poll_until_dead(
     mut keep_going: impl FnMut(&Verification) -> bool,
 ) -> Verification {
     loop {
-        let answer = provider.verify(key);
+        let answer = provider.verify(key).scrubbed(key);
         if answer.liveness == Liveness::Dead || !keep_going(&answer) {
             return answer;
         }
