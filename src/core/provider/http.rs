@@ -65,7 +65,7 @@ impl Response {
         serde_json::from_str(&self.body).ok()
     }
 
-    /// `error.code` of an OpenAI-style error body (also `error.type` as a fallback name).
+    /// A string field of the `error` object of an error body (`code`, `type`…).
     pub fn error_field(&self, field: &str) -> Option<String> {
         let json = self.json()?;
         let error = json.get("error")?;
