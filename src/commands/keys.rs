@@ -273,7 +273,6 @@ fn revoke(args: KeysRevokeArgs) -> anyhow::Result<Outcome> {
     let provider = provider::provider(&record.provider, &http)?;
     let creds = credentials(&*store, &reg)?;
 
-    let mut replacement = None;
     let openai_admin = creds
         .openai_admin
         .as_ref()
@@ -308,7 +307,8 @@ fn revoke(args: KeysRevokeArgs) -> anyhow::Result<Outcome> {
             let made = openai
                 .create_service_account(admin, &found.project, &name)
                 .map_err(safe)?;
-            replacement = Some(made);
+            // Stored at once: the API shows a new key only this one time.
+            store_replacement(&*store, &mut reg, &home, &record, &made)?;
         }
     } else {
         let revoked = provider
@@ -381,28 +381,37 @@ fn revoke(args: KeysRevokeArgs) -> anyhow::Result<Outcome> {
         }
     }
 
-    if let Some(made) = replacement {
-        store
-            .set(&record.name, &made.key)
-            .with_context(|| format!("cannot store the new key for `{}`", record.name))?;
-        let now = registry::now()?;
-        let mut updated = record.clone();
-        updated.fingerprint = made.key.fingerprint();
-        updated.redacted = made.key.redacted();
-        updated.created = Some(now);
-        updated.added = now;
-        reg.upsert(updated);
-        reg.save(&home)?;
-        println!(
-            "created {} {}: {}; stored as {} (`keywarden run` sets {})",
-            made.name,
-            made.key.redacted(),
-            made.detail,
-            record.name,
-            record.env_var
-        );
-    }
     Ok(outcome)
+}
+
+/// Puts a new key under the old one's name: keyring first, then the registry.
+fn store_replacement(
+    store: &dyn KeyStore,
+    reg: &mut Registry,
+    home: &std::path::Path,
+    record: &KeyRecord,
+    made: &provider::Replacement,
+) -> anyhow::Result<()> {
+    store
+        .set(&record.name, &made.key)
+        .with_context(|| format!("cannot store the new key for `{}`", record.name))?;
+    let now = registry::now()?;
+    let mut updated = record.clone();
+    updated.fingerprint = made.key.fingerprint();
+    updated.redacted = made.key.redacted();
+    updated.created = Some(now);
+    updated.added = now;
+    reg.upsert(updated);
+    reg.save(home)?;
+    println!(
+        "created {} {}: {}; stored as {} (`keywarden run` sets {})",
+        made.name,
+        made.key.redacted(),
+        made.detail,
+        record.name,
+        record.env_var
+    );
+    Ok(())
 }
 
 /// Checks the key until it is dead, the check budget runs out, or (on a terminal) the user
