@@ -277,13 +277,26 @@ fn revoke(args: KeysRevokeArgs) -> anyhow::Result<Outcome> {
         .openai_admin
         .as_ref()
         .filter(|_| record.provider == "openai");
-    if let Some(admin) = openai_admin {
-        let openai = OpenAi::from_env(http.clone());
-        eprintln!("keywarden: looking the key up with the OpenAI Admin API (every project)");
+    let openai = OpenAi::from_env(http.clone());
+    let found = match openai_admin {
+        Some(admin) => {
+            eprintln!("keywarden: looking the key up with the OpenAI Admin API (every project)");
+            match openai.find_unique_key(admin, &key) {
+                Ok(found) => Some((admin, found)),
+                // Not in this organization (or ambiguous): a person can still find it.
+                Err(provider::ProviderError::NotFound(message)) => {
+                    eprintln!("keywarden: warning: {message}");
+                    None
+                }
+                Err(err) => bail!(provider::scrub(&err.to_string(), &[&key, admin])),
+            }
+        }
+        None => None,
+    };
+    if let Some((admin, found)) = found {
         let safe = |err: provider::ProviderError| {
             anyhow::anyhow!(provider::scrub(&err.to_string(), &[&key, admin]))
         };
-        let found = openai.find_unique_key(admin, &key).map_err(safe)?;
         println!(
             "OpenAI key \"{}\" ({}) in project \"{}\" ({})",
             found.name, found.id, found.project.name, found.project.id
@@ -311,6 +324,8 @@ fn revoke(args: KeysRevokeArgs) -> anyhow::Result<Outcome> {
             store_replacement(&*store, &mut reg, &home, &record, &made)?;
         }
     } else {
+        // The admin path was tried above (or there is no admin key): never again here.
+        let creds = Credentials::default();
         let revoked = provider
             .revoke(&key, &creds)
             .map_err(|err| anyhow::anyhow!(provider::scrub(&err.to_string(), &[&key])))?;

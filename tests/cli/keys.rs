@@ -740,3 +740,46 @@ fn an_unknown_keyring_selector_is_exit_2_with_one_line() {
     let stderr = assert_one_line_error(&out, None);
     assert!(stderr.contains("KEYWARDEN_KEYRING"), "{stderr}");
 }
+
+#[test]
+fn a_key_the_admin_key_cannot_find_falls_back_to_the_manual_steps() {
+    let sb = Sandbox::empty();
+    let admin = keys::openai_admin();
+    let server = admin_org(&admin, &keys::openai_project(), &keys::openai_project());
+    let elsewhere = keys::openai_project();
+    sb.keywarden()
+        .args([
+            "keys",
+            "add",
+            "other-org",
+            "--provider",
+            "openai",
+            "--no-verify",
+        ])
+        .write_stdin(elsewhere.clone())
+        .assert()
+        .code(0);
+    let out = sb
+        .keywarden()
+        .args(["keys", "revoke", "other-org", "--yes", "--max-checks", "1"])
+        .env("KEYWARDEN_OPENAI_BASE_URL", format!("{}/v1", server.url()))
+        .env("OPENAI_ADMIN_KEY", &admin)
+        .env("KEYWARDEN_POLL_INTERVAL_MS", "10")
+        .assert()
+        .code(0)
+        .get_output()
+        .clone();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stderr.contains("no project key"), "{stderr}");
+    assert!(
+        stdout.contains("https://platform.openai.com/api-keys"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("other-org is dead"), "{stdout}");
+    assert_eq!(
+        server.count("DELETE", "/v1/organization/projects/proj_1/api_keys/key_1"),
+        0
+    );
+    assert!(!stdout.contains(&elsewhere) && !stderr.contains(&elsewhere));
+}
