@@ -38,7 +38,11 @@ would keep them): pipe the key on stdin (`keywarden keys add NAME --provider P <
 run without it to get a hidden prompt";
 
 fn add(args: KeysAddArgs) -> anyhow::Result<Outcome> {
-    if !args.stray.is_empty() {
+    // Every value that could end up in a message or in the registry is checked.
+    let echoed = std::iter::once(&args.provider)
+        .chain(args.env_var.iter())
+        .chain(args.used_in.iter());
+    if !args.stray.is_empty() || echoed.into_iter().any(|v| looks_like_secret(v)) {
         bail!(ARGV_KEY);
     }
     validate_name(&args.name)?;

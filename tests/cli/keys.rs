@@ -256,6 +256,16 @@ fn a_key_on_the_command_line_is_refused_without_being_repeated() {
     for args in [
         vec!["keys", "add", "x", "--provider", "openai", key.as_str()],
         vec!["keys", "add", key.as_str(), "--provider", "openai"],
+        vec!["keys", "add", "x", "--provider", key.as_str()],
+        vec![
+            "keys",
+            "add",
+            "x",
+            "--provider",
+            "openai",
+            "--used-in",
+            key.as_str(),
+        ],
         vec!["keys", "forget", key.as_str()],
         vec!["keys", "revoke", key.as_str()],
         vec!["run", "--only", key.as_str(), "--", "true"],
