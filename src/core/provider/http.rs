@@ -96,10 +96,10 @@ fn mask_tokens(text: &str) -> String {
     let mut word = String::new();
     let flush = |word: &mut String, out: &mut String| {
         let plain_url = word.starts_with("http") && !word.contains('=');
-        if word.chars().count() >= 20
-            && !plain_url
-            && crate::core::entropy::shannon(word.as_bytes()) >= 3.5
-        {
+        // Keys mix letters and digits; long English words and identifiers rarely do.
+        let mixed = word.chars().any(|c| c.is_ascii_digit())
+            && word.chars().any(|c| c.is_ascii_alphabetic());
+        if word.chars().count() >= 20 && mixed && !plain_url {
             out.push_str(&crate::core::secret::redact(word));
         } else {
             out.push_str(word);
