@@ -961,3 +961,24 @@ fn a_provider_that_quotes_the_key_back_never_gets_it_printed() {
     }
     assert!(!String::from_utf8_lossy(&out.stdout).contains(&key));
 }
+
+#[test]
+fn scan_verify_gives_up_on_a_slow_provider_as_configured() {
+    let sb = Sandbox::new();
+    sb.write(
+        ".env",
+        format!("OPENAI_API_KEY={}\n", keys::openai_project()),
+    );
+    let server = MockServer::start(|_| models().delayed(Duration::from_secs(5)));
+    let out = sb
+        .keywarden()
+        .args(["scan", "--verify", "--format", "jsonl"])
+        .env("KEYWARDEN_OPENAI_BASE_URL", format!("{}/v1", server.url()))
+        .env("KEYWARDEN_HTTP_TIMEOUT_MS", "200")
+        .assert()
+        .code(1)
+        .get_output()
+        .clone();
+    assert_eq!(jsonl(&out.stdout)[0]["verified"], "unknown");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("timed out"));
+}
