@@ -37,6 +37,10 @@ pub enum Command {
     /// Remove secrets (and files) from all of history: every branch, tag, note, stash entry
     /// and worktree, with a backup first and a check afterwards.
     Purge(PurgeArgs),
+    /// The key registry and the OS keyring: add, list, forget and revoke stored keys.
+    Keys(KeysArgs),
+    /// Run a command with the stored keys in its environment (`keywarden run -- CMD ARGS…`).
+    Run(RunArgs),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -111,6 +115,126 @@ pub struct ScanArgs {
     /// List every skipped file, not only the counts.
     #[arg(long, short)]
     pub verbose: bool,
+
+    /// Ask each key's provider whether it still works (contacts the provider over the
+    /// network; each distinct key is checked once).
+    #[arg(long)]
+    pub verify: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct KeysArgs {
+    #[command(subcommand)]
+    pub command: KeysCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KeysCommand {
+    /// Store a key in the keyring and record it in the registry. The key is read from a
+    /// hidden prompt, or from stdin when stdin is not a terminal — never from the command line.
+    Add(KeysAddArgs),
+    /// List the registered keys: name, provider, variable, redacted key, age, where used.
+    List(KeysListArgs),
+    /// Remove a key from the keyring and the registry (it stays valid at the provider).
+    Forget(KeysForgetArgs),
+    /// Revoke a stored key at its provider: through the API where the provider allows it
+    /// (OpenAI with an admin key, GitHub, Slack), else the exact manual steps; then check
+    /// until the key is dead.
+    Revoke(KeysRevokeArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct KeysAddArgs {
+    /// A name for the key (letters, digits, `-`, `_`, `.`), e.g. `openai-prod`.
+    pub name: String,
+
+    /// The provider: openai, anthropic, github, gitlab, aws, stripe, slack, google,
+    /// huggingface, private-key or generic.
+    #[arg(long, value_name = "PROVIDER")]
+    pub provider: String,
+
+    /// The environment variable `keywarden run` puts the key in (default: the provider's
+    /// usual one, e.g. OPENAI_API_KEY).
+    #[arg(long, value_name = "VAR")]
+    pub env_var: Option<String>,
+
+    /// Where the key is used (a path or a note; repeatable).
+    #[arg(long = "used-in", value_name = "WHERE")]
+    pub used_in: Vec<String>,
+
+    /// Read the key from stdin even when it is a terminal.
+    #[arg(long)]
+    pub secret_stdin: bool,
+
+    /// Store the key without asking its provider whether it works.
+    #[arg(long)]
+    pub no_verify: bool,
+
+    /// Replace a key that is already registered under this name.
+    #[arg(long)]
+    pub replace: bool,
+
+    /// Refused: keys are never taken from the command line (see --secret-stdin).
+    #[arg(hide = true, value_name = "KEY")]
+    pub stray: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ListFormat {
+    Human,
+    Json,
+}
+
+#[derive(Debug, Args)]
+pub struct KeysListArgs {
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = ListFormat::Human)]
+    pub format: ListFormat,
+}
+
+#[derive(Debug, Args)]
+pub struct KeysForgetArgs {
+    /// The key's name in the registry.
+    pub name: String,
+}
+
+#[derive(Debug, Args)]
+pub struct KeysRevokeArgs {
+    /// The key's name in the registry.
+    pub name: String,
+
+    /// Open the provider's page in the browser when the revocation is manual.
+    #[arg(long)]
+    pub open: bool,
+
+    /// Do not ask before deleting (every prompt has this flag).
+    #[arg(long)]
+    pub yes: bool,
+
+    /// Also create a replacement (OpenAI with an admin key: a new service account in the
+    /// same project) and store it under the same name.
+    #[arg(long)]
+    pub replace: bool,
+
+    /// Do not check the key afterwards.
+    #[arg(long)]
+    pub no_wait: bool,
+
+    /// Stop checking after this many checks (default: until dead or Enter is pressed on a
+    /// terminal; 60 checks otherwise).
+    #[arg(long, value_name = "N")]
+    pub max_checks: Option<u32>,
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// Only these keys (by registry name; repeatable). Default: every registered key.
+    #[arg(long = "only", value_name = "NAME")]
+    pub only: Vec<String>,
+
+    /// The command and its arguments, after `--`.
+    #[arg(last = true, required = true, value_name = "CMD")]
+    pub command: Vec<String>,
 }
 
 #[derive(Debug, Args)]

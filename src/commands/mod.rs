@@ -3,10 +3,13 @@
 
 pub mod hook;
 pub mod install;
+pub mod keys;
 pub mod purge;
+pub mod run;
 pub mod scan;
 pub mod status;
 pub mod uninstall;
+pub mod verify;
 
 use crate::cli::{Cli, Command};
 use crate::core::config::Config;
@@ -72,6 +75,8 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Status => status::run(&ctx),
         Command::Hook(args) => hook::run(&ctx, args),
         Command::Purge(args) => purge::run(&ctx, args),
+        Command::Keys(args) => keys::run(&ctx, args),
+        Command::Run(args) => run::run(&ctx, args),
     }
 }
 

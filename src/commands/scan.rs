@@ -186,6 +186,10 @@ pub fn run(ctx: &Context, args: ScanArgs) -> anyhow::Result<Outcome> {
         let baseline = Baseline::load(path)?;
         results.findings.retain(|f| !baseline.contains(f));
     }
+    // --verify (issue 5): off by default because it sends each key to its provider.
+    if args.verify {
+        super::verify::verify_findings(&mut results.findings)?;
+    }
     sort_findings(&mut results.findings);
     results.skipped.sort_by(|a, b| a.what.cmp(&b.what));
 

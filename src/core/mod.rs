@@ -1,5 +1,5 @@
-//! The core: secrets, rules, the scan engine, git access and configuration. It never
-//! imports `cli`, `commands` or `output`.
+//! The core: secrets, rules, the scan engine, git access, configuration, providers and
+//! the key registry. It never imports `cli`, `commands` or `output`.
 
 pub mod config;
 pub mod entropy;
@@ -7,6 +7,8 @@ pub mod envfiles;
 pub mod git;
 pub mod gitignore;
 pub mod hooks;
+pub mod provider;
+pub mod registry;
 pub mod rules;
 pub mod scan;
 pub mod secret;

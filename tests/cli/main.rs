@@ -4,5 +4,7 @@ mod support;
 
 mod accuracy;
 mod hooks;
+mod keys;
+mod providers;
 mod purge;
 mod scan;

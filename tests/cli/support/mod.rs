@@ -7,6 +7,7 @@
 #![allow(dead_code)]
 
 pub mod keys;
+pub mod mock_server;
 
 use assert_cmd::Command;
 use std::path::{Path, PathBuf};

@@ -1,0 +1,705 @@
+//! `keywarden keys add|list|forget|revoke`: the key registry and the keyring from the
+//! command line. Keys come in through a hidden prompt or stdin, never argv; they go out
+//! only to the keyring and the provider, and are shown redacted.
+
+use super::{Context, Outcome};
+use crate::cli::{
+    KeysAddArgs, KeysArgs, KeysCommand, KeysForgetArgs, KeysListArgs, KeysRevokeArgs, ListFormat,
+};
+use crate::core::provider::openai::{Deleted, OpenAi};
+use crate::core::provider::{self, Credentials, Http, Provider, Revocation, Verification};
+use crate::core::registry::keyring::{self, KeyStore};
+use crate::core::registry::{self, KeyRecord, Registry};
+use crate::core::secret::{Liveness, Secret};
+use anyhow::{bail, Context as _};
+use chrono::{DateTime, Utc};
+use std::io::{IsTerminal, Read, Write};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// How long to wait between two checks while waiting for a revoked key to die.
+const DEFAULT_POLL_INTERVAL: Duration = Duration::from_secs(5);
+/// Checks made without a terminal (where nobody can press Enter to stop).
+const DEFAULT_MAX_CHECKS_UNATTENDED: u32 = 60;
+
+pub fn run(_ctx: &Context, args: KeysArgs) -> anyhow::Result<Outcome> {
+    match args.command {
+        KeysCommand::Add(args) => add(args),
+        KeysCommand::List(args) => list(args),
+        KeysCommand::Forget(args) => forget(args),
+        KeysCommand::Revoke(args) => revoke(args),
+    }
+}
+
+/// The refusal for a key on the command line. It never repeats the argument.
+const ARGV_KEY: &str = "keys are never taken from the command line (shell history and `ps` \
+would keep them): pipe the key on stdin (`keywarden keys add NAME --provider P < key.txt`) or \
+run without it to get a hidden prompt";
+
+fn add(args: KeysAddArgs) -> anyhow::Result<Outcome> {
+    // Every value that could end up in a message or in the registry is checked.
+    let echoed = std::iter::once(&args.provider)
+        .chain(args.env_var.iter())
+        .chain(args.used_in.iter());
+    if !args.stray.is_empty() || echoed.into_iter().any(|v| looks_like_secret(v)) {
+        bail!(ARGV_KEY);
+    }
+    validate_name(&args.name)?;
+    let http = Http::from_env()?;
+    let provider = provider::provider(&args.provider.to_ascii_lowercase(), &http)?;
+    let env_var = match &args.env_var {
+        Some(var) => var.clone(),
+        None => default_env_var(&*provider, &args.name),
+    };
+    validate_env_var(&env_var)?;
+    let home = registry::home_dir()?;
+    let mut reg = Registry::load(&home)?;
+    if reg.get(&args.name).is_some() && !args.replace {
+        bail!(
+            "a key named `{}` is already registered (pass --replace to replace it, or `keywarden keys forget {}` first)",
+            args.name,
+            args.name
+        );
+    }
+    let store = open_store()?;
+
+    let key = read_secret(
+        &format!(
+            "Paste the {} key for {} (input hidden): ",
+            provider.name(),
+            args.name
+        ),
+        args.secret_stdin,
+    )?;
+    if key.expose().contains(['\n', '\r']) && provider.id() != "private-key" {
+        bail!("the key spans several lines; pipe exactly one key on stdin");
+    }
+    if let Some(other) = reg
+        .find_by_fingerprint(&key.fingerprint())
+        .filter(|r| r.name != args.name)
+    {
+        eprintln!(
+            "keywarden: note: the same key is already registered as `{}`",
+            other.name
+        );
+    }
+
+    let mut verdict = "not verified".to_string();
+    if !args.no_verify && !provider.can_verify(&key) {
+        verdict = format!("{} keys cannot be verified", provider.name());
+    } else if !args.no_verify {
+        eprintln!(
+            "keywarden: checking the key with {} (this contacts the provider)",
+            provider.name()
+        );
+        let answer = provider.verify(&key).scrubbed(&key);
+        match answer.liveness {
+            Liveness::Dead => bail!(
+                "{} says the key {} is dead ({}); not stored (pass --no-verify to store it anyway)",
+                provider.name(),
+                key.redacted(),
+                answer.reason
+            ),
+            Liveness::Unknown => {
+                eprintln!(
+                    "keywarden: warning: could not verify the key ({}); storing it anyway",
+                    answer.reason
+                );
+                verdict = "unverified".to_string();
+            }
+            Liveness::Live => {
+                verdict = if answer.restricted {
+                    "live (restricted)".to_string()
+                } else {
+                    "live".to_string()
+                };
+            }
+        }
+    }
+
+    store
+        .set(&args.name, &key)
+        .with_context(|| format!("cannot store `{}` in the keyring", args.name))?;
+    let now = registry::now()?;
+    let previous = reg.get(&args.name).cloned();
+    let mut locations = previous
+        .as_ref()
+        .map(|p| p.locations.clone())
+        .unwrap_or_default();
+    for place in &args.used_in {
+        if !locations.contains(place) {
+            locations.push(place.clone());
+        }
+    }
+    reg.upsert(KeyRecord {
+        name: args.name.clone(),
+        provider: provider.id().to_string(),
+        env_var: env_var.clone(),
+        fingerprint: key.fingerprint(),
+        redacted: key.redacted(),
+        created: None,
+        added: now,
+        locations,
+    });
+    reg.save(&home)?;
+    println!(
+        "added {}: {} key {} ({verdict}) in {}; `keywarden run` sets {}",
+        args.name,
+        provider.name(),
+        key.redacted(),
+        store.kind().describe(),
+        env_var
+    );
+    Ok(Outcome::Clean)
+}
+
+fn list(args: KeysListArgs) -> anyhow::Result<Outcome> {
+    let home = registry::home_dir()?;
+    let reg = Registry::load(&home)?;
+    let now = registry::now()?;
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    match args.format {
+        ListFormat::Json => {
+            let rows: Vec<serde_json::Value> = reg
+                .keys
+                .iter()
+                .map(|k| {
+                    serde_json::json!({
+                        "name": k.name,
+                        "provider": k.provider,
+                        "env_var": k.env_var,
+                        "redacted": k.redacted,
+                        "fingerprint": k.fingerprint,
+                        "created": k.created,
+                        "added": k.added,
+                        "age_days": age_days(k.born(), now),
+                        "locations": k.locations,
+                    })
+                })
+                .collect();
+            serde_json::to_writer_pretty(&mut out, &rows)?;
+            writeln!(out)?;
+        }
+        ListFormat::Human => {
+            if reg.keys.is_empty() {
+                writeln!(
+                    out,
+                    "no keys registered (add one with `keywarden keys add NAME --provider P`)"
+                )?;
+                return Ok(Outcome::Clean);
+            }
+            let header = ["NAME", "PROVIDER", "VARIABLE", "KEY", "AGE", "USED IN"];
+            let rows: Vec<[String; 6]> = reg
+                .keys
+                .iter()
+                .map(|k| {
+                    [
+                        k.name.clone(),
+                        k.provider.clone(),
+                        k.env_var.clone(),
+                        k.redacted.clone(),
+                        format_age(age_days(k.born(), now)),
+                        if k.locations.is_empty() {
+                            "-".to_string()
+                        } else {
+                            k.locations.join(", ")
+                        },
+                    ]
+                })
+                .collect();
+            let mut widths = header.map(|h| h.chars().count());
+            for row in &rows {
+                for (w, cell) in widths.iter_mut().zip(row) {
+                    *w = (*w).max(cell.chars().count());
+                }
+            }
+            let line = |cells: Vec<&str>| {
+                let mut text = String::new();
+                for (i, cell) in cells.iter().enumerate() {
+                    if i + 1 == cells.len() {
+                        text.push_str(cell);
+                    } else {
+                        let pad = widths[i] - cell.chars().count();
+                        text.push_str(cell);
+                        text.push_str(&" ".repeat(pad + 2));
+                    }
+                }
+                text
+            };
+            writeln!(out, "{}", line(header.to_vec()))?;
+            for row in &rows {
+                writeln!(out, "{}", line(row.iter().map(String::as_str).collect()))?;
+            }
+        }
+    }
+    Ok(Outcome::Clean)
+}
+
+fn forget(args: KeysForgetArgs) -> anyhow::Result<Outcome> {
+    validate_name(&args.name)?;
+    let home = registry::home_dir()?;
+    let mut reg = Registry::load(&home)?;
+    let Some(record) = reg.get(&args.name).cloned() else {
+        bail!("no key named `{}` in the registry", args.name);
+    };
+    let store = open_store()?;
+    let removed = store
+        .delete(&record.name)
+        .with_context(|| format!("cannot remove `{}` from the keyring", record.name))?;
+    reg.remove(&record.name)?;
+    reg.save(&home)?;
+    println!(
+        "forgot {} ({}){}; it stays valid at {} until it is revoked there",
+        record.name,
+        record.redacted,
+        if removed {
+            format!(", removed from {}", store.kind().describe())
+        } else {
+            " (it was not in the keyring)".to_string()
+        },
+        record.provider
+    );
+    Ok(Outcome::Clean)
+}
+
+fn revoke(args: KeysRevokeArgs) -> anyhow::Result<Outcome> {
+    validate_name(&args.name)?;
+    let home = registry::home_dir()?;
+    let mut reg = Registry::load(&home)?;
+    let Some(record) = reg.get(&args.name).cloned() else {
+        bail!("no key named `{}` in the registry", args.name);
+    };
+    let store = open_store()?;
+    let key = stored_key(&*store, &record)?;
+    let http = Http::from_env()?;
+    let provider = provider::provider(&record.provider, &http)?;
+    let creds = credentials(&*store, &reg)?;
+
+    let openai_admin = creds
+        .openai_admin
+        .as_ref()
+        .filter(|_| record.provider == "openai");
+    let openai = OpenAi::from_env(http.clone());
+    let found = match openai_admin {
+        Some(admin) => {
+            eprintln!("keywarden: looking the key up with the OpenAI Admin API (every project)");
+            match openai.find_unique_key(admin, &key) {
+                Ok(found) => Some((admin, found)),
+                // Not in this organization (or ambiguous): a person can still find it.
+                Err(provider::ProviderError::NotFound(message)) => {
+                    eprintln!("keywarden: warning: {message}");
+                    None
+                }
+                Err(err) => bail!(provider::scrub(&err.to_string(), &[&key, admin])),
+            }
+        }
+        None => None,
+    };
+    if let Some((admin, found)) = found {
+        let safe = |err: provider::ProviderError| {
+            anyhow::anyhow!(provider::scrub(&err.to_string(), &[&key, admin]))
+        };
+        println!(
+            "OpenAI key \"{}\" ({}) in project \"{}\" ({})",
+            found.name, found.id, found.project.name, found.project.id
+        );
+        println!("  owner:     {}", found.owner.describe());
+        println!("  created:   {}", format_time(found.created_at));
+        println!("  last used: {}", format_time(found.last_used_at));
+        confirm("Delete this key now? [y/N] ", args.yes)?;
+        match openai.delete_key(admin, &found).map_err(safe)? {
+            Deleted::Key { id } => println!("deleted key {id}"),
+            Deleted::ServiceAccount { id } => println!(
+                "the key belongs to a service account, so its service account {id} was deleted"
+            ),
+        }
+        if args.replace {
+            let name = format!(
+                "keywarden-{}-{}",
+                record.name,
+                registry::now()?.format("%Y%m%d")
+            );
+            let made = openai
+                .create_service_account(admin, &found.project, &name)
+                .map_err(safe)?;
+            // Stored at once: the API shows a new key only this one time.
+            store_replacement(&*store, &mut reg, &home, &record, &made)?;
+        }
+    } else {
+        // The admin path was tried above (or there is no admin key): never again here.
+        let creds = Credentials::default();
+        let revoked = provider
+            .revoke(&key, &creds)
+            .map_err(|err| anyhow::anyhow!(provider::scrub(&err.to_string(), &[&key])))?;
+        match revoked {
+            Revocation::Revoked { detail } => println!("{}: {detail}", provider.name()),
+            Revocation::Manual(steps) => {
+                println!(
+                    "{} keys are revoked by hand{}:",
+                    provider.name(),
+                    if record.provider == "openai" {
+                        " (or set OPENAI_ADMIN_KEY to let keywarden do it)"
+                    } else {
+                        ""
+                    }
+                );
+                for (i, step) in steps.steps.iter().enumerate() {
+                    println!("  {}. {step}", i + 1);
+                }
+                if let Some(page) = &steps.page {
+                    let open = args.open
+                        || (!args.yes
+                            && std::io::stdin().is_terminal()
+                            && ask(&format!("Open {page} in your browser? [y/N] "))?);
+                    if open {
+                        match open_in_browser(page) {
+                            Ok(()) => eprintln!("keywarden: opened {page} in the browser"),
+                            Err(err) => eprintln!(
+                                "keywarden: could not open a browser ({err}); open {page} yourself"
+                            ),
+                        }
+                    } else {
+                        eprintln!("keywarden: pass --open to open {page} in the browser");
+                    }
+                }
+            }
+        }
+        if args.replace {
+            eprintln!(
+                "keywarden: {} cannot create the replacement here; create it at the provider and run `keywarden keys add {} --provider {} --replace`",
+                provider.name(),
+                record.name,
+                record.provider
+            );
+        }
+    }
+    std::io::stdout().flush()?;
+
+    let mut outcome = Outcome::Clean;
+    if !args.no_wait && !provider.can_verify(&key) {
+        eprintln!(
+            "keywarden: {} cannot tell whether this key still works; check it at the provider",
+            provider.name()
+        );
+    } else if !args.no_wait {
+        let answer = wait_until_dead(&*provider, &key, args.max_checks);
+        match answer.liveness {
+            Liveness::Dead => println!("{} is dead: {}", record.name, answer.reason),
+            other => {
+                println!(
+                    "{} is still {} ({}); check again with `keywarden keys revoke {} --no-wait` or at the provider",
+                    record.name,
+                    other.as_str(),
+                    answer.reason,
+                    record.name
+                );
+                outcome = Outcome::Findings;
+            }
+        }
+    }
+
+    Ok(outcome)
+}
+
+/// Puts a new key under the old one's name: keyring first, then the registry.
+fn store_replacement(
+    store: &dyn KeyStore,
+    reg: &mut Registry,
+    home: &std::path::Path,
+    record: &KeyRecord,
+    made: &provider::Replacement,
+) -> anyhow::Result<()> {
+    store
+        .set(&record.name, &made.key)
+        .with_context(|| format!("cannot store the new key for `{}`", record.name))?;
+    let now = registry::now()?;
+    let mut updated = record.clone();
+    updated.fingerprint = made.key.fingerprint();
+    updated.redacted = made.key.redacted();
+    updated.created = Some(now);
+    updated.added = now;
+    reg.upsert(updated);
+    reg.save(home)?;
+    println!(
+        "created {} {}: {}; stored as {} (`keywarden run` sets {})",
+        made.name,
+        made.key.redacted(),
+        made.detail,
+        record.name,
+        record.env_var
+    );
+    Ok(())
+}
+
+/// Checks the key until it is dead, the check budget runs out, or (on a terminal) the user
+/// presses Enter. Providers that cannot tell are asked once.
+fn wait_until_dead(provider: &dyn Provider, key: &Secret, max_checks: Option<u32>) -> Verification {
+    let interval = std::env::var("KEYWARDEN_POLL_INTERVAL_MS")
+        .ok()
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .map(Duration::from_millis)
+        .unwrap_or(DEFAULT_POLL_INTERVAL);
+    let interactive = std::io::stdin().is_terminal();
+    let max_checks = max_checks.unwrap_or(if interactive {
+        u32::MAX
+    } else {
+        DEFAULT_MAX_CHECKS_UNATTENDED
+    });
+    let gave_up = Arc::new(AtomicBool::new(false));
+    if interactive {
+        let flag = Arc::clone(&gave_up);
+        // Detached on purpose: it blocks on stdin and dies with the process.
+        std::thread::spawn(move || {
+            let mut line = String::new();
+            if std::io::stdin().read_line(&mut line).is_ok() {
+                flag.store(true, Ordering::Relaxed);
+            }
+        });
+    }
+    eprintln!(
+        "keywarden: checking with {} until the key is dead{}",
+        provider.name(),
+        if interactive {
+            " (press Enter to stop)"
+        } else {
+            ""
+        }
+    );
+    let mut checks = 0u32;
+    provider::poll_until_dead(provider, key, interval, |answer| {
+        checks += 1;
+        eprintln!(
+            "keywarden: check {checks}: still {} ({})",
+            answer.liveness.as_str(),
+            answer.reason
+        );
+        checks < max_checks && !gave_up.load(Ordering::Relaxed)
+    })
+}
+
+/// The OpenAI admin key: `OPENAI_ADMIN_KEY`, else a registered key kept under that variable.
+fn credentials(store: &dyn KeyStore, reg: &Registry) -> anyhow::Result<Credentials> {
+    let from_env = std::env::var("OPENAI_ADMIN_KEY")
+        .ok()
+        .map(|v| v.trim().to_string())
+        .filter(|v| !v.is_empty())
+        .map(Secret::new);
+    let openai_admin = match from_env {
+        Some(key) => Some(key),
+        None => match reg.keys.iter().find(|k| k.env_var == "OPENAI_ADMIN_KEY") {
+            Some(record) => store.get(&record.name)?,
+            None => None,
+        },
+    };
+    Ok(Credentials { openai_admin })
+}
+
+fn stored_key(store: &dyn KeyStore, record: &KeyRecord) -> anyhow::Result<Secret> {
+    store
+        .get(&record.name)
+        .with_context(|| format!("cannot read `{}` from the keyring", record.name))?
+        .with_context(|| {
+            format!(
+                "`{}` is in the registry but not in {} (add it again with `keywarden keys add {} --provider {} --replace`)",
+                record.name,
+                store.kind().describe(),
+                record.name,
+                record.provider
+            )
+        })
+}
+
+/// The keyring, with its warning (if any) on stderr.
+pub fn open_store() -> anyhow::Result<Box<dyn KeyStore>> {
+    let store = keyring::open_store()?;
+    if let Some(warning) = store.warning() {
+        eprintln!("keywarden: warning: {warning}");
+    }
+    Ok(store)
+}
+
+/// Reads a key from a hidden prompt (terminal) or all of stdin.
+pub fn read_secret(prompt: &str, force_stdin: bool) -> anyhow::Result<Secret> {
+    let value = if !force_stdin && std::io::stdin().is_terminal() {
+        rpassword::prompt_password(prompt).context("cannot read the key from the terminal")?
+    } else {
+        let mut text = String::new();
+        std::io::stdin()
+            .read_to_string(&mut text)
+            .context("cannot read the key from stdin")?;
+        text
+    };
+    let key = Secret::new(value.trim());
+    drop(value);
+    if key.is_empty() {
+        bail!("empty key: pipe the key on stdin or paste it at the prompt");
+    }
+    Ok(key)
+}
+
+fn confirm(question: &str, yes: bool) -> anyhow::Result<()> {
+    if yes {
+        return Ok(());
+    }
+    if !std::io::stdin().is_terminal() {
+        bail!("refusing to delete without confirmation: pass --yes");
+    }
+    if ask(question)? {
+        Ok(())
+    } else {
+        bail!("not confirmed; nothing was deleted")
+    }
+}
+
+/// A yes/no question on the terminal; anything but yes is no.
+fn ask(question: &str) -> anyhow::Result<bool> {
+    eprint!("{question}");
+    std::io::stderr().flush()?;
+    let mut answer = String::new();
+    std::io::stdin().read_line(&mut answer)?;
+    Ok(matches!(answer.trim(), "y" | "Y" | "yes" | "Yes"))
+}
+
+/// Opens `url` with `$BROWSER` when set, else the platform's opener.
+fn open_in_browser(url: &str) -> std::io::Result<()> {
+    let mut command = if let Some(browser) = std::env::var_os("BROWSER").filter(|b| !b.is_empty()) {
+        std::process::Command::new(browser)
+    } else if cfg!(target_os = "macos") {
+        std::process::Command::new("open")
+    } else if cfg!(windows) {
+        let mut c = std::process::Command::new("cmd");
+        c.args(["/C", "start", ""]);
+        c
+    } else {
+        std::process::Command::new("xdg-open")
+    };
+    let status = command
+        .arg(url)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(std::io::Error::other(format!(
+            "the opener exited with {status}"
+        )))
+    }
+}
+
+/// Whether a command-line argument is probably a key pasted in the wrong place.
+fn looks_like_secret(arg: &str) -> bool {
+    if arg.len() < 16 {
+        return false;
+    }
+    let rules = crate::core::rules::RuleSet::builtin();
+    let hit = rules
+        .ok()
+        .and_then(|rules| crate::core::scan::Scanner::new(&rules, Vec::new()).ok())
+        .is_some_and(|scanner| !scanner.scan(arg.as_bytes()).is_empty());
+    hit || (arg.len() >= 24 && crate::core::entropy::shannon(arg.as_bytes()) >= 4.0)
+}
+
+/// Checks a key name from the command line. A name that looks like a key is refused
+/// without being repeated (it is probably a key pasted in the wrong place).
+pub fn validate_name(name: &str) -> anyhow::Result<()> {
+    if looks_like_secret(name) {
+        bail!(ARGV_KEY);
+    }
+    let ok = !name.is_empty()
+        && name.len() <= 64
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+        && !name.starts_with(['-', '.']);
+    if !ok {
+        bail!("invalid key name `{name}`: use up to 64 letters, digits, `-`, `_` and `.`");
+    }
+    Ok(())
+}
+
+fn validate_env_var(var: &str) -> anyhow::Result<()> {
+    let mut chars = var.chars();
+    let ok = chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_');
+    if !ok {
+        bail!("invalid environment variable name `{var}`");
+    }
+    Ok(())
+}
+
+/// The provider's usual variable; for providers without one, derived from the key's name
+/// (`db-password` → `DB_PASSWORD`).
+fn default_env_var(provider: &dyn Provider, name: &str) -> String {
+    if matches!(provider.id(), "generic" | "private-key") {
+        let derived: String = name
+            .chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() {
+                    c.to_ascii_uppercase()
+                } else {
+                    '_'
+                }
+            })
+            .collect();
+        if derived.starts_with(|c: char| c.is_ascii_digit()) {
+            return format!("_{derived}");
+        }
+        return derived;
+    }
+    provider.default_env_var().to_string()
+}
+
+fn age_days(born: DateTime<Utc>, now: DateTime<Utc>) -> i64 {
+    (now - born).num_days().max(0)
+}
+
+fn format_age(days: i64) -> String {
+    match days {
+        0 => "today".to_string(),
+        1 => "1 day".to_string(),
+        n => format!("{n} days"),
+    }
+}
+
+fn format_time(time: Option<DateTime<Utc>>) -> String {
+    time.map(|t| t.format("%Y-%m-%d %H:%M UTC").to_string())
+        .unwrap_or_else(|| "never".to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_and_variables_are_checked() {
+        assert!(validate_name("openai-prod_2.x").is_ok());
+        assert!(validate_name("-x").is_err());
+        assert!(validate_name("a b").is_err());
+        assert!(validate_env_var("OPENAI_API_KEY").is_ok());
+        assert!(validate_env_var("1X").is_err());
+        assert!(validate_env_var("A-B").is_err());
+    }
+
+    #[test]
+    fn secret_looking_arguments_are_spotted() {
+        assert!(!looks_like_secret("openai-prod"));
+        assert!(!looks_like_secret("my-service-account-name"));
+        let body: String = (0..40)
+            .map(|i| (b"aZ3kQ9xPm2Lw7RtY"[(i * 7) % 16]) as char)
+            .collect();
+        assert!(looks_like_secret(&format!("ghp_{}", &body[..36])));
+    }
+
+    #[test]
+    fn ages_read_naturally() {
+        assert_eq!(format_age(0), "today");
+        assert_eq!(format_age(1), "1 day");
+        assert_eq!(format_age(40), "40 days");
+    }
+}

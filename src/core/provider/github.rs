@@ -1,0 +1,105 @@
+//! GitHub: liveness through `GET /user`; revocation through the credential-revocation
+//! endpoint (`POST /credentials/revoke`), which needs nothing but the token itself.
+
+use super::{Credentials, Http, ManualSteps, Provider, ProviderError, Revocation, Verification};
+use crate::core::secret::Secret;
+
+pub const DEFAULT_BASE: &str = "https://api.github.com";
+pub const TOKENS_PAGE: &str = "https://github.com/settings/tokens";
+
+pub struct GitHub {
+    http: Http,
+    base: String,
+}
+
+impl GitHub {
+    pub fn new(http: Http, base: impl Into<String>) -> Self {
+        GitHub {
+            http,
+            base: base.into().trim_end_matches('/').to_string(),
+        }
+    }
+
+    pub fn from_env(http: Http) -> Self {
+        Self::new(http, super::http::base_url("github", DEFAULT_BASE))
+    }
+}
+
+impl Provider for GitHub {
+    fn id(&self) -> &'static str {
+        "github"
+    }
+
+    fn name(&self) -> &'static str {
+        "GitHub"
+    }
+
+    fn default_env_var(&self) -> &'static str {
+        "GITHUB_TOKEN"
+    }
+
+    fn can_verify(&self, key: &Secret) -> bool {
+        !key.expose().starts_with("ghr_")
+    }
+
+    fn verify(&self, key: &Secret) -> Verification {
+        // A refresh token is not a bearer token: /user would refuse even a valid one.
+        if key.expose().starts_with("ghr_") {
+            return Verification::unknown("a refresh token cannot be checked without its app");
+        }
+        let url = format!("{}/user", self.base);
+        match self.http.send(|c| {
+            c.get(&url)
+                .bearer_auth(key.expose())
+                .header("Accept", "application/vnd.github+json")
+                .header("X-GitHub-Api-Version", "2022-11-28")
+        }) {
+            Ok(r) if r.is_success() => Verification::live(format!("accepted (HTTP {})", r.status)),
+            Ok(r) if r.status == 401 => {
+                Verification::dead(format!("Bad credentials: {}", r.summary()))
+            }
+            // 403 is a rate limit or a policy block (SSO, IP allow list): the token exists.
+            Ok(r) if r.status == 403 && r.summary().contains("rate limit") => {
+                Verification::unexpected(&r)
+            }
+            Ok(r) if r.status == 403 => {
+                Verification::restricted(format!("accepted, but blocked: {}", r.summary()))
+            }
+            Ok(r) => Verification::unexpected(&r),
+            Err(err) => Verification::from_error(&err),
+        }
+    }
+
+    fn manual_steps(&self, key: &Secret) -> ManualSteps {
+        ManualSteps {
+            page: Some(TOKENS_PAGE.to_string()),
+            steps: vec![
+                format!("Open {TOKENS_PAGE} (fine-grained tokens: {TOKENS_PAGE}?type=beta) signed in as the token's owner."),
+                format!("Find the token {} by its name and last-used date and click \"Delete\".", key.redacted()),
+                "For an OAuth or GitHub App token, revoke the app's authorization under Settings → Applications.".to_string(),
+                "`keywarden` can also revoke it for you: GitHub accepts revocation from anyone holding the token.".to_string(),
+            ],
+        }
+    }
+
+    fn revoke(&self, key: &Secret, _creds: &Credentials) -> Result<Revocation, ProviderError> {
+        let url = format!("{}/credentials/revoke", self.base);
+        let body = serde_json::json!({ "credentials": [key.expose()] });
+        let response = self.http.send(|c| {
+            c.post(&url)
+                .header("Accept", "application/vnd.github+json")
+                .header("X-GitHub-Api-Version", "2022-11-28")
+                .json(&body)
+        })?;
+        if response.is_success() {
+            Ok(Revocation::Revoked {
+                detail: format!(
+                    "GitHub accepted the revocation request (HTTP {}); the token stops working within minutes and its owner is notified",
+                    response.status
+                ),
+            })
+        } else {
+            Err(ProviderError::status("GitHub", &response))
+        }
+    }
+}

@@ -1,0 +1,75 @@
+//! Providers with nothing to call: private keys and generic secrets. Their liveness is
+//! unknown and their revocation is the owner's job, so they only carry the steps.
+
+use super::{ManualSteps, Provider, Verification};
+use crate::core::secret::Secret;
+
+pub struct PrivateKey;
+
+impl Provider for PrivateKey {
+    fn id(&self) -> &'static str {
+        "private-key"
+    }
+
+    fn name(&self) -> &'static str {
+        "private key"
+    }
+
+    fn default_env_var(&self) -> &'static str {
+        "PRIVATE_KEY"
+    }
+
+    fn can_verify(&self, _key: &Secret) -> bool {
+        false
+    }
+
+    fn verify(&self, _key: &Secret) -> Verification {
+        Verification::unknown("a private key has no provider to ask")
+    }
+
+    fn manual_steps(&self, key: &Secret) -> ManualSteps {
+        ManualSteps {
+            page: None,
+            steps: vec![
+                format!("Treat the key ({}) as compromised: generate a new key pair (e.g. ssh-keygen -t ed25519, or a new certificate request).", key.redacted()),
+                "Remove the old public key everywhere it is trusted: ~/.ssh/authorized_keys on servers, GitHub/GitLab SSH and deploy keys, cloud key pairs; revoke its certificate if it had one.".to_string(),
+                "Deploy the new key where the old one was used, then delete every copy of the old private key.".to_string(),
+            ],
+        }
+    }
+}
+
+pub struct Generic;
+
+impl Provider for Generic {
+    fn id(&self) -> &'static str {
+        "generic"
+    }
+
+    fn name(&self) -> &'static str {
+        "generic"
+    }
+
+    fn default_env_var(&self) -> &'static str {
+        "SECRET"
+    }
+
+    fn can_verify(&self, _key: &Secret) -> bool {
+        false
+    }
+
+    fn verify(&self, _key: &Secret) -> Verification {
+        Verification::unknown("the provider of a generic secret is not known")
+    }
+
+    fn manual_steps(&self, key: &Secret) -> ManualSteps {
+        ManualSteps {
+            page: None,
+            steps: vec![
+                format!("Find who issued the secret ({}): the variable name next to it usually says (e.g. DATABASE_PASSWORD, SENTRY_TOKEN).", key.redacted()),
+                "Rotate it there: change the password or revoke the token and issue a new one.".to_string(),
+                "Update every place that uses it, then check the service's access logs for use while it was exposed.".to_string(),
+            ],
+        }
+    }
+}

@@ -1,0 +1,65 @@
+//! Stripe: liveness through `GET /balance` (a restricted key without that permission is
+//! still live); revocation ("roll" or delete) by hand in the dashboard.
+
+use super::{Http, ManualSteps, Provider, Verification};
+use crate::core::secret::Secret;
+
+pub const DEFAULT_BASE: &str = "https://api.stripe.com/v1";
+pub const KEYS_PAGE: &str = "https://dashboard.stripe.com/apikeys";
+
+pub struct Stripe {
+    http: Http,
+    base: String,
+}
+
+impl Stripe {
+    pub fn new(http: Http, base: impl Into<String>) -> Self {
+        Stripe {
+            http,
+            base: base.into().trim_end_matches('/').to_string(),
+        }
+    }
+
+    pub fn from_env(http: Http) -> Self {
+        Self::new(http, super::http::base_url("stripe", DEFAULT_BASE))
+    }
+}
+
+impl Provider for Stripe {
+    fn id(&self) -> &'static str {
+        "stripe"
+    }
+
+    fn name(&self) -> &'static str {
+        "Stripe"
+    }
+
+    fn default_env_var(&self) -> &'static str {
+        "STRIPE_SECRET_KEY"
+    }
+
+    fn verify(&self, key: &Secret) -> Verification {
+        let url = format!("{}/balance", self.base);
+        match self.http.send(|c| c.get(&url).bearer_auth(key.expose())) {
+            Ok(r) if r.is_success() => Verification::live(format!("accepted (HTTP {})", r.status)),
+            Ok(r) if r.status == 401 => Verification::dead(format!("rejected: {}", r.summary())),
+            Ok(r) if r.status == 403 => {
+                Verification::restricted("restricted key: accepted, but may not read the balance")
+            }
+            Ok(r) => Verification::unexpected(&r),
+            Err(err) => Verification::from_error(&err),
+        }
+    }
+
+    fn manual_steps(&self, key: &Secret) -> ManualSteps {
+        ManualSteps {
+            page: Some(KEYS_PAGE.to_string()),
+            steps: vec![
+                format!("Open {KEYS_PAGE} in live mode, signed in to the account that owns the key."),
+                format!("Find the key {} (secret keys under \"Standard keys\", rk_ keys under \"Restricted keys\").", key.redacted()),
+                "Open its ⋯ menu and choose \"Roll key…\" with expiry \"Now\" (or \"Delete\" for a restricted key).".to_string(),
+                "Store the new key with `keywarden keys add NAME --provider stripe`.".to_string(),
+            ],
+        }
+    }
+}
