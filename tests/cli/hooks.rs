@@ -1176,3 +1176,43 @@ fn pre_push_under_the_pre_commit_framework_reads_its_range_variables() {
         .expect("hook");
     assert_eq!(code(&out), 0, "{}", stderr(&out));
 }
+
+#[test]
+fn add_patch_stages_one_hunk_and_the_hook_judges_only_that() {
+    let sb = Sandbox::new();
+    let middle: String = (1..=20).map(|i| format!("line {i}\n")).collect();
+    sb.write("app.py", format!("top = 1\n{middle}bottom = 1\n"));
+    sb.commit_all("initial");
+    install(&sb);
+    let key = keys::openai_project();
+    sb.write("app.py", format!("top = \"{key}\"\n{middle}bottom = 2\n"));
+    let add_p = |answers: &str| {
+        let mut child = sb
+            .git_cmd_in(&sb.repo())
+            .args(["add", "-p", "app.py"])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("git add -p");
+        use std::io::Write as _;
+        child
+            .stdin
+            .take()
+            .expect("stdin")
+            .write_all(answers.as_bytes())
+            .expect("answer");
+        assert!(child.wait().expect("wait").success());
+    };
+    // Skip the hunk with the key, stage the other one: the commit goes through.
+    add_p("n\ny\n");
+    let staged = sb.git(&["diff", "--cached"]);
+    assert!(staged.contains("+bottom = 2") && !staged.contains(&key[..12]));
+    let out = commit(&sb, &[]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    // Now stage the key's hunk: blocked.
+    add_p("y\n");
+    let out = commit(&sb, &[]);
+    assert_eq!(code(&out), 1, "{}", stderr(&out));
+    assert!(stderr(&out).contains("app.py:1:8"), "{}", stderr(&out));
+}
