@@ -731,6 +731,13 @@ fn post_checkout_and_post_merge_do_nothing_and_succeed() {
     }
     let out = hooked_git(&sb, &sb.repo(), &["checkout", "-q", "-b", "other"]);
     assert_eq!(code(&out), 0, "{}", stderr(&out));
+    // Harmless even where nothing makes sense.
+    let out = Sandbox::empty()
+        .keywarden()
+        .args(["hook", "post-merge", "0"])
+        .output()
+        .expect("hook");
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
 }
 
 #[test]
