@@ -34,6 +34,9 @@ pub enum Command {
     /// Run one hook: what the installed shims call (pre-commit, pre-push, post-checkout,
     /// post-merge).
     Hook(HookArgs),
+    /// Remove secrets (and files) from all of history: every branch, tag, note, stash entry
+    /// and worktree, with a backup first and a check afterwards.
+    Purge(PurgeArgs),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -150,4 +153,46 @@ pub struct HookArgs {
     /// The arguments git passed to the hook.
     #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
     pub args: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct PurgeArgs {
+    /// Read the secrets to remove from stdin, one per line (never from the command line).
+    #[arg(long)]
+    pub secret_stdin: bool,
+
+    /// Read the secrets to remove from FILE: one per line, taken literally, or
+    /// `regex:PATTERN` for a pattern. Blank lines and `#` comments are ignored.
+    #[arg(long, value_name = "FILE", conflicts_with = "secret_stdin")]
+    pub secrets_file: Option<PathBuf>,
+
+    /// Drop files whose path (from the repository root) matches GLOB from every commit
+    /// (repeatable; `**/.env` matches at any depth). Files on disk are kept.
+    #[arg(long = "delete-path", value_name = "GLOB")]
+    pub delete_paths: Vec<String>,
+
+    /// What each secret is replaced with.
+    #[arg(long, value_name = "TEXT", default_value = "***REMOVED***")]
+    pub replacement: String,
+
+    /// Also rewrite remote-tracking refs (refs/remotes/*). Without it they keep the old
+    /// history until the next fetch after a force-push.
+    #[arg(long)]
+    pub include_remotes: bool,
+
+    /// Show what would change (commits, refs, files) and write nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+
+    /// Do not ask for confirmation.
+    #[arg(long, short)]
+    pub yes: bool,
+
+    /// After the rewrite, force-push the rewritten branches, tags and notes to REMOTE.
+    #[arg(long, value_name = "REMOTE")]
+    pub push: Option<String>,
+
+    /// Say how long each step took (on stderr).
+    #[arg(long, short)]
+    pub verbose: bool,
 }

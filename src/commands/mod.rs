@@ -3,6 +3,7 @@
 
 pub mod hook;
 pub mod install;
+pub mod purge;
 pub mod scan;
 pub mod status;
 pub mod uninstall;
@@ -70,6 +71,7 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Uninstall(args) => uninstall::run(&ctx, args),
         Command::Status => status::run(&ctx),
         Command::Hook(args) => hook::run(&ctx, args),
+        Command::Purge(args) => purge::run(&ctx, args),
     }
 }
 

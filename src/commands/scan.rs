@@ -156,10 +156,11 @@ pub fn run(ctx: &Context, args: ScanArgs) -> anyhow::Result<Outcome> {
             )
         }
     } else {
+        // Absolute, so that every path is shown relative to the repository root.
         let paths = if args.paths.is_empty() {
             vec![cwd.clone()]
         } else {
-            args.paths.clone()
+            args.paths.iter().map(|p| cwd.join(p)).collect()
         };
         (
             scan_worktree(&paths, &root, &setup, !args.no_ignore)?,
@@ -275,51 +276,50 @@ fn scan_worktree(
     setup: &ScanSetup,
     respect_ignore: bool,
 ) -> anyhow::Result<ScanResults> {
-    let walked = walk::walk(paths, respect_ignore)?;
     let collector = Collector::default();
-    for (path, why) in walked.unreadable {
-        collector.skip(walk::display_path(&path, root), SkipReason::Unreadable(why));
-    }
-    walked.files.par_iter().for_each(|file| {
-        let shown = walk::display_path(&file.path, root);
-        if setup.path_allowed(&shown) {
-            return;
-        }
-        if file.size > setup.max_file_size {
-            collector.skip(
-                shown,
-                SkipReason::TooLarge {
-                    size: file.size,
-                    limit: setup.max_file_size,
-                },
-            );
-            return;
-        }
-        match std::fs::read(&file.path) {
-            Ok(data) => {
-                if let Some(mut found) = setup.scan_content(&data, &shown, &collector) {
-                    for finding in &mut found {
-                        finding.path = Some(shown.clone());
-                    }
-                    collector.add_findings(found);
-                }
+    walk::for_each_file(paths, respect_ignore, &|event| match event {
+        walk::WalkEvent::File(path) => {
+            let shown = walk::display_path(path, root);
+            if setup.path_allowed(&shown) {
+                return;
             }
-            Err(err) => collector.skip(shown, SkipReason::Unreadable(err.to_string())),
+            match walk::read_limited(path, setup.max_file_size) {
+                Ok(walk::FileContent::Data(data)) => {
+                    if let Some(mut found) = setup.scan_content(&data, &shown, &collector) {
+                        for finding in &mut found {
+                            finding.path = Some(shown.clone());
+                        }
+                        collector.add_findings(found);
+                    }
+                }
+                Ok(walk::FileContent::TooLarge(size)) => collector.skip(
+                    shown,
+                    SkipReason::TooLarge {
+                        size,
+                        limit: setup.max_file_size,
+                    },
+                ),
+                Err(err) => collector.skip(shown, SkipReason::Unreadable(err.to_string())),
+            }
         }
-    });
+        walk::WalkEvent::Unreadable(path, why) => {
+            collector.skip(walk::display_path(&path, root), SkipReason::Unreadable(why))
+        }
+    })?;
     Ok(collector.into_results())
 }
 
-fn progress_bar(len: usize, visible: bool, what: &str) -> ProgressBar {
+fn progress_bar(visible: bool) -> ProgressBar {
     if !visible {
         return ProgressBar::hidden();
     }
-    let bar = ProgressBar::new(len as u64);
-    if let Ok(style) = ProgressStyle::with_template(&format!(
-        "{{spinner}} {what} {{pos}}/{{len}} [{{bar:30}}] {{eta}}"
-    )) {
-        bar.set_style(style.progress_chars("=> "));
+    let bar = ProgressBar::new_spinner();
+    if let Ok(style) = ProgressStyle::with_template(
+        "{spinner} scanning history: {pos} blobs ({per_sec}) {elapsed}",
+    ) {
+        bar.set_style(style);
     }
+    bar.enable_steady_tick(std::time::Duration::from_millis(120));
     bar
 }
 
@@ -330,52 +330,84 @@ fn scan_history(
     all_objects: bool,
     show_progress: bool,
 ) -> anyhow::Result<ScanResults> {
-    let spinner = progress_bar(0, show_progress, "listing history");
-    let inventory = git::history_inventory(repo, all_objects)?;
-    spinner.finish_and_clear();
-    let bar = progress_bar(inventory.blobs.len(), show_progress, "scanning blobs");
+    let bar = progress_bar(show_progress);
     let collector = Collector::default();
-    git::read_blobs_parallel(
-        git_dir,
-        &inventory.blobs,
-        |b: &BlobRef| b.oid,
-        setup.max_file_size,
-        |blob, read| {
-            bar.inc(1);
-            let shown = blob
-                .path
-                .clone()
-                .unwrap_or_else(|| format!("blob {}", blob.oid));
-            if blob.path.as_deref().is_some_and(|p| setup.path_allowed(p)) {
-                return;
-            }
-            match read {
-                BlobRead::Data(data) => {
-                    if let Some(mut found) = setup.scan_content(data, &shown, &collector) {
-                        for finding in &mut found {
-                            finding.path = Some(shown.clone());
-                            finding.commit = blob.commit.map(|c| c.to_string());
-                        }
-                        collector.add_findings(found);
-                    }
+    let read_failure: Mutex<Option<git::GitError>> = Mutex::new(None);
+    // The walk (one thread) streams batches of blobs to the scanners (the rayon pool), so
+    // listing history and scanning it overlap instead of adding up.
+    let (sender, receiver) = std::sync::mpsc::sync_channel::<Vec<BlobRef>>(64);
+    let inventory = std::thread::scope(|scope| {
+        let scanners = scope.spawn(|| {
+            receiver.into_iter().par_bridge().for_each(|batch| {
+                let visit = |blob: &BlobRef, read: BlobRead<'_>| {
+                    bar.inc(1);
+                    scan_blob(setup, &collector, blob, read);
+                };
+                if let Err(err) = git::read_blobs(
+                    git_dir,
+                    &batch,
+                    |b: &BlobRef| b.oid,
+                    setup.max_file_size,
+                    &visit,
+                ) {
+                    read_failure
+                        .lock()
+                        .expect("failure lock")
+                        .get_or_insert(err);
                 }
-                BlobRead::TooLarge(size) => collector.skip(
-                    shown,
-                    SkipReason::TooLarge {
-                        size,
-                        limit: setup.max_file_size,
-                    },
-                ),
-                BlobRead::Failed(err) => collector.fail(format!("{shown}: {err}")),
-            }
-        },
-    )?;
+            });
+        });
+        let inventory = git::history_inventory(repo, all_objects, &mut |batch| {
+            // The receiver only stops early if a scanner panicked; the join reports that.
+            let _ = sender.send(batch);
+        });
+        drop(sender);
+        let joined = scanners.join();
+        (inventory, joined)
+    });
+    let (inventory, joined) = inventory;
+    if joined.is_err() {
+        bail!("a scanner thread panicked");
+    }
+    let inventory = inventory?;
+    if let Some(err) = read_failure.into_inner().expect("failure lock") {
+        return Err(err.into());
+    }
     bar.finish_and_clear();
     let mut results = collector.into_results();
     results
         .findings
         .extend(scan_messages(setup, &inventory.messages));
     Ok(results)
+}
+
+fn scan_blob(setup: &ScanSetup, collector: &Collector, blob: &BlobRef, read: BlobRead<'_>) {
+    let shown = blob
+        .path
+        .clone()
+        .unwrap_or_else(|| format!("blob {}", blob.oid));
+    if blob.path.as_deref().is_some_and(|p| setup.path_allowed(p)) {
+        return;
+    }
+    match read {
+        BlobRead::Data(data) => {
+            if let Some(mut found) = setup.scan_content(data, &shown, collector) {
+                for finding in &mut found {
+                    finding.path = Some(shown.clone());
+                    finding.commit = blob.commit.map(|c| c.to_string());
+                }
+                collector.add_findings(found);
+            }
+        }
+        BlobRead::TooLarge(size) => collector.skip(
+            shown,
+            SkipReason::TooLarge {
+                size,
+                limit: setup.max_file_size,
+            },
+        ),
+        BlobRead::Failed(err) => collector.fail(format!("{shown}: {err}")),
+    }
 }
 
 fn scan_messages(setup: &ScanSetup, messages: &[MessageRef]) -> Vec<Finding> {

@@ -1,10 +1,11 @@
 //! The working-tree walk: which files a `scan PATH…` looks at. Honours `.gitignore` (also
 //! outside a repository) unless told not to, always skips `.git`, never follows symlinks,
-//! and includes hidden files — `.env` is exactly what we are looking for.
+//! and includes hidden files — `.env` is exactly what we are looking for. Files are handed
+//! to the caller on the walker's own threads, so reading and scanning run during the walk.
 
 use ignore::WalkBuilder;
+use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
 use thiserror::Error;
 
 #[derive(Debug, Error)]
@@ -13,28 +14,27 @@ pub enum WalkError {
     Missing { path: PathBuf },
 }
 
-#[derive(Debug, Clone)]
-pub struct WalkedFile {
-    pub path: PathBuf,
-    pub size: u64,
+/// What the walk reports for each entry it does not skip.
+pub enum WalkEvent<'a> {
+    File(&'a Path),
+    /// A directory or file that could not be listed, and why.
+    Unreadable(PathBuf, String),
 }
 
-#[derive(Debug, Default)]
-pub struct WalkResult {
-    pub files: Vec<WalkedFile>,
-    /// Paths that could not be listed, with the reason (reported as warnings).
-    pub unreadable: Vec<(PathBuf, String)>,
-}
-
-/// Lists the regular files under `roots`, in a stable order.
-pub fn walk(roots: &[PathBuf], respect_ignore: bool) -> Result<WalkResult, WalkError> {
+/// Calls `visit` for every regular file under `roots`, in parallel and in no particular
+/// order.
+pub fn for_each_file(
+    roots: &[PathBuf],
+    respect_ignore: bool,
+    visit: &(dyn Fn(WalkEvent<'_>) + Sync),
+) -> Result<(), WalkError> {
     for root in roots {
         if std::fs::symlink_metadata(root).is_err() {
             return Err(WalkError::Missing { path: root.clone() });
         }
     }
     let Some((first, rest)) = roots.split_first() else {
-        return Ok(WalkResult::default());
+        return Ok(());
     };
     let mut builder = WalkBuilder::new(first);
     for root in rest {
@@ -50,41 +50,22 @@ pub fn walk(roots: &[PathBuf], respect_ignore: bool) -> Result<WalkResult, WalkE
         .parents(respect_ignore)
         .require_git(false)
         .filter_entry(|entry| entry.file_name() != ".git");
-    let result = Mutex::new(WalkResult::default());
     builder.build_parallel().run(|| {
-        let result = &result;
         Box::new(move |entry| {
             match entry {
-                Ok(entry) => {
-                    let is_file = entry.file_type().is_some_and(|t| t.is_file());
-                    if is_file {
-                        let size = entry.metadata().map(|m| m.len()).unwrap_or(0);
-                        let file = WalkedFile {
-                            path: entry.into_path(),
-                            size,
-                        };
-                        result
-                            .lock()
-                            .expect("walk lock is never poisoned")
-                            .files
-                            .push(file);
-                    }
+                Ok(entry) if entry.file_type().is_some_and(|t| t.is_file()) => {
+                    visit(WalkEvent::File(entry.path()))
                 }
+                Ok(_) => {}
                 Err(err) => {
                     let path = error_path(&err).unwrap_or_default();
-                    result
-                        .lock()
-                        .expect("walk lock is never poisoned")
-                        .unreadable
-                        .push((path, err.to_string()));
+                    visit(WalkEvent::Unreadable(path, err.to_string()));
                 }
             }
             ignore::WalkState::Continue
         })
     });
-    let mut result = result.into_inner().expect("walk lock is never poisoned");
-    result.files.sort_by(|a, b| a.path.cmp(&b.path));
-    Ok(result)
+    Ok(())
 }
 
 fn error_path(err: &ignore::Error) -> Option<PathBuf> {
@@ -95,6 +76,33 @@ fn error_path(err: &ignore::Error) -> Option<PathBuf> {
         }
         _ => None,
     }
+}
+
+/// A file's content, or its size when that is over `limit` (read without a separate
+/// `stat`: one open and one read for the small files that are nearly all of a tree).
+pub enum FileContent {
+    Data(Vec<u8>),
+    TooLarge(u64),
+}
+
+const INITIAL_READ: usize = 64 * 1024;
+
+pub fn read_limited(path: &Path, limit: u64) -> std::io::Result<FileContent> {
+    let mut file = std::fs::File::open(path)?;
+    // Sized so that a typical source file arrives in one read (an empty Vec starts with
+    // tiny probe reads: about seven system calls per file instead of two).
+    let mut data = Vec::with_capacity(INITIAL_READ.min(limit.saturating_add(1) as usize));
+    (&mut file)
+        .take(limit.saturating_add(1))
+        .read_to_end(&mut data)?;
+    if data.len() as u64 > limit {
+        let size = file
+            .metadata()
+            .map(|m| m.len())
+            .unwrap_or(data.len() as u64);
+        return Ok(FileContent::TooLarge(size));
+    }
+    Ok(FileContent::Data(data))
 }
 
 /// `path` relative to `root` with `/` separators, or `path` as given when outside it.

@@ -2,5 +2,7 @@
 
 mod support;
 
+mod accuracy;
 mod hooks;
+mod purge;
 mod scan;

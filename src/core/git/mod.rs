@@ -4,13 +4,17 @@
 
 pub mod cache_tree;
 pub mod objects;
+pub mod pack;
+pub mod purge;
 pub mod push;
+pub mod rewrite;
+pub mod scrub;
 pub mod staged_tree;
 pub mod tracked;
 
 pub use objects::{
-    history_inventory, range_changes, read_blobs_parallel, staged_changes, BlobRead, BlobRef,
-    Change, ChangeKind, Inventory, MessageRef,
+    history_inventory, range_changes, read_blobs, read_blobs_parallel, staged_changes, BlobRead,
+    BlobRef, Change, ChangeKind, Inventory, MessageRef,
 };
 
 use git2::{Repository, RepositoryOpenFlags};
@@ -59,14 +63,12 @@ pub fn open(start: &Path) -> Result<Repository, GitError> {
 }
 
 /// Settings for reading many objects once each: skip re-hashing every object (about 3×
-/// faster; integrity is git's job, fsck's) and do not cache blobs, which would only grow
-/// memory. Process-wide, so called once by a command that reads history.
+/// faster; integrity is git's job, fsck's) and switch off the object cache — every object
+/// is read once, so caching only grows memory (620 MB instead of 185 MB on the 30 000-commit
+/// benchmark). Process-wide, so called once by a command that reads history.
 pub fn tune_for_bulk_reads() {
     git2::opts::strict_hash_verification(false);
-    // Safety: libgit2 options are process-global; we set them before any parallel reads.
-    unsafe {
-        let _ = git2::opts::set_cache_object_limit(git2::ObjectType::Blob, 0);
-    }
+    git2::opts::enable_caching(false);
 }
 
 /// The directory scanned paths are shown relative to: the work tree, or the git dir of a

@@ -24,18 +24,55 @@ pub struct MessageRef {
     pub message: Vec<u8>,
 }
 
+/// What a history walk found besides the blobs it streamed out.
 #[derive(Debug, Default)]
 pub struct Inventory {
-    pub blobs: Vec<BlobRef>,
     pub messages: Vec<MessageRef>,
     pub commits: usize,
+    pub blobs: usize,
+}
+
+/// Hands blobs to the caller in batches as the walk finds them, so that reading and
+/// scanning run while the walk goes on.
+struct BlobBatcher<'a> {
+    batch: Vec<BlobRef>,
+    sink: &'a mut dyn FnMut(Vec<BlobRef>),
+    total: usize,
+}
+
+const BLOB_BATCH: usize = 256;
+
+impl BlobBatcher<'_> {
+    fn push(&mut self, blob: BlobRef) {
+        self.total += 1;
+        self.batch.push(blob);
+        if self.batch.len() >= BLOB_BATCH {
+            (self.sink)(std::mem::take(&mut self.batch));
+        }
+    }
+
+    fn flush(&mut self) {
+        if !self.batch.is_empty() {
+            (self.sink)(std::mem::take(&mut self.batch));
+        }
+    }
 }
 
 /// Every blob reachable from every ref (and `HEAD`, and the stash's reflog), each once,
 /// attributed to the oldest commit (in topological order) and path holding it; and every
 /// commit and annotated tag message. With `all_objects`, also every other object in the
 /// object database: dangling blobs (no commit, no path) and unreachable commits and tags.
-pub fn history_inventory(repo: &Repository, all_objects: bool) -> Result<Inventory, GitError> {
+/// Blobs go to `on_blobs` in batches while the walk runs.
+pub fn history_inventory(
+    repo: &Repository,
+    all_objects: bool,
+    on_blobs: &mut dyn FnMut(Vec<BlobRef>),
+) -> Result<Inventory, GitError> {
+    let mut blobs = BlobBatcher {
+        batch: Vec::with_capacity(BLOB_BATCH),
+        sink: on_blobs,
+        total: 0,
+    };
     let mut walk = repo
         .revwalk()
         .map_err(|e| GitError::other("cannot walk history", e))?;
@@ -88,7 +125,7 @@ pub fn history_inventory(repo: &Repository, all_objects: bool) -> Result<Invento
                 .map_err(|e| GitError::other("cannot walk history", e))?,
             Some(ObjectType::Tree) => loose_trees.push(object.id()),
             Some(ObjectType::Blob) if seen_blobs.insert(object.id()) => {
-                inventory.blobs.push(BlobRef {
+                blobs.push(BlobRef {
                     oid: object.id(),
                     commit: None,
                     path: None,
@@ -113,7 +150,7 @@ pub fn history_inventory(repo: &Repository, all_objects: bool) -> Result<Invento
             Some(oid),
             &mut seen_trees,
             &mut seen_blobs,
-            &mut inventory.blobs,
+            &mut blobs,
         )?;
     }
     for oid in loose_trees {
@@ -125,12 +162,14 @@ pub fn history_inventory(repo: &Repository, all_objects: bool) -> Result<Invento
             None,
             &mut seen_trees,
             &mut seen_blobs,
-            &mut inventory.blobs,
+            &mut blobs,
         )?;
     }
     if all_objects {
-        add_unreachable(repo, &mut inventory, &seen_blobs, &seen_tags)?;
+        add_unreachable(repo, &mut inventory, &mut blobs, &seen_blobs, &seen_tags)?;
     }
+    blobs.flush();
+    inventory.blobs = blobs.total;
     Ok(inventory)
 }
 
@@ -141,31 +180,35 @@ fn collect_tree(
     commit: Option<Oid>,
     seen_trees: &mut HashSet<Oid>,
     seen_blobs: &mut HashSet<Oid>,
-    out: &mut Vec<BlobRef>,
+    blobs: &mut BlobBatcher<'_>,
 ) -> Result<(), GitError> {
     if !seen_trees.insert(tree.id()) {
         return Ok(());
     }
-    for entry in tree.iter() {
-        let name = String::from_utf8_lossy(entry.name_bytes());
-        let path = if prefix.is_empty() {
+    // Paths are only built for entries not seen before: most of every tree is.
+    let path_of = |name: &[u8]| {
+        let name = String::from_utf8_lossy(name);
+        if prefix.is_empty() {
             name.into_owned()
         } else {
             format!("{prefix}/{name}")
-        };
+        }
+    };
+    for entry in tree.iter() {
         match entry.kind() {
             Some(ObjectType::Blob) if seen_blobs.insert(entry.id()) => {
-                out.push(BlobRef {
+                blobs.push(BlobRef {
                     oid: entry.id(),
                     commit,
-                    path: Some(path),
+                    path: Some(path_of(entry.name_bytes())),
                 });
             }
             Some(ObjectType::Tree) if !seen_trees.contains(&entry.id()) => {
                 let sub = repo
                     .find_tree(entry.id())
                     .map_err(|e| corrupt(entry.id(), e))?;
-                collect_tree(repo, &sub, &path, commit, seen_trees, seen_blobs, out)?;
+                let path = path_of(entry.name_bytes());
+                collect_tree(repo, &sub, &path, commit, seen_trees, seen_blobs, blobs)?;
             }
             // Gitlinks (submodules) point into another repository.
             _ => {}
@@ -177,6 +220,7 @@ fn collect_tree(
 fn add_unreachable(
     repo: &Repository,
     inventory: &mut Inventory,
+    blobs: &mut BlobBatcher<'_>,
     seen_blobs: &HashSet<Oid>,
     seen_tags: &HashSet<Oid>,
 ) -> Result<(), GitError> {
@@ -198,7 +242,7 @@ fn add_unreachable(
         }
         let (_, kind) = odb.read_header(oid).map_err(|e| corrupt(oid, e))?;
         match kind {
-            ObjectType::Blob => inventory.blobs.push(BlobRef {
+            ObjectType::Blob => blobs.push(BlobRef {
                 oid,
                 commit: None,
                 path: None,
@@ -433,25 +477,37 @@ where
 {
     // Small chunks keep both cores busy when a few blobs are large.
     let chunk = (items.len() / (rayon::current_num_threads() * 16)).clamp(1, 512);
-    items.par_chunks(chunk).try_for_each(|chunk| {
-        let repo = Repository::open(git_dir)
-            .map_err(|e| GitError::other(format!("cannot open {}", git_dir.display()), e))?;
-        let odb = repo
-            .odb()
-            .map_err(|e| GitError::other("cannot open the object database", e))?;
-        for item in chunk {
-            let oid = oid_of(item);
-            match odb.read_header(oid) {
-                Ok((size, _)) if size as u64 > max_size => {
-                    visit(item, BlobRead::TooLarge(size as u64))
-                }
-                Ok(_) => match odb.read(oid) {
-                    Ok(object) => visit(item, BlobRead::Data(object.data())),
-                    Err(e) => visit(item, BlobRead::Failed(corrupt(oid, e))),
-                },
+    items
+        .par_chunks(chunk)
+        .try_for_each(|chunk| read_blobs(git_dir, chunk, oid_of, max_size, &visit))
+}
+
+/// Reads `items` in order on this thread with a repository handle of its own.
+pub fn read_blobs<T, F>(
+    git_dir: &Path,
+    items: &[T],
+    oid_of: fn(&T) -> Oid,
+    max_size: u64,
+    visit: &F,
+) -> Result<(), GitError>
+where
+    F: Fn(&T, BlobRead<'_>),
+{
+    let repo = Repository::open(git_dir)
+        .map_err(|e| GitError::other(format!("cannot open {}", git_dir.display()), e))?;
+    let odb = repo
+        .odb()
+        .map_err(|e| GitError::other("cannot open the object database", e))?;
+    for item in items {
+        let oid = oid_of(item);
+        match odb.read_header(oid) {
+            Ok((size, _)) if size as u64 > max_size => visit(item, BlobRead::TooLarge(size as u64)),
+            Ok(_) => match odb.read(oid) {
+                Ok(object) => visit(item, BlobRead::Data(object.data())),
                 Err(e) => visit(item, BlobRead::Failed(corrupt(oid, e))),
-            }
+            },
+            Err(e) => visit(item, BlobRead::Failed(corrupt(oid, e))),
         }
-        Ok(())
-    })
+    }
+    Ok(())
 }

@@ -58,6 +58,10 @@ pub struct Rule {
     /// digit, and reject references (`$VAR`, `process.env.X`, `f()`, paths).
     #[serde(default)]
     pub value_checks: bool,
+    /// Shipped with keywarden (its regex is checked by the test suite, so the scanner may
+    /// compile it lazily); user rules are compiled up front so errors surface at once.
+    #[serde(skip)]
+    pub builtin: bool,
     /// Texts that must produce exactly one finding of this rule. Written as templates (see
     /// [`template`]) so that no literal key is stored; `«…»` marks the expected secret.
     #[serde(default)]
@@ -145,7 +149,10 @@ impl RuleSet {
                 file,
                 message: e.message().to_string(),
             })?;
-            rules.extend(parsed);
+            rules.extend(parsed.into_iter().map(|rule| Rule {
+                builtin: true,
+                ..rule
+            }));
         }
         Self::from_rules(rules)
     }

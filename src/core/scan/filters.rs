@@ -109,16 +109,34 @@ fn has_run_of(hay: &[u8], byte: u8, len: usize) -> bool {
 }
 
 /// For a value found by the name it is assigned to: it must look like a credential, not
-/// a word, a number, a path or a reference to something else.
-pub(super) fn plausible_value(value: &[u8], next: Option<u8>) -> bool {
+/// a word, a number, a path or a reference to something else. `before` is the text from
+/// the start of the line to the name, `after` the text that follows the value.
+pub(super) fn plausible_value(value: &[u8], quoted: bool, before: &[u8], after: &[u8]) -> bool {
     let has_letter = value.iter().any(u8::is_ascii_alphabetic);
     let has_digit = value.iter().any(u8::is_ascii_digit);
     if !has_letter || !has_digit {
         return false;
     }
     // A call or an index: `getKey()`, `config["x"]`.
-    if matches!(next, Some(b'(') | Some(b'[')) {
+    if matches!(after.first(), Some(b'(') | Some(b'[')) {
         return false;
+    }
+    // Unquoted and followed by code punctuation: a type annotation or a variable
+    // (`key: KeyType = …`, `secret: other_secret,`), not a value. Configuration files end
+    // an unquoted value at the end of the line (or `&` in a query string).
+    if !quoted {
+        let next = after.iter().find(|b| **b != b' ' && **b != b'\t');
+        if matches!(
+            next,
+            Some(b',' | b';' | b')' | b'=' | b'{' | b'}' | b'>' | b'<')
+        ) {
+            return false;
+        }
+        // In a programming language a literal is quoted: an unquoted value after `let`,
+        // `const` … is an expression, and a SCREAMING_SNAKE value names a constant.
+        if ends_with_declaration_keyword(before) || is_constant_name(value) {
+            return false;
+        }
     }
     if matches!(
         value.first(),
@@ -128,6 +146,30 @@ pub(super) fn plausible_value(value: &[u8], next: Option<u8>) -> bool {
         return false;
     }
     !is_dotted_identifier(value)
+}
+
+const DECLARATION_KEYWORDS: &[&[u8]] = &[
+    b"let", b"mut", b"const", b"var", b"val", b"auto", b"final", b"static", b"def",
+];
+
+fn ends_with_declaration_keyword(before: &[u8]) -> bool {
+    let trimmed = before.trim_ascii_end();
+    let word_start = trimmed
+        .iter()
+        .rposition(|b| !b.is_ascii_alphanumeric() && *b != b'_')
+        .map(|i| i + 1)
+        .unwrap_or(0);
+    trimmed.len() > word_start && DECLARATION_KEYWORDS.contains(&&trimmed[word_start..])
+}
+
+/// `TLS13_CHACHA20_POLY1305_SHA256`: upper-case words joined by underscores.
+fn is_constant_name(value: &[u8]) -> bool {
+    value.contains(&b'_')
+        && value.first().is_some_and(u8::is_ascii_uppercase)
+        && value
+            .iter()
+            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || *b == b'_')
+        && !value.windows(2).any(|w| w == b"__")
 }
 
 /// `process.env.KEY`, `settings.SECRET`, `token_v2.json`: identifiers joined by dots.
@@ -169,11 +211,21 @@ mod tests {
 
     #[test]
     fn assigned_values_must_look_like_credentials() {
-        assert!(plausible_value(b"q8Zr3LmX0aTf7KpW", None));
-        assert!(!plausible_value(b"process.env.OPENAI_API_KEY2", None));
-        assert!(!plausible_value(b"getApiKey2", Some(b'(')));
-        assert!(!plausible_value(b"86400000000", None));
-        assert!(!plausible_value(b"correct-horse-battery", None));
-        assert!(!plausible_value(b"/users/pass2", None));
+        let ok = |v: &[u8], quoted, before: &[u8], after: &[u8]| {
+            plausible_value(v, quoted, before, after)
+        };
+        assert!(ok(b"q8Zr3LmX0aTf7KpW", false, b"", b"\n"));
+        assert!(ok(b"q8Zr3LmX0aTf7KpW", true, b"  ", b"\", x"));
+        assert!(ok(b"q8Zr3LmX0aTf7KpW", false, b"", b"&next=1"));
+        assert!(ok(b"q8Zr3LmX0aTf7KpW", true, b"const ", b"\";"));
+        assert!(!ok(b"process.env.OPENAI_API_KEY2", false, b"", b";"));
+        assert!(!ok(b"getApiKey2", false, b"", b"()"));
+        assert!(!ok(b"86400000000", false, b"", b""));
+        assert!(!ok(b"correct-horse-battery", false, b"", b""));
+        assert!(!ok(b"/users/pass2", true, b"", b""));
+        assert!(!ok(b"X509TemplatePrivateKeyFlag", false, b"", b" = 12i32;"));
+        assert!(!ok(b"MI_UserCredentials_0", false, b"", b","));
+        assert!(!ok(b"q8Zr3LmX0aTf7KpW", false, b"    let ", b"\n"));
+        assert!(!ok(b"TLS13_CHACHA20_POLY1305", false, b"", b"\n"));
     }
 }

@@ -56,6 +56,13 @@ fn every_rule_example_and_negative_holds() {
     );
 }
 
+#[test]
+fn every_builtin_regex_compiles_with_a_secret_group() {
+    for rule in RuleSet::builtin().expect("parse").rules() {
+        compile_pattern(&rule.id, &rule.regex).unwrap_or_else(|e| panic!("{e}"));
+    }
+}
+
 fn openai_key(rng: &mut KeyRng) -> String {
     expand("sk-proj-{alnum_:74}T3BlbkFJ{alnum_:74}", rng)
         .expect("valid")

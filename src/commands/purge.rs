@@ -1,0 +1,551 @@
+//! `keywarden purge`: reads the secrets (stdin or a file, never argv), checks the worktrees
+//! are safe to rewrite, writes the backup bundle, rewrites history, moves the refs, updates
+//! the worktrees, expires reflogs, collects garbage, verifies no object still holds a secret,
+//! and prints what the world outside this repository still has to do.
+
+use super::{Context, Outcome};
+use crate::cli::PurgeArgs;
+use crate::core::git;
+use crate::core::git::pack::ObjectSink;
+use crate::core::git::purge::{self as aftercare, Leftover, Records};
+use crate::core::git::rewrite::{self, Progress, Rewrite, RewriteOptions, Tips};
+use crate::core::git::scrub::Scrubber;
+use anyhow::{bail, Context as _};
+use globset::{GlobBuilder, GlobSet, GlobSetBuilder};
+use indicatif::{ProgressBar, ProgressStyle};
+use std::io::{BufRead, IsTerminal, Read, Write};
+use std::path::Path;
+use std::sync::Mutex;
+
+/// A progress bar on stderr (one per phase) when stderr is a terminal, and with
+/// `--verbose` how long each phase took.
+struct Bar {
+    visible: bool,
+    verbose: bool,
+    bar: Mutex<Option<ProgressBar>>,
+    current: Mutex<Option<(String, std::time::Instant)>>,
+}
+
+impl Progress for Bar {
+    fn phase(&self, name: &str, total: u64) {
+        self.end_phase();
+        *self.current.lock().expect("progress lock") =
+            Some((name.to_string(), std::time::Instant::now()));
+        if !self.visible {
+            return;
+        }
+        let bar = ProgressBar::new(total);
+        if let Ok(style) = ProgressStyle::with_template(&format!(
+            "{{spinner}} {name} {{pos}}/{{len}} [{{bar:30}}] {{eta}}"
+        )) {
+            bar.set_style(style.progress_chars("=> "));
+        }
+        *self.bar.lock().expect("progress lock") = Some(bar);
+    }
+
+    fn inc(&self, n: u64) {
+        if let Some(bar) = self.bar.lock().expect("progress lock").as_ref() {
+            bar.inc(n);
+        }
+    }
+}
+
+impl Bar {
+    fn end_phase(&self) {
+        if let Some(bar) = self.bar.lock().expect("progress lock").take() {
+            bar.finish_and_clear();
+        }
+        if let Some((name, started)) = self.current.lock().expect("progress lock").take() {
+            if self.verbose {
+                eprintln!(
+                    "keywarden:   {name}: {:.2} s",
+                    started.elapsed().as_secs_f64()
+                );
+            }
+        }
+    }
+}
+
+fn read_secrets(args: &PurgeArgs) -> anyhow::Result<Option<Scrubber>> {
+    let text = if args.secret_stdin {
+        if std::io::stdin().is_terminal() {
+            eprintln!(
+                "keywarden: reading secrets from the terminal, one per line, end with Ctrl-D \
+                 (what you type is visible: prefer piping them in)"
+            );
+        }
+        let mut text = String::new();
+        std::io::stdin()
+            .read_to_string(&mut text)
+            .context("cannot read the secrets from stdin")?;
+        text
+    } else if let Some(path) = &args.secrets_file {
+        std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read the secrets file {}", path.display()))?
+    } else if args.delete_paths.is_empty() {
+        bail!(
+            "no secrets given: pass --secret-stdin or --secrets-file FILE (secrets are never \
+             taken from the command line), or --delete-path GLOB"
+        );
+    } else {
+        return Ok(None);
+    };
+    let source = if args.secret_stdin {
+        "stdin".to_string()
+    } else {
+        args.secrets_file
+            .as_deref()
+            .map(|p| p.display().to_string())
+            .unwrap_or_default()
+    };
+    let scrubber = Scrubber::from_lines(&text, &args.replacement)
+        .with_context(|| format!("secrets from {source}"))?;
+    Ok(Some(scrubber))
+}
+
+fn delete_globs(patterns: &[String]) -> anyhow::Result<Option<GlobSet>> {
+    if patterns.is_empty() {
+        return Ok(None);
+    }
+    let mut builder = GlobSetBuilder::new();
+    for pattern in patterns {
+        let pattern = pattern.trim_start_matches('/');
+        builder.add(
+            GlobBuilder::new(pattern)
+                .literal_separator(true)
+                .build()
+                .with_context(|| format!("--delete-path {pattern}"))?,
+        );
+    }
+    Ok(Some(builder.build().context("--delete-path")?))
+}
+
+fn confirm(question: &str) -> anyhow::Result<bool> {
+    // Nobody to ask unless a person is watching stderr.
+    if !std::io::stderr().is_terminal() {
+        bail!("refusing to rewrite history without confirmation: pass --yes (or --dry-run)");
+    }
+    // stdin may carry the secrets, so ask on the terminal itself.
+    let tty = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open("/dev/tty");
+    let Ok(tty) = tty else {
+        bail!("refusing to rewrite history without confirmation: pass --yes (or --dry-run)");
+    };
+    let mut writer = &tty;
+    write!(writer, "{question} [y/N] ")?;
+    writer.flush()?;
+    let mut answer = String::new();
+    std::io::BufReader::new(&tty).read_line(&mut answer)?;
+    Ok(matches!(answer.trim(), "y" | "Y" | "yes" | "Yes"))
+}
+
+/// Step timings for `--verbose`.
+struct Timer {
+    on: bool,
+    last: std::time::Instant,
+}
+
+impl Timer {
+    fn step(&mut self, what: &str) {
+        if self.on {
+            let now = std::time::Instant::now();
+            eprintln!(
+                "keywarden: {what}: {:.2} s",
+                (now - self.last).as_secs_f64()
+            );
+            self.last = now;
+        }
+    }
+}
+
+fn short(oid: git2::Oid) -> String {
+    oid.to_string()[..10].to_string()
+}
+
+fn list<T: AsRef<str>>(items: impl IntoIterator<Item = T>, limit: usize) -> String {
+    let items: Vec<String> = items.into_iter().map(|s| s.as_ref().to_string()).collect();
+    let mut text = items
+        .iter()
+        .take(limit)
+        .cloned()
+        .collect::<Vec<_>>()
+        .join(", ");
+    if items.len() > limit {
+        text.push_str(&format!(" and {} more", items.len() - limit));
+    }
+    text
+}
+
+pub fn run(_ctx: &Context, args: PurgeArgs) -> anyhow::Result<Outcome> {
+    let scrubber = read_secrets(&args)?;
+    let globs = delete_globs(&args.delete_paths)?;
+    let cwd = std::env::current_dir().context("cannot read the current directory")?;
+    let mut timer = Timer {
+        on: args.verbose,
+        last: std::time::Instant::now(),
+    };
+    rewrite::tune_for_rewrite();
+    let repo = git::open(&cwd)?;
+    aftercare::preflight(&repo)?;
+    timer.step("checked the worktrees");
+
+    let mut out = std::io::stdout().lock();
+    let tips = rewrite::tips(&repo, args.include_remotes)?;
+    if let Some(s) = &scrubber {
+        let names: Vec<String> = s.literals().iter().map(|l| l.redacted()).collect();
+        let patterns = s.len() - names.len();
+        let mut what = list(&names, 5);
+        if patterns > 0 {
+            if !what.is_empty() {
+                what.push_str(" and ");
+            }
+            what.push_str(&format!("{patterns} pattern(s)"));
+        }
+        writeln!(out, "purging {what} from {} refs", tips.refs.len())?;
+    }
+    if !args.delete_paths.is_empty() {
+        writeln!(
+            out,
+            "dropping files matching {}",
+            list(&args.delete_paths, 10)
+        )?;
+    }
+
+    if !args.dry_run
+        && !args.yes
+        && !confirm(&format!(
+            "Rewrite the history of every ref in {} (a backup bundle is written first)?",
+            git::root_dir(&repo).display()
+        ))?
+    {
+        bail!("cancelled; nothing was changed");
+    }
+
+    let stamp = unique_stamp(&repo);
+    let backup = if args.dry_run {
+        None
+    } else {
+        Some(
+            aftercare::backup_bundle(&repo, &tips, &stamp)
+                .context("backup failed; nothing was changed")?,
+        )
+    };
+    timer.step("backup bundle");
+    if let Some(path) = &backup {
+        writeln!(out, "backup of every ref: {}", path.display())?;
+        writeln!(
+            out,
+            "  it still holds the secret. Restore everything with `git clone --mirror {} restored.git`",
+            path.display()
+        )?;
+        writeln!(
+            out,
+            "  (or in place: `git fetch --force --update-head-ok {} 'refs/*:refs/*'`); delete it with `rm {}` once you are sure",
+            path.display(),
+            path.display()
+        )?;
+    }
+
+    let options = RewriteOptions {
+        scrubber: scrubber.as_ref(),
+        delete_paths: globs.as_ref(),
+        include_remotes: args.include_remotes,
+    };
+    let bar = Bar {
+        visible: std::io::stderr().is_terminal(),
+        verbose: args.verbose,
+        bar: Mutex::new(None),
+        current: Mutex::new(None),
+    };
+    let mut sink = if args.dry_run {
+        ObjectSink::dry_run()
+    } else {
+        ObjectSink::pack(&repo.commondir().join("objects"))?
+    };
+    let result = rewrite::rewrite(&repo, &tips, &options, &mut sink, &bar);
+    bar.end_phase();
+    timer.step("rewrite");
+    let result = match result {
+        Ok(r) => r,
+        Err(e) => {
+            sink.abandon();
+            return Err(anyhow::Error::from(e).context("the rewrite failed; nothing was changed"));
+        }
+    };
+
+    if args.dry_run {
+        report_dry_run(&mut out, &result, &tips)?;
+        return Ok(Outcome::Clean);
+    }
+
+    sink.finish()
+        .context("cannot store the rewritten objects; no ref was changed")?;
+    git::rewrite::apply_ref_updates(&repo, &result)?;
+    timer.step("pack indexed, refs moved");
+    let records = aftercare::write_records(&repo, &result, &stamp)?;
+    summarize(&mut out, &result)?;
+
+    for wt in aftercare::worktrees(&repo) {
+        let files = aftercare::update_worktree(&wt).with_context(|| {
+            format!(
+                "history is rewritten, but updating the worktree {} failed",
+                wt.workdir.display()
+            )
+        })?;
+        if files > 0 {
+            writeln!(
+                out,
+                "worktree {}: {files} file(s) updated to the new content",
+                wt.workdir.display()
+            )?;
+        }
+    }
+    if let Some(s) = &scrubber {
+        for path in aftercare::scrub_message_files(&repo, s) {
+            writeln!(out, "scrubbed {}", path.display())?;
+        }
+    }
+
+    timer.step("worktrees updated");
+    let mut push_error = None;
+    if let Some(remote) = &args.push {
+        let refs = aftercare::refs_to_push(&result);
+        writeln!(out, "force-pushing {} ref(s) to {remote}", refs.len())?;
+        if let Err(e) = aftercare::force_push(&repo, remote, &refs) {
+            push_error = Some(e);
+        }
+    }
+
+    aftercare::expire_reflogs(&repo, &result.stash_reflog)?;
+    timer.step("reflogs expired");
+    aftercare::gc(&repo)?;
+    timer.step("git gc --prune=now");
+    let mut leftovers: Vec<Leftover> = Vec::new();
+    if let Some(s) = &scrubber {
+        let (total, read, found) = aftercare::verify_odb(&repo, s, &result.checked_clean)?;
+        writeln!(
+            out,
+            "reflogs expired, garbage collected; verified {total} objects ({read} read again, the rest searched during the rewrite): {}",
+            if found.is_empty() { "none holds a secret".to_string() } else { format!("{} still hold a secret", found.len()) }
+        )?;
+        leftovers = found;
+        timer.step("verified");
+    } else {
+        writeln!(out, "reflogs expired, garbage collected")?;
+    }
+
+    print_plan(&mut out, &repo, &result, &records, args.push.as_deref())?;
+
+    if !leftovers.is_empty() {
+        for l in &leftovers {
+            eprintln!(
+                "keywarden: {} {} still holds {} at byte {}{}",
+                l.kind.str(),
+                l.oid,
+                l.redacted,
+                l.offset,
+                l.location
+                    .as_deref()
+                    .map(|w| format!(": {w}"))
+                    .unwrap_or_default()
+            );
+        }
+        let hint = if !result.remote_refs_skipped.is_empty() && !args.include_remotes {
+            " (remote-tracking refs were left alone: fetch after force-pushing, or run again with --include-remotes)"
+        } else {
+            ""
+        };
+        bail!("{} object(s) still hold a secret{hint}", leftovers.len());
+    }
+    if let Some(e) = push_error {
+        return Err(anyhow::Error::from(e));
+    }
+    Ok(Outcome::Clean)
+}
+
+/// A timestamp for file names, made unique if a purge already ran this second.
+fn unique_stamp(repo: &git2::Repository) -> String {
+    let base = chrono::Utc::now().format("%Y%m%dT%H%M%SZ").to_string();
+    let dir = repo.commondir().join("keywarden");
+    let taken = |s: &str| {
+        dir.join(format!("backup-{s}.bundle")).exists()
+            || dir.join(format!("commit-map-{s}.txt")).exists()
+    };
+    if !taken(&base) {
+        return base;
+    }
+    (2..)
+        .map(|n| format!("{base}-{n}"))
+        .find(|s| !taken(s))
+        .expect("an unused name exists")
+}
+
+fn summarize(out: &mut impl Write, r: &Rewrite) -> std::io::Result<()> {
+    writeln!(
+        out,
+        "rewrote {} of {} commits, {} ref(s), {} of {} blobs ({} file(s) scrubbed, {} dropped), {} message(s)",
+        r.commit_map.len(),
+        r.commits_total,
+        r.ref_updates.len() + r.head_updates.len(),
+        r.blobs_scrubbed,
+        r.blobs_total,
+        r.files_scrubbed.len(),
+        r.files_deleted.len(),
+        r.messages_scrubbed
+    )?;
+    if r.signatures_dropped > 0 {
+        writeln!(
+            out,
+            "dropped {} signature(s): they signed the old content and cannot match the new",
+            r.signatures_dropped
+        )?;
+    }
+    Ok(())
+}
+
+fn report_dry_run(out: &mut impl Write, r: &Rewrite, tips: &Tips) -> std::io::Result<()> {
+    writeln!(out, "dry run: nothing was written")?;
+    writeln!(
+        out,
+        "would rewrite {} of {} commits; {} of {} blobs hold a secret; {} message(s) would be scrubbed",
+        r.commit_map.len(),
+        r.commits_total,
+        r.blobs_scrubbed,
+        r.blobs_total,
+        r.messages_scrubbed
+    )?;
+    if r.ref_updates.is_empty() && r.head_updates.is_empty() && !r.stash_changed {
+        writeln!(out, "no ref would change")?;
+    }
+    for u in &r.ref_updates {
+        writeln!(
+            out,
+            "  ref {}: {} -> {}",
+            u.name,
+            short(u.old),
+            short(u.new)
+        )?;
+    }
+    for h in &r.head_updates {
+        writeln!(
+            out,
+            "  detached HEAD of {}: {} -> {}",
+            h.git_dir.display(),
+            short(h.old),
+            short(h.new)
+        )?;
+    }
+    if r.stash_changed {
+        writeln!(
+            out,
+            "  the stash ({} entries) would be rewritten",
+            tips.stash.len()
+        )?;
+    }
+    for path in &r.files_scrubbed {
+        writeln!(out, "  file with a secret: {path}")?;
+    }
+    for path in &r.files_deleted {
+        writeln!(out, "  file dropped: {path}")?;
+    }
+    if !r.first_changed.is_empty() {
+        writeln!(
+            out,
+            "first changed commits: {}",
+            list(r.first_changed.iter().map(|o| o.to_string()), 10)
+        )?;
+    }
+    if r.signatures_dropped > 0 {
+        writeln!(
+            out,
+            "{} signature(s) would be dropped",
+            r.signatures_dropped
+        )?;
+    }
+    if !r.remote_refs_skipped.is_empty() {
+        writeln!(
+            out,
+            "{} remote-tracking ref(s) left alone (--include-remotes to rewrite them)",
+            r.remote_refs_skipped.len()
+        )?;
+    }
+    Ok(())
+}
+
+fn print_plan(
+    out: &mut impl Write,
+    repo: &git2::Repository,
+    r: &Rewrite,
+    records: &Records,
+    pushed: Option<&str>,
+) -> std::io::Result<()> {
+    let rel = |p: &Path| {
+        p.strip_prefix(git::root_dir(repo))
+            .unwrap_or(p)
+            .display()
+            .to_string()
+    };
+    writeln!(
+        out,
+        "records: {} (old -> new commits), {} (first changed commits), {}",
+        rel(&records.commit_map),
+        rel(&records.first_changed),
+        rel(&records.ref_map)
+    )?;
+    if !r.changed() {
+        writeln!(
+            out,
+            "no commit held the secret; only unreachable objects were removed"
+        )?;
+        return Ok(());
+    }
+    writeln!(out)?;
+    writeln!(
+        out,
+        "This repository is clean. The world outside it is not:"
+    )?;
+    let refs = aftercare::refs_to_push(r);
+    let remotes = aftercare::remotes(repo);
+    if remotes.is_empty() {
+        writeln!(out, "1. No remote is configured. If this history was ever pushed, force-push these refs there: {}", list(&refs, 20))?;
+    } else {
+        writeln!(out, "1. Force-push the rewritten refs to every remote:")?;
+        for remote in &remotes {
+            let done = pushed == Some(remote.name.as_str());
+            writeln!(
+                out,
+                "   {} ({}){}",
+                remote.name,
+                remote.url.as_deref().unwrap_or("no url"),
+                if done { ": pushed" } else { "" }
+            )?;
+            if !done {
+                let specs: Vec<String> = refs.iter().map(|n| format!("{n}:{n}")).collect();
+                writeln!(
+                    out,
+                    "     git push --force {} {}",
+                    remote.name,
+                    specs.join(" ")
+                )?;
+            }
+        }
+        writeln!(out, "   (or run purge with --push REMOTE)")?;
+    }
+    writeln!(
+        out,
+        "2. Hosting providers keep pull-request refs and cached views of old commits. On GitHub, ask GitHub Support to purge them, giving the first changed commits: {} (listed in {}).",
+        list(r.first_changed.iter().map(|o| o.to_string()), 5),
+        rel(&records.first_changed)
+    )?;
+    writeln!(
+        out,
+        "3. Every other clone and fork still holds the secret: re-clone, or rebase local work onto the new history (`git rebase --onto`). Never merge the old history back in."
+    )?;
+    writeln!(
+        out,
+        "4. A purged key has still leaked: revoke it and use a new one."
+    )?;
+    Ok(())
+}

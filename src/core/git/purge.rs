@@ -1,0 +1,669 @@
+//! The safety net and the aftercare around a history rewrite: refusing to start on a dirty
+//! or mid-operation worktree, the backup bundle, the record of what changed
+//! (`.git/keywarden/`), bringing every worktree to its new HEAD without touching untracked
+//! files, expiring reflogs and collecting garbage (libgit2 has no gc, so git does it), and
+//! the final check that no object left in the object database holds a secret.
+
+use super::rewrite::{Rewrite, StashEntry, Tips};
+use super::scrub::Scrubber;
+use super::{read_blobs_parallel, BlobRead, GitError};
+use git2::{ObjectType, Oid, Repository, RepositoryState, Signature, StatusOptions, Time};
+use std::collections::HashSet;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::Mutex;
+
+/// A checked-out worktree: the main one and every linked one.
+#[derive(Debug, Clone)]
+pub struct Worktree {
+    pub workdir: PathBuf,
+    pub git_dir: PathBuf,
+}
+
+/// Every worktree with files on disk (none for a bare repository without linked worktrees).
+pub fn worktrees(repo: &Repository) -> Vec<Worktree> {
+    let mut out = Vec::new();
+    if let Some(workdir) = repo.workdir() {
+        out.push(Worktree {
+            workdir: workdir.to_path_buf(),
+            git_dir: repo.path().to_path_buf(),
+        });
+    }
+    if let Ok(names) = repo.worktrees() {
+        for name in names.iter().flatten() {
+            let Ok(wt) = repo.find_worktree(name) else {
+                continue;
+            };
+            if wt.validate().is_err() {
+                continue;
+            }
+            if let Ok(r) = Repository::open_from_worktree(&wt) {
+                if let Some(workdir) = r.workdir() {
+                    out.push(Worktree {
+                        workdir: workdir.to_path_buf(),
+                        git_dir: r.path().to_path_buf(),
+                    });
+                }
+            }
+        }
+    }
+    out
+}
+
+/// Refuses when any worktree has uncommitted changes to tracked files or an operation in
+/// progress: the rewrite would lose that work or leave the operation pointing at history
+/// that no longer exists. Untracked files are fine (they are never touched).
+pub fn preflight(repo: &Repository) -> Result<(), GitError> {
+    for wt in worktrees(repo) {
+        let r = Repository::open(&wt.git_dir)
+            .map_err(|e| GitError::other(format!("cannot open {}", wt.workdir.display()), e))?;
+        let operation = match r.state() {
+            RepositoryState::Clean => None,
+            RepositoryState::Merge => Some("a merge"),
+            RepositoryState::Revert | RepositoryState::RevertSequence => Some("a revert"),
+            RepositoryState::CherryPick | RepositoryState::CherryPickSequence => {
+                Some("a cherry-pick")
+            }
+            RepositoryState::Bisect => Some("a bisect"),
+            RepositoryState::Rebase
+            | RepositoryState::RebaseInteractive
+            | RepositoryState::RebaseMerge => Some("a rebase"),
+            RepositoryState::ApplyMailbox | RepositoryState::ApplyMailboxOrRebase => {
+                Some("a `git am`")
+            }
+        };
+        if let Some(operation) = operation {
+            return Err(GitError::Other {
+                context: format!("{operation} is in progress in {}", wt.workdir.display()),
+                message: "finish or abort it first; nothing was changed".into(),
+            });
+        }
+        let mut opts = StatusOptions::new();
+        opts.include_untracked(false)
+            .include_ignored(false)
+            .exclude_submodules(true);
+        let statuses = r
+            .statuses(Some(&mut opts))
+            .map_err(|e| GitError::other("cannot read the status", e))?;
+        let dirty: Vec<String> = statuses
+            .iter()
+            .filter(|s| !s.status().is_empty() && !s.status().is_ignored())
+            .map(|s| String::from_utf8_lossy(s.path_bytes()).into_owned())
+            .collect();
+        if let Some(first) = dirty.first() {
+            let more = if dirty.len() > 1 {
+                format!(" and {} more", dirty.len() - 1)
+            } else {
+                String::new()
+            };
+            return Err(GitError::Other {
+                context: format!(
+                    "uncommitted changes in {} ({first}{more})",
+                    wt.workdir.display()
+                ),
+                message: "commit or stash them first; nothing was changed".into(),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// `.git/keywarden/` (in the common git dir, shared by all worktrees), private to the user.
+pub fn state_dir(repo: &Repository) -> Result<PathBuf, GitError> {
+    let dir = repo.commondir().join("keywarden");
+    std::fs::create_dir_all(&dir).map_err(|e| io_err("cannot create", &dir, e))?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let _ = std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700));
+    }
+    Ok(dir)
+}
+
+fn io_err(context: &str, path: &Path, err: std::io::Error) -> GitError {
+    GitError::Other {
+        context: format!("{context} {}", path.display()),
+        message: err.to_string(),
+    }
+}
+
+fn private_file(path: &Path) -> Result<std::fs::File, GitError> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    options
+        .open(path)
+        .map_err(|e| io_err("cannot create", path, e))
+}
+
+fn git(dir: &Path) -> Command {
+    let mut cmd = Command::new("git");
+    cmd.current_dir(dir);
+    // Our own repository handle decides which repository this is, not the environment.
+    for var in ["GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE"] {
+        cmd.env_remove(var);
+    }
+    cmd
+}
+
+fn run_git(cmd: &mut Command, what: &str) -> Result<Vec<u8>, GitError> {
+    let output = cmd
+        .stdin(Stdio::null())
+        .output()
+        .map_err(|e| GitError::Other {
+            context: format!("cannot run {what}"),
+            message: e.to_string(),
+        })?;
+    if !output.status.success() {
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        return Err(GitError::Other {
+            context: what.to_string(),
+            message: stderr.lines().next().unwrap_or("failed").trim().to_string(),
+        });
+    }
+    Ok(output.stdout)
+}
+
+/// The refs a backup must hold beyond the ordinary ones: older stash entries and detached
+/// worktree HEADs, which are not refs and would otherwise be lost.
+fn extra_backup_refs(tips: &Tips) -> Vec<(String, Oid)> {
+    let mut extra = Vec::new();
+    let n = tips.stash.len();
+    for (i, entry) in tips.stash.iter().enumerate() {
+        // stash@{0} is refs/stash itself.
+        let age = n - 1 - i;
+        if age > 0 {
+            extra.push((format!("refs/keywarden-backup/stash/{age}"), entry.oid));
+        }
+    }
+    for (i, head) in tips.heads.iter().enumerate() {
+        if let Some(oid) = head.detached {
+            extra.push((format!("refs/keywarden-backup/head/{i}"), oid));
+        }
+    }
+    extra
+}
+
+/// Writes a bundle of every ref (and every stash entry and detached HEAD, under
+/// `refs/keywarden-backup/`) to `.git/keywarden/backup-<stamp>.bundle`.
+///
+/// When all objects sit in a single pack (a freshly cloned or gc'd repository) the bundle is
+/// that pack behind a bundle header, which is valid because the pack holds every reachable
+/// object, and takes a file copy instead of a full `git pack-objects`. Otherwise
+/// `git bundle create --all` writes it.
+pub fn backup_bundle(repo: &Repository, tips: &Tips, stamp: &str) -> Result<PathBuf, GitError> {
+    let dir = state_dir(repo)?;
+    let path = dir.join(format!("backup-{stamp}.bundle"));
+    let mut refs: Vec<(String, Oid)> = Vec::new();
+    let references = repo
+        .references()
+        .map_err(|e| GitError::other("cannot list refs", e))?;
+    for reference in references.flatten() {
+        if let (Some(name), Some(oid)) = (reference.name(), reference.target()) {
+            refs.push((name.to_string(), oid));
+        }
+    }
+    refs.sort();
+    let extra = extra_backup_refs(tips);
+    if let Some(pack) = single_pack(repo) {
+        let mut file = private_file(&path)?;
+        let mut header = String::from("# v2 git bundle\n");
+        for (name, oid) in refs.iter().chain(extra.iter()) {
+            header.push_str(&format!("{oid} {name}\n"));
+        }
+        if let Ok(head) = repo.head() {
+            if let Some(oid) = head.target() {
+                header.push_str(&format!("{oid} HEAD\n"));
+            }
+        }
+        header.push('\n');
+        let result = file.write_all(header.as_bytes()).and_then(|_| {
+            let mut src = std::fs::File::open(&pack)?;
+            std::io::copy(&mut src, &mut file)?;
+            file.sync_all()
+        });
+        if let Err(e) = result {
+            let _ = std::fs::remove_file(&path);
+            return Err(io_err("cannot write the backup", &path, e));
+        }
+        return Ok(path);
+    }
+    // Temporary refs so `--all` includes the extra tips; removed whatever happens.
+    let mut created = Vec::new();
+    for (name, oid) in &extra {
+        if repo
+            .reference(name, *oid, true, "keywarden purge backup")
+            .is_ok()
+        {
+            created.push(name.clone());
+        }
+    }
+    // Create the file first, private, so the bundle is never readable by others.
+    drop(private_file(&path)?);
+    let result = run_git(
+        git(repo.commondir())
+            .args(["bundle", "create", "--quiet"])
+            .arg(&path)
+            .arg("--all"),
+        "git bundle create",
+    );
+    for name in created {
+        if let Ok(mut r) = repo.find_reference(&name) {
+            let _ = r.delete();
+        }
+    }
+    if let Err(e) = result {
+        let _ = std::fs::remove_file(&path);
+        return Err(e);
+    }
+    // git wrote a new file in place of ours (through a lock file), with default permissions.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))
+            .map_err(|e| io_err("cannot restrict", &path, e))?;
+    }
+    Ok(path)
+}
+
+/// The repository's only pack, when it holds every object (no loose objects, no
+/// alternates, no other packs).
+fn single_pack(repo: &Repository) -> Option<PathBuf> {
+    let objects = repo.commondir().join("objects");
+    if objects.join("info/alternates").exists() {
+        return None;
+    }
+    let mut packs = Vec::new();
+    for entry in std::fs::read_dir(objects.join("pack")).ok()?.flatten() {
+        let path = entry.path();
+        match path.extension().and_then(|e| e.to_str()) {
+            Some("pack") => packs.push(path),
+            // A promisor pack means objects live elsewhere.
+            Some("promisor") => return None,
+            _ => {}
+        }
+    }
+    if packs.len() != 1 || !packs[0].with_extension("idx").exists() {
+        return None;
+    }
+    for entry in std::fs::read_dir(&objects).ok()?.flatten() {
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        let fanout = name.len() == 2 && name.chars().all(|c| c.is_ascii_hexdigit());
+        if fanout && std::fs::read_dir(entry.path()).ok()?.next().is_some() {
+            return None;
+        }
+    }
+    packs.pop()
+}
+
+/// What `write_records` wrote.
+#[derive(Debug)]
+pub struct Records {
+    pub commit_map: PathBuf,
+    pub first_changed: PathBuf,
+    pub ref_map: PathBuf,
+}
+
+/// Records the old→new commit map (every rewritten commit, unchanged ones too, as
+/// `git filter-repo` does), the first changed commits and the moved refs.
+pub fn write_records(
+    repo: &Repository,
+    rewrite: &Rewrite,
+    stamp: &str,
+) -> Result<Records, GitError> {
+    let dir = state_dir(repo)?;
+    let write = |name: &str, text: String| -> Result<PathBuf, GitError> {
+        let path = dir.join(format!("{name}-{stamp}.txt"));
+        let mut file = private_file(&path)?;
+        file.write_all(text.as_bytes())
+            .map_err(|e| io_err("cannot write", &path, e))?;
+        Ok(path)
+    };
+    let mut map = String::from("old new\n");
+    for old in &rewrite.commit_order {
+        let new = rewrite.commit_map.get(old).unwrap_or(old);
+        map.push_str(&format!("{old} {new}\n"));
+    }
+    let first: String = rewrite
+        .first_changed
+        .iter()
+        .map(|oid| format!("{oid}\n"))
+        .collect();
+    let refs: String = rewrite
+        .ref_updates
+        .iter()
+        .map(|u| format!("{} {} {}\n", u.old, u.new, u.name))
+        .collect();
+    Ok(Records {
+        commit_map: write("commit-map", map)?,
+        first_changed: write("first-changed", first)?,
+        ref_map: write("ref-map", refs)?,
+    })
+}
+
+/// Brings a worktree to its (new) HEAD: the index is reset to HEAD's tree and only tracked
+/// files whose content changed are rewritten. Untracked files, including files the purge
+/// dropped from history (such as a `.env`), stay on disk as they are. Returns how many
+/// files were rewritten.
+pub fn update_worktree(wt: &Worktree) -> Result<usize, GitError> {
+    run_git(git(&wt.workdir).args(["reset", "--quiet"]), "git reset")?;
+    let changed = run_git(
+        git(&wt.workdir).args([
+            "diff",
+            "--name-only",
+            "-z",
+            "--no-renames",
+            "--ignore-submodules",
+            "--diff-filter=M",
+        ]),
+        "git diff",
+    )?;
+    let count = changed.split(|b| *b == 0).filter(|p| !p.is_empty()).count();
+    if count > 0 {
+        let mut child = git(&wt.workdir)
+            .args(["checkout-index", "--force", "-z", "--stdin"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .map_err(|e| GitError::Other {
+                context: "cannot run git checkout-index".into(),
+                message: e.to_string(),
+            })?;
+        if let Some(mut stdin) = child.stdin.take() {
+            stdin
+                .write_all(&changed)
+                .map_err(|e| io_err("cannot update files in", &wt.workdir, e))?;
+        }
+        let output = child.wait_with_output().map_err(|e| GitError::Other {
+            context: "git checkout-index".into(),
+            message: e.to_string(),
+        })?;
+        if !output.status.success() {
+            return Err(GitError::Other {
+                context: format!("git checkout-index in {}", wt.workdir.display()),
+                message: String::from_utf8_lossy(&output.stderr).trim().to_string(),
+            });
+        }
+    }
+    Ok(count)
+}
+
+/// Drops every reflog entry (they still point at the old commits), then puts back the
+/// stash's reflog — which is the list of stashes — with the rewritten entries.
+pub fn expire_reflogs(repo: &Repository, stash: &[StashEntry]) -> Result<(), GitError> {
+    run_git(
+        git(repo.commondir()).args([
+            "reflog",
+            "expire",
+            "--expire=now",
+            "--expire-unreachable=now",
+            "--all",
+        ]),
+        "git reflog expire",
+    )?;
+    if stash.is_empty() {
+        return Ok(());
+    }
+    let mut reflog = repo
+        .reflog("refs/stash")
+        .map_err(|e| GitError::other("cannot read the stash reflog", e))?;
+    while !reflog.is_empty() {
+        reflog
+            .remove(0, false)
+            .map_err(|e| GitError::other("cannot rewrite the stash reflog", e))?;
+    }
+    for entry in stash {
+        let committer = Signature::new(
+            &entry.name,
+            &entry.email,
+            &Time::new(entry.time, entry.offset_minutes),
+        )
+        .map_err(|e| GitError::other("cannot rewrite the stash reflog", e))?;
+        reflog
+            .append(entry.oid, &committer, Some(&entry.message))
+            .map_err(|e| GitError::other("cannot rewrite the stash reflog", e))?;
+    }
+    reflog
+        .write()
+        .map_err(|e| GitError::other("cannot write the stash reflog", e))
+}
+
+/// `git gc --prune=now`: repacks what is reachable and deletes everything else.
+pub fn gc(repo: &Repository) -> Result<(), GitError> {
+    run_git(
+        git(repo.commondir()).args(["gc", "--prune=now", "--quiet"]),
+        "git gc --prune=now",
+    )
+    .map(|_| ())
+}
+
+/// Replaces secrets in the files git keeps a last commit message in (`COMMIT_EDITMSG` and
+/// friends), which are not objects but would still show the secret.
+pub fn scrub_message_files(repo: &Repository, scrubber: &Scrubber) -> Vec<PathBuf> {
+    let mut dirs = vec![repo.commondir().to_path_buf()];
+    dirs.extend(worktrees(repo).into_iter().map(|w| w.git_dir));
+    dirs.sort();
+    dirs.dedup();
+    let mut scrubbed = Vec::new();
+    for dir in dirs {
+        for name in ["COMMIT_EDITMSG", "MERGE_MSG", "SQUASH_MSG", "TAG_EDITMSG"] {
+            let path = dir.join(name);
+            let Ok(data) = std::fs::read(&path) else {
+                continue;
+            };
+            if let Some(new) = scrubber.replace(&data) {
+                if std::fs::write(&path, new).is_ok() {
+                    scrubbed.push(path);
+                }
+            }
+        }
+    }
+    scrubbed
+}
+
+/// An object that still holds a secret after the purge.
+#[derive(Debug, Clone)]
+pub struct Leftover {
+    pub oid: Oid,
+    pub kind: ObjectType,
+    pub offset: usize,
+    pub redacted: String,
+    /// Where it is reachable from, when that could be found.
+    pub location: Option<String>,
+}
+
+/// Lists every object in the object database and searches each one not already known to be
+/// clean (`checked_clean`: objects whose exact content, by id, was searched during the
+/// rewrite). Returns how many objects exist and which still hold a secret.
+pub fn verify_odb(
+    repo: &Repository,
+    scrubber: &Scrubber,
+    checked_clean: &HashSet<Oid>,
+) -> Result<(usize, usize, Vec<Leftover>), GitError> {
+    // A fresh handle: the old one may still list packs that gc has just deleted.
+    let fresh = Repository::open(repo.path())
+        .map_err(|e| GitError::other(format!("cannot open {}", repo.path().display()), e))?;
+    let repo = &fresh;
+    let odb = repo
+        .odb()
+        .map_err(|e| GitError::other("cannot open the object database", e))?;
+    let mut all = Vec::new();
+    odb.foreach(|oid| {
+        all.push(*oid);
+        true
+    })
+    .map_err(|e| GitError::other("cannot list the object database", e))?;
+    all.sort_unstable();
+    all.dedup();
+    let total = all.len();
+    let to_read: Vec<Oid> = all
+        .into_iter()
+        .filter(|oid| !checked_clean.contains(oid))
+        .collect();
+    let found: Mutex<Vec<Leftover>> = Mutex::new(Vec::new());
+    let failures: Mutex<Vec<GitError>> = Mutex::new(Vec::new());
+    read_blobs_parallel(
+        repo.path(),
+        &to_read,
+        |o| *o,
+        u64::MAX,
+        |oid, read| match read {
+            BlobRead::Data(data) => {
+                if let Some((offset, redacted)) = scrubber.first_match(data) {
+                    found.lock().expect("found lock").push(Leftover {
+                        oid: *oid,
+                        kind: ObjectType::Any,
+                        offset,
+                        redacted,
+                        location: None,
+                    });
+                }
+            }
+            BlobRead::TooLarge(_) => {}
+            BlobRead::Failed(err) => failures.lock().expect("failures lock").push(err),
+        },
+    )?;
+    if let Some(err) = failures
+        .into_inner()
+        .expect("failures lock")
+        .into_iter()
+        .next()
+    {
+        return Err(err);
+    }
+    let mut found = found.into_inner().expect("found lock");
+    for leftover in &mut found {
+        if let Ok((_, kind)) = odb.read_header(leftover.oid) {
+            leftover.kind = kind;
+        }
+    }
+    if !found.is_empty() {
+        locate(repo, &mut found);
+    }
+    found.sort_by_key(|l| l.oid);
+    Ok((total, to_read.len(), found))
+}
+
+/// Says where leftovers are reachable from: the commit and path that hold a blob, the refs
+/// that reach that commit.
+fn locate(repo: &Repository, leftovers: &mut [Leftover]) {
+    let wanted: std::collections::HashSet<Oid> = leftovers.iter().map(|l| l.oid).collect();
+    let mut blobs: Vec<super::BlobRef> = Vec::new();
+    let Ok(inventory) = super::history_inventory(repo, false, &mut |batch| {
+        blobs.extend(batch.into_iter().filter(|b| wanted.contains(&b.oid)));
+    }) else {
+        return;
+    };
+    let mut refs: Vec<(String, Oid)> = Vec::new();
+    if let Ok(references) = repo.references() {
+        for r in references.flatten() {
+            if let (Some(name), Ok(commit)) = (r.name(), r.peel_to_commit()) {
+                refs.push((name.to_string(), commit.id()));
+            }
+        }
+    }
+    let reaching = |commit: Oid| -> Vec<String> {
+        refs.iter()
+            .filter(|(_, tip)| {
+                *tip == commit || repo.graph_descendant_of(*tip, commit).unwrap_or(false)
+            })
+            .map(|(name, _)| name.clone())
+            .collect()
+    };
+    for leftover in leftovers.iter_mut() {
+        let (commit, path) = if let Some(blob) = blobs.iter().find(|b| b.oid == leftover.oid) {
+            (blob.commit, blob.path.clone())
+        } else if inventory.messages.iter().any(|m| m.object == leftover.oid) {
+            (Some(leftover.oid), None)
+        } else {
+            (None, None)
+        };
+        leftover.location = match commit {
+            Some(commit) => {
+                let refs = reaching(commit);
+                let mut text = match &path {
+                    Some(path) => format!("{path} in commit {commit}"),
+                    None => format!("commit {commit}"),
+                };
+                if !refs.is_empty() {
+                    text.push_str(&format!(", reachable from {}", refs.join(", ")));
+                }
+                Some(text)
+            }
+            None if path.is_some() => path,
+            None => Some("not reachable from any ref (kept by a reflog or a .keep pack?)".into()),
+        };
+    }
+}
+
+/// A configured remote.
+#[derive(Debug, Clone)]
+pub struct RemoteInfo {
+    pub name: String,
+    pub url: Option<String>,
+}
+
+pub fn remotes(repo: &Repository) -> Vec<RemoteInfo> {
+    let Ok(names) = repo.remotes() else {
+        return Vec::new();
+    };
+    names
+        .iter()
+        .flatten()
+        .map(|name| RemoteInfo {
+            name: name.to_string(),
+            url: repo
+                .find_remote(name)
+                .ok()
+                .and_then(|r| r.url().map(str::to_string)),
+        })
+        .collect()
+}
+
+/// The refs a remote needs force-pushed: rewritten branches, tags and notes.
+pub fn refs_to_push(rewrite: &Rewrite) -> Vec<String> {
+    rewrite
+        .ref_updates
+        .iter()
+        .map(|u| u.name.clone())
+        .filter(|n| {
+            n.starts_with("refs/heads/")
+                || n.starts_with("refs/tags/")
+                || n.starts_with("refs/notes/")
+        })
+        .collect()
+}
+
+/// `git push --force REMOTE ref:ref…` for the rewritten refs. Output goes to the terminal
+/// (stderr), where git's own progress and credential prompts belong.
+pub fn force_push(repo: &Repository, remote: &str, refs: &[String]) -> Result<(), GitError> {
+    if refs.is_empty() {
+        return Ok(());
+    }
+    let mut cmd = git(repo.commondir());
+    cmd.args(["push", "--force", "--porcelain", remote]);
+    for name in refs {
+        cmd.arg(format!("{name}:{name}"));
+    }
+    let status = cmd
+        .stdout(Stdio::null())
+        .status()
+        .map_err(|e| GitError::Other {
+            context: "cannot run git push".into(),
+            message: e.to_string(),
+        })?;
+    if !status.success() {
+        return Err(GitError::Other {
+            context: format!("git push --force {remote}"),
+            message: "the push failed (see git's message above); the local rewrite is done".into(),
+        });
+    }
+    Ok(())
+}

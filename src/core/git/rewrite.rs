@@ -1,0 +1,1076 @@
+//! The history rewrite behind `keywarden purge`: every commit reachable from every ref (and
+//! the stash's reflog, and every worktree's HEAD) is recreated with its secrets replaced and
+//! its `--delete-path` files dropped. Each unique tree and blob is read once and rewritten at
+//! most once (memoised); authors, committers, dates, modes (exec bit, symlinks), gitlinks,
+//! empty commits, extra headers and the merge structure are kept byte for byte, annotated
+//! tags are recreated, and signatures that no longer match are dropped. Nothing here moves a
+//! ref: the result says which refs would move where, and `apply_ref_updates` moves them.
+//!
+//! Three passes, so that the expensive one runs in parallel: (1) walk the commits and their
+//! trees once, recording the tree graph compactly; (2) search every unique blob for the
+//! secrets on all cores; (3) rewrite, descending only into trees that hold something to
+//! change.
+
+use super::pack::ObjectSink;
+use super::scrub::Scrubber;
+use super::GitError;
+use git2::{ObjectType, Odb, Oid, Repository, Signature, Sort};
+use globset::GlobSet;
+use std::collections::{BTreeSet, HashMap, HashSet};
+use std::path::PathBuf;
+use std::sync::{mpsc, Mutex};
+
+/// What to remove.
+pub struct RewriteOptions<'a> {
+    /// Secrets to replace in blobs and in commit and tag messages.
+    pub scrubber: Option<&'a Scrubber>,
+    /// Paths (relative to the repository root) to drop from every commit.
+    pub delete_paths: Option<&'a GlobSet>,
+    /// Also rewrite `refs/remotes/*`.
+    pub include_remotes: bool,
+}
+
+/// Progress reporting, so the command layer can draw a bar without core knowing how.
+pub trait Progress: Sync {
+    fn phase(&self, name: &str, total: u64);
+    fn inc(&self, n: u64);
+}
+
+/// Reports nothing.
+pub struct Silent;
+
+impl Progress for Silent {
+    fn phase(&self, _: &str, _: u64) {}
+    fn inc(&self, _: u64) {}
+}
+
+/// A ref that moves.
+#[derive(Debug, Clone)]
+pub struct RefUpdate {
+    pub name: String,
+    pub old: Oid,
+    pub new: Oid,
+}
+
+/// A worktree whose HEAD is detached (not a branch), and where it moves.
+#[derive(Debug, Clone)]
+pub struct HeadUpdate {
+    /// The worktree's own git dir (where its `HEAD` file lives).
+    pub git_dir: PathBuf,
+    pub old: Oid,
+    pub new: Oid,
+}
+
+/// One entry of the stash's reflog (`stash@{n}`), oldest first.
+#[derive(Debug, Clone)]
+pub struct StashEntry {
+    pub oid: Oid,
+    pub name: String,
+    pub email: String,
+    pub time: i64,
+    pub offset_minutes: i32,
+    pub message: String,
+}
+
+/// A worktree's HEAD as found before the rewrite.
+#[derive(Debug, Clone)]
+pub struct WorktreeHead {
+    pub git_dir: PathBuf,
+    pub detached: Option<Oid>,
+}
+
+/// What the rewrite did (or, in a dry run, would do).
+#[derive(Debug, Default)]
+pub struct Rewrite {
+    pub commits_total: usize,
+    /// Old commit -> new commit, for the commits that changed.
+    pub commit_map: HashMap<Oid, Oid>,
+    /// Every commit rewritten, in the order processed (parents first).
+    pub commit_order: Vec<Oid>,
+    /// The oldest changed commits: changed commits none of whose parents changed. Hosting
+    /// providers need these to purge their caches.
+    pub first_changed: Vec<Oid>,
+    pub blobs_total: usize,
+    pub blobs_scrubbed: usize,
+    pub files_scrubbed: BTreeSet<String>,
+    pub files_deleted: BTreeSet<String>,
+    pub messages_scrubbed: usize,
+    pub signatures_dropped: usize,
+    pub ref_updates: Vec<RefUpdate>,
+    /// Refs not rewritten because they are remote-tracking refs.
+    pub remote_refs_skipped: Vec<String>,
+    pub head_updates: Vec<HeadUpdate>,
+    /// The stash reflog as it must be after the rewrite (oldest first), when there is one.
+    pub stash_reflog: Vec<StashEntry>,
+    pub stash_changed: bool,
+    pub objects_written: usize,
+    /// Objects whose full content was searched during the rewrite and holds no secret.
+    /// Object ids name content, so these need not be read again to verify.
+    pub checked_clean: HashSet<Oid>,
+}
+
+impl Rewrite {
+    pub fn changed(&self) -> bool {
+        !self.ref_updates.is_empty() || !self.head_updates.is_empty() || self.stash_changed
+    }
+}
+
+const BLOB_BIT: u32 = 1 << 31;
+
+struct Node {
+    oid: Oid,
+    start: u32,
+    len: u32,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Dirt {
+    Unknown,
+    Clean,
+    Dirty,
+}
+
+struct Engine<'a> {
+    opts: &'a RewriteOptions<'a>,
+    node_index: HashMap<Oid, u32>,
+    nodes: Vec<Node>,
+    children: Vec<u32>,
+    dirty: Vec<Dirt>,
+    blob_index: HashMap<Oid, u32>,
+    blobs: Vec<Oid>,
+    blob_new: Vec<Option<Oid>>,
+    tree_memo: HashMap<u32, (Oid, bool)>,
+    path_memo: HashMap<(u32, String), (Oid, bool)>,
+    tag_memo: HashMap<Oid, Oid>,
+    out: Rewrite,
+}
+
+fn corrupt(oid: Oid, err: git2::Error) -> GitError {
+    GitError::Corrupt {
+        oid: oid.to_string(),
+        message: err.message().to_string(),
+    }
+}
+
+fn malformed(oid: Oid, what: &str) -> GitError {
+    GitError::Corrupt {
+        oid: oid.to_string(),
+        message: format!("malformed {what}"),
+    }
+}
+
+/// One entry of a raw tree object.
+struct Entry<'d> {
+    mode: &'d [u8],
+    name: &'d [u8],
+    oid: Oid,
+}
+
+#[derive(PartialEq, Eq)]
+enum EntryKind {
+    Tree,
+    Blob,
+    Gitlink,
+}
+
+impl Entry<'_> {
+    fn kind(&self) -> EntryKind {
+        match self.mode {
+            b"40000" | b"040000" => EntryKind::Tree,
+            b"160000" => EntryKind::Gitlink,
+            _ => EntryKind::Blob,
+        }
+    }
+}
+
+fn parse_tree(oid: Oid, data: &[u8]) -> Result<Vec<Entry<'_>>, GitError> {
+    let mut entries = Vec::new();
+    let mut rest = data;
+    while !rest.is_empty() {
+        let space = memchr::memchr(b' ', rest).ok_or_else(|| malformed(oid, "tree"))?;
+        let nul = memchr::memchr(0, &rest[space..])
+            .map(|i| i + space)
+            .ok_or_else(|| malformed(oid, "tree"))?;
+        if rest.len() < nul + 21 {
+            return Err(malformed(oid, "tree"));
+        }
+        let id = Oid::from_bytes(&rest[nul + 1..nul + 21]).map_err(|e| corrupt(oid, e))?;
+        entries.push(Entry {
+            mode: &rest[..space],
+            name: &rest[space + 1..nul],
+            oid: id,
+        });
+        rest = &rest[nul + 21..];
+    }
+    Ok(entries)
+}
+
+/// git's tree order: by name, as if a tree's name ended in `/`.
+fn tree_order(a: &Entry<'_>, b: &Entry<'_>) -> std::cmp::Ordering {
+    let key = |e: &Entry<'_>| {
+        let mut k = e.name.to_vec();
+        if e.kind() == EntryKind::Tree {
+            k.push(b'/');
+        }
+        k
+    };
+    key(a).cmp(&key(b))
+}
+
+fn hex_oid(oid: Oid) -> Vec<u8> {
+    oid.to_string().into_bytes()
+}
+
+/// Splits a commit or tag into its header fields (each with continuation lines) and message.
+fn split_object(data: &[u8]) -> (Vec<&[u8]>, &[u8]) {
+    let (header, message) = match memchr::memmem::find(data, b"\n\n") {
+        Some(i) => (&data[..i + 1], &data[i + 2..]),
+        None => (data, &data[data.len()..]),
+    };
+    let mut fields: Vec<&[u8]> = Vec::new();
+    let mut start = 0;
+    let mut i = 0;
+    while i < header.len() {
+        let end = memchr::memchr(b'\n', &header[i..]).map_or(header.len(), |j| i + j + 1);
+        if end < header.len() && header[end] == b' ' {
+            // The next line continues this field (a signature, a mergetag).
+            i = end;
+            continue;
+        }
+        fields.push(&header[start..end]);
+        start = end;
+        i = end;
+    }
+    (fields, message)
+}
+
+fn field_oid(field: &[u8], prefix: &[u8]) -> Option<Oid> {
+    let rest = field.strip_prefix(prefix)?;
+    let hex = rest.strip_suffix(b"\n").unwrap_or(rest);
+    std::str::from_utf8(hex)
+        .ok()
+        .and_then(|h| Oid::from_str(h).ok())
+}
+
+fn is_signature_field(field: &[u8]) -> bool {
+    field.starts_with(b"gpgsig ") || field.starts_with(b"gpgsig-sha256 ")
+}
+
+/// Where an annotated tag's signature starts in its message, if it has one.
+fn tag_signature_start(message: &[u8]) -> Option<usize> {
+    const MARKERS: [&[u8]; 3] = [
+        b"-----BEGIN PGP SIGNATURE-----",
+        b"-----BEGIN SSH SIGNATURE-----",
+        b"-----BEGIN SIGNED MESSAGE-----",
+    ];
+    MARKERS
+        .iter()
+        .filter_map(|m| {
+            memchr::memmem::rfind(message, m).filter(|&i| i == 0 || message[i - 1] == b'\n')
+        })
+        .min()
+}
+
+/// The refs, worktree HEADs and stash entries a rewrite starts from.
+pub struct Tips {
+    pub refs: Vec<(String, Oid)>,
+    pub remote_refs: Vec<String>,
+    pub heads: Vec<WorktreeHead>,
+    pub stash: Vec<StashEntry>,
+}
+
+/// Lists what a rewrite starts from: every direct ref (symbolic refs follow their target),
+/// every worktree's detached HEAD, and every entry of the stash's reflog.
+pub fn tips(repo: &Repository, include_remotes: bool) -> Result<Tips, GitError> {
+    let mut refs = Vec::new();
+    let mut remote_refs = Vec::new();
+    let references = repo
+        .references()
+        .map_err(|e| GitError::other("cannot list refs", e))?;
+    for reference in references {
+        let reference = reference.map_err(|e| GitError::other("cannot read a ref", e))?;
+        let (Some(name), Some(target)) = (reference.name(), reference.target()) else {
+            continue;
+        };
+        if name.starts_with("refs/remotes/") && !include_remotes {
+            remote_refs.push(name.to_string());
+            continue;
+        }
+        refs.push((name.to_string(), target));
+    }
+    refs.sort();
+    let mut heads = Vec::new();
+    let mut repos = vec![None];
+    if let Ok(names) = repo.worktrees() {
+        repos.extend(names.iter().flatten().map(|n| Some(n.to_string())));
+    }
+    for name in repos {
+        let wt_repo = match &name {
+            None => None,
+            Some(name) => {
+                let Ok(worktree) = repo.find_worktree(name) else {
+                    continue;
+                };
+                if worktree.validate().is_err() {
+                    continue;
+                }
+                match Repository::open_from_worktree(&worktree) {
+                    Ok(r) => Some(r),
+                    Err(_) => continue,
+                }
+            }
+        };
+        let r = wt_repo.as_ref().unwrap_or(repo);
+        let detached = if r.head_detached().unwrap_or(false) {
+            r.head().ok().and_then(|h| h.target())
+        } else {
+            None
+        };
+        heads.push(WorktreeHead {
+            git_dir: r.path().to_path_buf(),
+            detached,
+        });
+    }
+    let mut stash = Vec::new();
+    if let Ok(reflog) = repo.reflog("refs/stash") {
+        for entry in reflog.iter() {
+            let committer = entry.committer();
+            stash.push(StashEntry {
+                oid: entry.id_new(),
+                name: String::from_utf8_lossy(committer.name_bytes()).into_owned(),
+                email: String::from_utf8_lossy(committer.email_bytes()).into_owned(),
+                time: committer.when().seconds(),
+                offset_minutes: committer.when().offset_minutes(),
+                message: entry.message().unwrap_or_default().to_string(),
+            });
+        }
+        // libgit2 lists the newest first.
+        stash.reverse();
+    }
+    Ok(Tips {
+        refs,
+        remote_refs,
+        heads,
+        stash,
+    })
+}
+
+/// Process-wide libgit2 settings for a rewrite, which reads every object once: no object
+/// cache (nothing is read twice, so a cache only grows memory) and a cap on how much of the
+/// packs is mapped at once, so memory stays bounded whatever the size of the repository.
+/// Call before opening the repository; also sets what `tune_for_bulk_reads` sets.
+pub fn tune_for_rewrite() {
+    super::tune_for_bulk_reads();
+    git2::opts::enable_caching(false);
+    // Safety: libgit2 options are process-global; set before any repository is read.
+    unsafe {
+        let _ = git2::opts::set_mwindow_size(32 << 20);
+        let _ = git2::opts::set_mwindow_mapped_limit(128 << 20);
+    }
+}
+
+/// Rewrites history from `tips`, writing new objects to `sink`.
+pub fn rewrite(
+    repo: &Repository,
+    tips: &Tips,
+    opts: &RewriteOptions<'_>,
+    sink: &mut ObjectSink,
+    progress: &dyn Progress,
+) -> Result<Rewrite, GitError> {
+    let odb = repo
+        .odb()
+        .map_err(|e| GitError::other("cannot open the object database", e))?;
+    let mut engine = Engine {
+        opts,
+        node_index: HashMap::new(),
+        nodes: Vec::new(),
+        children: Vec::new(),
+        dirty: Vec::new(),
+        blob_index: HashMap::new(),
+        blobs: Vec::new(),
+        blob_new: Vec::new(),
+        tree_memo: HashMap::new(),
+        path_memo: HashMap::new(),
+        tag_memo: HashMap::new(),
+        out: Rewrite {
+            remote_refs_skipped: tips.remote_refs.clone(),
+            ..Rewrite::default()
+        },
+    };
+
+    // Pass 1: commits in parents-first order (notes last: their file names are commit ids,
+    // renamed after the commits they annotate), and the graph of their trees.
+    let mut main_starts = Vec::new();
+    let mut notes_starts = Vec::new();
+    let mut loose = Vec::new();
+    let mut peel_into = |oid: Oid, notes: bool| -> Result<(), GitError> {
+        let mut oid = oid;
+        loop {
+            let (_, kind) = odb.read_header(oid).map_err(|e| corrupt(oid, e))?;
+            match kind {
+                ObjectType::Tag => {
+                    let tag = repo.find_tag(oid).map_err(|e| corrupt(oid, e))?;
+                    oid = tag.target_id();
+                    continue;
+                }
+                ObjectType::Commit if notes => notes_starts.push(oid),
+                ObjectType::Commit => main_starts.push(oid),
+                other => loose.push((oid, other)),
+            }
+            return Ok(());
+        }
+    };
+    for (name, oid) in &tips.refs {
+        peel_into(*oid, name.starts_with("refs/notes/"))?;
+    }
+    for head in &tips.heads {
+        if let Some(oid) = head.detached {
+            peel_into(oid, false)?;
+        }
+    }
+    for entry in &tips.stash {
+        peel_into(entry.oid, false)?;
+    }
+    let mut order: Vec<(Oid, bool)> = Vec::new();
+    let mut seen: HashSet<Oid> = HashSet::new();
+    for (starts, notes) in [(&main_starts, false), (&notes_starts, true)] {
+        if starts.is_empty() {
+            continue;
+        }
+        let mut walk = repo
+            .revwalk()
+            .map_err(|e| GitError::other("cannot walk history", e))?;
+        walk.set_sorting(Sort::TOPOLOGICAL | Sort::REVERSE)
+            .map_err(|e| GitError::other("cannot walk history", e))?;
+        for oid in starts {
+            walk.push(*oid).map_err(|e| corrupt(*oid, e))?;
+        }
+        for oid in walk {
+            let oid = oid.map_err(|e| GitError::other("cannot walk history", e))?;
+            if seen.insert(oid) {
+                order.push((oid, notes));
+            }
+        }
+    }
+    drop(seen);
+    // Pass 2 runs alongside pass 1: each batch of newly found blobs goes to worker threads
+    // (one repository handle each) while this thread keeps walking trees.
+    progress.phase("reading history", order.len() as u64);
+    let hits: Mutex<Vec<u32>> = Mutex::new(Vec::new());
+    let failures: Mutex<Vec<GitError>> = Mutex::new(Vec::new());
+    let mut commits: Vec<(Oid, Vec<u8>, bool)> = Vec::with_capacity(order.len());
+    let workers = std::thread::available_parallelism().map_or(2, |n| n.get());
+    let (sender, receiver) = mpsc::channel::<Vec<(Oid, u32)>>();
+    let receiver = Mutex::new(receiver);
+    let walked: Result<(), GitError> = std::thread::scope(|scope| {
+        // Owned here so that it is dropped on every way out, error or not: the workers stop
+        // when it is gone, and the scope waits for them.
+        let sender = sender;
+        if let Some(scrubber) = opts.scrubber {
+            for _ in 0..workers {
+                let (receiver, hits, failures) = (&receiver, &hits, &failures);
+                let git_dir = repo.path();
+                scope.spawn(move || search_blobs(git_dir, receiver, scrubber, hits, failures));
+            }
+        }
+        let mut sent = 0usize;
+        let mut dispatch = |engine: &Engine<'_>, all: bool| {
+            let pending = engine.blobs.len() - sent;
+            if opts.scrubber.is_some() && (pending >= BLOB_BATCH || (all && pending > 0)) {
+                let batch = (sent..engine.blobs.len())
+                    .map(|i| (engine.blobs[i], i as u32))
+                    .collect();
+                sent = engine.blobs.len();
+                // The workers only stop when the sender is dropped, so this cannot fail.
+                let _ = sender.send(batch);
+            }
+        };
+        for (oid, notes) in order {
+            let object = odb.read(oid).map_err(|e| corrupt(oid, e))?;
+            let raw = object.data().to_vec();
+            drop(object);
+            let (fields, _) = split_object(&raw);
+            let tree = fields
+                .first()
+                .and_then(|f| field_oid(f, b"tree "))
+                .ok_or_else(|| malformed(oid, "commit"))?;
+            engine.visit_tree(&odb, tree)?;
+            if opts.scrubber.is_none_or(|s| !s.is_match(&raw)) {
+                engine.out.checked_clean.insert(oid);
+            }
+            commits.push((oid, raw, notes));
+            dispatch(&engine, false);
+            progress.inc(1);
+        }
+        for (oid, kind) in &loose {
+            match kind {
+                ObjectType::Tree => {
+                    engine.visit_tree(&odb, *oid)?;
+                }
+                ObjectType::Blob => {
+                    engine.blob_idx(*oid);
+                }
+                _ => {}
+            }
+        }
+        dispatch(&engine, true);
+        drop(sender);
+        progress.phase("searching blobs", 0);
+        Ok(())
+    });
+    walked?;
+    if let Some(err) = failures
+        .into_inner()
+        .expect("failures lock")
+        .into_iter()
+        .next()
+    {
+        return Err(err);
+    }
+    engine.out.commits_total = commits.len();
+    engine.out.blobs_total = engine.blobs.len();
+    engine.dirty = vec![Dirt::Unknown; engine.nodes.len()];
+    engine.blob_new = vec![None; engine.blobs.len()];
+
+    if let Some(scrubber) = opts.scrubber {
+        let mut hits = hits.into_inner().expect("hits lock");
+        hits.sort_unstable();
+        let hit_set: HashSet<u32> = hits.iter().copied().collect();
+        for (i, oid) in engine.blobs.iter().enumerate() {
+            if !hit_set.contains(&(i as u32)) {
+                engine.out.checked_clean.insert(*oid);
+            }
+        }
+        // Pass 3a: the blobs themselves, one at a time so memory stays bounded.
+        for idx in hits {
+            let oid = engine.blobs[idx as usize];
+            let object = odb.read(oid).map_err(|e| corrupt(oid, e))?;
+            if let Some(new) = scrubber.replace(object.data()) {
+                let new_oid = sink.write(ObjectType::Blob, &new)?;
+                if !scrubber.is_match(&new) {
+                    engine.out.checked_clean.insert(new_oid);
+                }
+                engine.blob_new[idx as usize] = Some(new_oid);
+                engine.out.blobs_scrubbed += 1;
+            }
+        }
+    }
+
+    // Pass 3b: trees and commits, parents first.
+    progress.phase("rewriting commits", commits.len() as u64);
+    for (oid, raw, notes) in &commits {
+        engine.rewrite_commit(&odb, sink, *oid, raw, *notes)?;
+        progress.inc(1);
+    }
+    drop(commits);
+
+    // Refs, detached HEADs, the stash.
+    for (name, old) in &tips.refs {
+        let new = engine.rewrite_object(&odb, sink, *old)?;
+        if new != *old {
+            engine.out.ref_updates.push(RefUpdate {
+                name: name.clone(),
+                old: *old,
+                new,
+            });
+        }
+    }
+    for head in &tips.heads {
+        if let Some(old) = head.detached {
+            let new = engine.rewrite_object(&odb, sink, old)?;
+            if new != old {
+                engine.out.head_updates.push(HeadUpdate {
+                    git_dir: head.git_dir.clone(),
+                    old,
+                    new,
+                });
+            }
+        }
+    }
+    for entry in &tips.stash {
+        let new = engine.rewrite_object(&odb, sink, entry.oid)?;
+        let message = match opts.scrubber {
+            Some(s) => s
+                .replace(entry.message.as_bytes())
+                .map(|m| String::from_utf8_lossy(&m).into_owned())
+                .unwrap_or_else(|| entry.message.clone()),
+            None => entry.message.clone(),
+        };
+        if new != entry.oid || message != entry.message {
+            engine.out.stash_changed = true;
+        }
+        engine.out.stash_reflog.push(StashEntry {
+            oid: new,
+            message,
+            ..entry.clone()
+        });
+    }
+    engine.out.objects_written = sink.count();
+    Ok(engine.out)
+}
+
+/// How many blobs a worker takes at a time.
+const BLOB_BATCH: usize = 256;
+
+/// A worker of pass 2: reads each blob it is sent and records which hold a secret.
+fn search_blobs(
+    git_dir: &std::path::Path,
+    receiver: &Mutex<mpsc::Receiver<Vec<(Oid, u32)>>>,
+    scrubber: &Scrubber,
+    hits: &Mutex<Vec<u32>>,
+    failures: &Mutex<Vec<GitError>>,
+) {
+    let fail = |e: GitError| failures.lock().expect("failures lock").push(e);
+    let repo = match Repository::open(git_dir) {
+        Ok(repo) => repo,
+        Err(e) => {
+            return fail(GitError::other(
+                format!("cannot open {}", git_dir.display()),
+                e,
+            ))
+        }
+    };
+    let odb = match repo.odb() {
+        Ok(odb) => odb,
+        Err(e) => return fail(GitError::other("cannot open the object database", e)),
+    };
+    loop {
+        // Hold the lock only to take the next batch.
+        let batch = match receiver.lock().expect("receiver lock").recv() {
+            Ok(batch) => batch,
+            Err(_) => return,
+        };
+        for (oid, idx) in batch {
+            match odb.read(oid) {
+                Ok(object) => {
+                    if scrubber.is_match(object.data()) {
+                        hits.lock().expect("hits lock").push(idx);
+                    }
+                }
+                Err(e) => fail(corrupt(oid, e)),
+            }
+        }
+    }
+}
+
+impl Engine<'_> {
+    fn blob_idx(&mut self, oid: Oid) -> u32 {
+        if let Some(&i) = self.blob_index.get(&oid) {
+            return i;
+        }
+        let i = self.blobs.len() as u32;
+        self.blobs.push(oid);
+        self.blob_index.insert(oid, i);
+        i
+    }
+
+    /// Records a tree and everything under it, reading each unique tree once.
+    fn visit_tree(&mut self, odb: &Odb<'_>, oid: Oid) -> Result<u32, GitError> {
+        if let Some(&i) = self.node_index.get(&oid) {
+            return Ok(i);
+        }
+        let object = odb.read(oid).map_err(|e| corrupt(oid, e))?;
+        let data = object.data();
+        if self.opts.scrubber.is_none_or(|s| !s.is_match(data)) {
+            self.out.checked_clean.insert(oid);
+        }
+        let entries = parse_tree(oid, data)?;
+        let idx = self.nodes.len() as u32;
+        self.nodes.push(Node {
+            oid,
+            start: 0,
+            len: 0,
+        });
+        self.node_index.insert(oid, idx);
+        let mut kids = Vec::with_capacity(entries.len());
+        for entry in &entries {
+            match entry.kind() {
+                EntryKind::Tree => kids.push(self.visit_tree(odb, entry.oid)?),
+                EntryKind::Blob => kids.push(self.blob_idx(entry.oid) | BLOB_BIT),
+                EntryKind::Gitlink => {}
+            }
+        }
+        let node = &mut self.nodes[idx as usize];
+        node.start = self.children.len() as u32;
+        node.len = kids.len() as u32;
+        self.children.extend(kids);
+        Ok(idx)
+    }
+
+    /// Whether anything under the tree changes (only meaningful without `--delete-path`).
+    fn is_dirty(&mut self, idx: u32) -> bool {
+        match self.dirty[idx as usize] {
+            Dirt::Clean => return false,
+            Dirt::Dirty => return true,
+            Dirt::Unknown => {}
+        }
+        let node = &self.nodes[idx as usize];
+        let (start, len) = (node.start as usize, node.len as usize);
+        let mut dirty = false;
+        for k in start..start + len {
+            let child = self.children[k];
+            if child & BLOB_BIT != 0 {
+                if self.blob_new[(child & !BLOB_BIT) as usize].is_some() {
+                    dirty = true;
+                    break;
+                }
+            } else if self.is_dirty(child) {
+                dirty = true;
+                break;
+            }
+        }
+        self.dirty[idx as usize] = if dirty { Dirt::Dirty } else { Dirt::Clean };
+        dirty
+    }
+
+    /// The rewritten tree at `path` (`""` for a root), and whether it ended up empty.
+    fn rewrite_tree(
+        &mut self,
+        odb: &Odb<'_>,
+        sink: &mut ObjectSink,
+        idx: u32,
+        path: &str,
+        notes_root: bool,
+    ) -> Result<(Oid, bool), GitError> {
+        let oid = self.nodes[idx as usize].oid;
+        let globs = self.opts.delete_paths;
+        if !notes_root {
+            if globs.is_none() {
+                if !self.is_dirty(idx) {
+                    return Ok((oid, false));
+                }
+                if let Some(&memo) = self.tree_memo.get(&idx) {
+                    return Ok(memo);
+                }
+            } else if let Some(&memo) = self.path_memo.get(&(idx, path.to_string())) {
+                return Ok(memo);
+            }
+        }
+        let object = odb.read(oid).map_err(|e| corrupt(oid, e))?;
+        let data = object.data();
+        let entries = parse_tree(oid, data)?;
+        let mut new_entries: Vec<(Vec<u8>, Vec<u8>, Oid)> = Vec::with_capacity(entries.len());
+        let mut renamed = false;
+        for entry in &entries {
+            let name = String::from_utf8_lossy(entry.name);
+            let full = if path.is_empty() {
+                name.into_owned()
+            } else {
+                format!("{path}/{name}")
+            };
+            if globs.is_some_and(|g| g.is_match(&full)) {
+                self.out.files_deleted.insert(full);
+                continue;
+            }
+            let mut name = entry.name.to_vec();
+            let new_oid = match entry.kind() {
+                EntryKind::Tree => {
+                    let child = *self
+                        .node_index
+                        .get(&entry.oid)
+                        .expect("every tree was visited in pass 1");
+                    let (new, empty) = self.rewrite_tree(odb, sink, child, &full, false)?;
+                    if empty && new != entry.oid {
+                        // git records no empty directories; one emptied by deletion goes.
+                        continue;
+                    }
+                    new
+                }
+                EntryKind::Blob => {
+                    let b = *self
+                        .blob_index
+                        .get(&entry.oid)
+                        .expect("every blob was visited in pass 1");
+                    match self.blob_new[b as usize] {
+                        Some(new) => {
+                            self.out.files_scrubbed.insert(full);
+                            new
+                        }
+                        None => entry.oid,
+                    }
+                }
+                EntryKind::Gitlink => entry.oid,
+            };
+            if notes_root {
+                // A note's file name is the id of the commit it annotates.
+                if let Some(new) = std::str::from_utf8(entry.name)
+                    .ok()
+                    .filter(|n| n.len() == 40)
+                    .and_then(|n| Oid::from_str(n).ok())
+                    .and_then(|annotated| self.out.commit_map.get(&annotated))
+                {
+                    name = hex_oid(*new);
+                    renamed = true;
+                }
+            }
+            new_entries.push((entry.mode.to_vec(), name, new_oid));
+        }
+        if renamed {
+            new_entries.sort_by(|a, b| {
+                tree_order(
+                    &Entry {
+                        mode: &a.0,
+                        name: &a.1,
+                        oid: a.2,
+                    },
+                    &Entry {
+                        mode: &b.0,
+                        name: &b.1,
+                        oid: b.2,
+                    },
+                )
+            });
+        }
+        let mut raw = Vec::with_capacity(data.len());
+        for (mode, name, id) in &new_entries {
+            raw.extend_from_slice(mode);
+            raw.push(b' ');
+            raw.extend_from_slice(name);
+            raw.push(0);
+            raw.extend_from_slice(id.as_bytes());
+        }
+        let new = if raw == data {
+            oid
+        } else {
+            let new = sink.write(ObjectType::Tree, &raw)?;
+            if self.opts.scrubber.is_none_or(|s| !s.is_match(&raw)) {
+                self.out.checked_clean.insert(new);
+            }
+            new
+        };
+        drop(object);
+        let result = (new, new_entries.is_empty());
+        if !notes_root {
+            if globs.is_none() {
+                self.tree_memo.insert(idx, result);
+            } else {
+                self.path_memo.insert((idx, path.to_string()), result);
+            }
+        }
+        Ok(result)
+    }
+
+    fn rewrite_commit(
+        &mut self,
+        odb: &Odb<'_>,
+        sink: &mut ObjectSink,
+        oid: Oid,
+        raw: &[u8],
+        notes: bool,
+    ) -> Result<Oid, GitError> {
+        let (fields, message) = split_object(raw);
+        let old_tree = fields
+            .first()
+            .and_then(|f| field_oid(f, b"tree "))
+            .ok_or_else(|| malformed(oid, "commit"))?;
+        let tree_idx = *self
+            .node_index
+            .get(&old_tree)
+            .expect("every tree was visited in pass 1");
+        let (new_tree, _) = self.rewrite_tree(odb, sink, tree_idx, "", notes)?;
+        let mut changed = new_tree != old_tree;
+        let mut parents_changed = false;
+        let mut new_parents = Vec::new();
+        for field in &fields {
+            if let Some(parent) = field_oid(field, b"parent ") {
+                let new = self.out.commit_map.get(&parent).copied().unwrap_or(parent);
+                parents_changed |= new != parent;
+                new_parents.push(new);
+            }
+        }
+        changed |= parents_changed;
+        let new_message = self.opts.scrubber.and_then(|s| s.replace(message));
+        if new_message.is_some() {
+            changed = true;
+            self.out.messages_scrubbed += 1;
+        }
+        self.out.commit_order.push(oid);
+        if !changed {
+            return Ok(oid);
+        }
+        let mut out = Vec::with_capacity(raw.len());
+        let mut parents = new_parents.iter();
+        let mut signed = false;
+        for field in &fields {
+            if field.starts_with(b"tree ") {
+                out.extend_from_slice(b"tree ");
+                out.extend_from_slice(&hex_oid(new_tree));
+                out.push(b'\n');
+            } else if field.starts_with(b"parent ") {
+                let parent = parents.next().expect("one new parent per parent field");
+                out.extend_from_slice(b"parent ");
+                out.extend_from_slice(&hex_oid(*parent));
+                out.push(b'\n');
+            } else if is_signature_field(field) {
+                // The signature covered the old content; it cannot match the new.
+                signed = true;
+            } else if field.starts_with(b"mergetag ") {
+                // An embedded signed tag of a merged commit, which was rewritten too.
+            } else {
+                out.extend_from_slice(field);
+            }
+        }
+        out.push(b'\n');
+        out.extend_from_slice(new_message.as_deref().unwrap_or(message));
+        let new = sink.write(ObjectType::Commit, &out)?;
+        if self.opts.scrubber.is_none_or(|s| !s.is_match(&out)) {
+            self.out.checked_clean.insert(new);
+        }
+        if signed {
+            self.out.signatures_dropped += 1;
+        }
+        if !parents_changed {
+            self.out.first_changed.push(oid);
+        }
+        self.out.commit_map.insert(oid, new);
+        Ok(new)
+    }
+
+    fn rewrite_object(
+        &mut self,
+        odb: &Odb<'_>,
+        sink: &mut ObjectSink,
+        oid: Oid,
+    ) -> Result<Oid, GitError> {
+        let (_, kind) = odb.read_header(oid).map_err(|e| corrupt(oid, e))?;
+        Ok(match kind {
+            ObjectType::Commit => self.out.commit_map.get(&oid).copied().unwrap_or(oid),
+            ObjectType::Tag => self.rewrite_tag(odb, sink, oid)?,
+            ObjectType::Tree => match self.node_index.get(&oid) {
+                Some(&idx) => self.rewrite_tree(odb, sink, idx, "", false)?.0,
+                None => oid,
+            },
+            ObjectType::Blob => self
+                .blob_index
+                .get(&oid)
+                .and_then(|&b| self.blob_new[b as usize])
+                .unwrap_or(oid),
+            _ => oid,
+        })
+    }
+
+    fn rewrite_tag(
+        &mut self,
+        odb: &Odb<'_>,
+        sink: &mut ObjectSink,
+        oid: Oid,
+    ) -> Result<Oid, GitError> {
+        if let Some(&new) = self.tag_memo.get(&oid) {
+            return Ok(new);
+        }
+        let raw = odb.read(oid).map_err(|e| corrupt(oid, e))?.data().to_vec();
+        let (fields, message) = split_object(&raw);
+        let target = fields
+            .first()
+            .and_then(|f| field_oid(f, b"object "))
+            .ok_or_else(|| malformed(oid, "tag"))?;
+        let new_target = self.rewrite_object(odb, sink, target)?;
+        let scrubbed = self.opts.scrubber.and_then(|s| s.replace(message));
+        let new = if new_target == target && scrubbed.is_none() {
+            if self.opts.scrubber.is_none_or(|s| !s.is_match(&raw)) {
+                self.out.checked_clean.insert(oid);
+            }
+            oid
+        } else {
+            if scrubbed.is_some() {
+                self.out.messages_scrubbed += 1;
+            }
+            let mut message = scrubbed.unwrap_or_else(|| message.to_vec());
+            let mut signed = false;
+            if let Some(at) = tag_signature_start(&message) {
+                message.truncate(at);
+                signed = true;
+            }
+            let mut out = Vec::with_capacity(raw.len());
+            for field in &fields {
+                if field.starts_with(b"object ") {
+                    out.extend_from_slice(b"object ");
+                    out.extend_from_slice(&hex_oid(new_target));
+                    out.push(b'\n');
+                } else if is_signature_field(field) {
+                    signed = true;
+                } else {
+                    out.extend_from_slice(field);
+                }
+            }
+            out.push(b'\n');
+            out.extend_from_slice(&message);
+            if signed {
+                self.out.signatures_dropped += 1;
+            }
+            let new = sink.write(ObjectType::Tag, &out)?;
+            if self.opts.scrubber.is_none_or(|s| !s.is_match(&out)) {
+                self.out.checked_clean.insert(new);
+            }
+            new
+        };
+        self.tag_memo.insert(oid, new);
+        Ok(new)
+    }
+}
+
+/// Moves every ref in one transaction (all or nothing), then each detached worktree HEAD.
+pub fn apply_ref_updates(repo: &Repository, rewrite: &Rewrite) -> Result<(), GitError> {
+    let signature = Signature::now("keywarden", "keywarden@localhost")
+        .map_err(|e| GitError::other("cannot make a reflog signature", e))?;
+    let mut tx = repo
+        .transaction()
+        .map_err(|e| GitError::other("cannot start a ref transaction", e))?;
+    for update in &rewrite.ref_updates {
+        tx.lock_ref(&update.name)
+            .map_err(|e| GitError::other(format!("cannot lock {}", update.name), e))?;
+    }
+    for update in &rewrite.ref_updates {
+        // Refuse if someone moved the ref while we were rewriting.
+        let current = repo
+            .refname_to_id(&update.name)
+            .map_err(|e| GitError::other(format!("cannot read {}", update.name), e))?;
+        if current != update.old {
+            return Err(GitError::Other {
+                context: format!("{} moved during the rewrite", update.name),
+                message: "nothing was changed; run purge again".into(),
+            });
+        }
+        tx.set_target(
+            &update.name,
+            update.new,
+            Some(&signature),
+            "keywarden purge",
+        )
+        .map_err(|e| GitError::other(format!("cannot update {}", update.name), e))?;
+    }
+    tx.commit()
+        .map_err(|e| GitError::other("cannot update the refs", e))?;
+    for head in &rewrite.head_updates {
+        let wt = Repository::open(&head.git_dir)
+            .map_err(|e| GitError::other(format!("cannot open {}", head.git_dir.display()), e))?;
+        wt.set_head_detached(head.new).map_err(|e| {
+            GitError::other(format!("cannot move HEAD of {}", head.git_dir.display()), e)
+        })?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn splits_headers_with_continuation_lines() {
+        let raw = b"tree a\nparent b\ngpgsig -----BEGIN\n line\n -----END\nauthor x\n\nmsg\n";
+        let (fields, message) = split_object(raw);
+        assert_eq!(fields.len(), 4);
+        assert_eq!(fields[2], b"gpgsig -----BEGIN\n line\n -----END\n");
+        assert_eq!(message, b"msg\n");
+    }
+
+    #[test]
+    fn finds_tag_signatures_at_line_starts_only() {
+        let m = b"v1\n-----BEGIN PGP SIGNATURE-----\nabc\n";
+        assert_eq!(tag_signature_start(m), Some(3));
+        assert_eq!(
+            tag_signature_start(b"quote -----BEGIN PGP SIGNATURE-----"),
+            None
+        );
+    }
+}
