@@ -28,7 +28,13 @@ const DEFAULT_BASELINE: &str = ".keywarden-baseline.json";
 pub fn run(ctx: &Context, args: HookArgs) -> anyhow::Result<Outcome> {
     let hook = HookName::parse(&args.name)?;
     let cwd = std::env::current_dir().context("cannot read the current directory")?;
-    let repo = git::open(&cwd)?;
+    let repo = git::open(&cwd);
+    if matches!(hook, HookName::PostCheckout | HookName::PostMerge) {
+        // Rotation reminders will live here. Until then these hooks only run what they
+        // chain, and nothing of ours can fail a checkout or a merge.
+        return run_chained(repo.ok().as_ref(), hook, &args.args, None);
+    }
+    let repo = repo?;
     // git hands pre-push the ref updates on stdin; a chained hook needs them too.
     let input = if hook == HookName::PrePush {
         let mut buf = String::new();
@@ -48,19 +54,19 @@ pub fn run(ctx: &Context, args: HookArgs) -> anyhow::Result<Outcome> {
     let outcome = match hook {
         HookName::PreCommit => pre_commit(ctx, &repo)?,
         HookName::PrePush => pre_push(ctx, &repo, input.as_deref().unwrap_or(""))?,
-        // Rotation reminders will live here; until then these hooks only chain.
+        // Returned above.
         HookName::PostCheckout | HookName::PostMerge => Outcome::Clean,
     };
     if outcome != Outcome::Clean {
         return Ok(outcome);
     }
-    run_chained(&repo, hook, &args.args, input.as_deref())
+    run_chained(Some(&repo), hook, &args.args, input.as_deref())
 }
 
 /// Runs the hooks keywarden displaced: the one renamed next to the shim, and — for a
 /// global install — the repository's own hook, which git no longer runs by itself.
 fn run_chained(
-    repo: &Repository,
+    repo: Option<&Repository>,
     hook: HookName,
     args: &[String],
     input: Option<&str>,
@@ -69,16 +75,17 @@ fn run_chained(
         return Ok(Outcome::Clean);
     };
     let mut chained = vec![hooks::chained_path(&shim)];
-    let own = hooks::own_hooks_dir(repo).join(hook.as_str());
-    let same_dir = match (
-        shim.parent().map(std::fs::canonicalize),
-        own.parent().map(std::fs::canonicalize),
-    ) {
-        (Some(Ok(a)), Some(Ok(b))) => a == b,
-        _ => false,
-    };
-    if !same_dir && std::fs::read(&own).is_ok_and(|bytes| !hooks::is_keywarden_shim(&bytes)) {
-        chained.push(own);
+    if let Some(own) = repo.map(|r| hooks::own_hooks_dir(r).join(hook.as_str())) {
+        let same_dir = match (
+            shim.parent().map(std::fs::canonicalize),
+            own.parent().map(std::fs::canonicalize),
+        ) {
+            (Some(Ok(a)), Some(Ok(b))) => a == b,
+            _ => false,
+        };
+        if !same_dir && std::fs::read(&own).is_ok_and(|b| !hooks::is_keywarden_shim(&b)) {
+            chained.push(own);
+        }
     }
     for path in chained {
         if !is_executable(&path) {

@@ -731,6 +731,13 @@ fn post_checkout_and_post_merge_do_nothing_and_succeed() {
     }
     let out = hooked_git(&sb, &sb.repo(), &["checkout", "-q", "-b", "other"]);
     assert_eq!(code(&out), 0, "{}", stderr(&out));
+    // Harmless even where nothing makes sense.
+    let out = Sandbox::empty()
+        .keywarden()
+        .args(["hook", "post-merge", "0"])
+        .output()
+        .expect("hook");
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
 }
 
 #[test]
@@ -1175,4 +1182,95 @@ fn pre_push_under_the_pre_commit_framework_reads_its_range_variables() {
         .output()
         .expect("hook");
     assert_eq!(code(&out), 0, "{}", stderr(&out));
+}
+
+#[test]
+fn add_patch_stages_one_hunk_and_the_hook_judges_only_that() {
+    let sb = Sandbox::new();
+    let middle: String = (1..=20).map(|i| format!("line {i}\n")).collect();
+    sb.write("app.py", format!("top = 1\n{middle}bottom = 1\n"));
+    sb.commit_all("initial");
+    install(&sb);
+    let key = keys::openai_project();
+    sb.write("app.py", format!("top = \"{key}\"\n{middle}bottom = 2\n"));
+    let add_p = |answers: &str| {
+        let mut child = sb
+            .git_cmd_in(&sb.repo())
+            .args(["add", "-p", "app.py"])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("git add -p");
+        use std::io::Write as _;
+        child
+            .stdin
+            .take()
+            .expect("stdin")
+            .write_all(answers.as_bytes())
+            .expect("answer");
+        assert!(child.wait().expect("wait").success());
+    };
+    // Skip the hunk with the key, stage the other one: the commit goes through.
+    add_p("n\ny\n");
+    let staged = sb.git(&["diff", "--cached"]);
+    assert!(staged.contains("+bottom = 2") && !staged.contains(&key[..12]));
+    let out = commit(&sb, &[]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    // Now stage the key's hunk: blocked.
+    add_p("y\n");
+    let out = commit(&sb, &[]);
+    assert_eq!(code(&out), 1, "{}", stderr(&out));
+    assert!(stderr(&out).contains("app.py:1:8"), "{}", stderr(&out));
+}
+
+/// Runs `keywarden ARGS` on a pseudo-terminal (util-linux `script`) answering `answers`;
+/// `None` when `script` is not available.
+fn on_terminal(sb: &Sandbox, args: &str, answers: &str) -> Option<String> {
+    let bin = assert_cmd::cargo::cargo_bin("keywarden");
+    let mut script = Command::new("script")
+        .args([
+            "-q",
+            "-e",
+            "-c",
+            &format!("{} {args}", bin.display()),
+            "/dev/null",
+        ])
+        .current_dir(sb.repo())
+        .env_clear()
+        .envs(crate::support::sealed_env(sb.root()))
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .ok()?;
+    {
+        use std::io::Write as _;
+        let mut stdin = script.stdin.take()?;
+        stdin.write_all(answers.as_bytes()).ok()?;
+    }
+    let out = script.wait_with_output().ok()?;
+    Some(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+#[test]
+fn on_a_terminal_install_shows_the_gitignore_diff_and_asks() {
+    let sb = Sandbox::new();
+    sb.write(".gitignore", "target/\n");
+    sb.commit_all("initial");
+    let Some(shown) = on_terminal(&sb, "install --no-env-example", "n\n") else {
+        return;
+    };
+    assert!(shown.contains("+.env.*"), "{shown}");
+    assert!(
+        shown.contains("Apply this change to .gitignore? [y/N]"),
+        "{shown}"
+    );
+    assert_eq!(sb.read(".gitignore"), "target/\n", "answered no");
+    assert!(sb.repo().join(".git/hooks/pre-commit").is_file());
+    let Some(shown) = on_terminal(&sb, "install --no-env-example", "y\n") else {
+        return;
+    };
+    assert!(shown.contains("✓ .gitignore: added"), "{shown}");
+    assert!(sb.read(".gitignore").contains("!.env.example"));
 }
