@@ -6,7 +6,7 @@ use super::GitError;
 use git2::{Delta, DiffOptions, ObjectType, Oid, Repository, Sort, Tree};
 use rayon::prelude::*;
 use std::collections::HashSet;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 /// A blob to scan and where it was first seen.
 #[derive(Debug, Clone)]
@@ -373,26 +373,7 @@ pub fn range_changes(
 /// nothing, before the first commit). Reads the index file named by `GIT_INDEX_FILE` when
 /// set, as git does during `git commit -a` and `git commit PATH` — libgit2 ignores it.
 pub fn staged_changes(repo: &Repository) -> Result<Vec<Change>, GitError> {
-    let mut index = match std::env::var_os("GIT_INDEX_FILE") {
-        Some(path) => {
-            let path = PathBuf::from(path);
-            let path = if path.is_relative() {
-                std::env::current_dir()
-                    .map(|d| d.join(&path))
-                    .unwrap_or(path)
-            } else {
-                path
-            };
-            git2::Index::open(&path).map_err(|e| GitError::Index {
-                path: path.clone(),
-                message: e.message().to_string(),
-            })?
-        }
-        None => repo.index().map_err(|e| GitError::Index {
-            path: repo.path().join("index"),
-            message: e.message().to_string(),
-        })?,
-    };
+    let mut index = super::staged_tree::open_index(repo)?;
     // An index opened by path has no repository; diffing needs the odb through `repo`.
     let head_tree = match repo.head() {
         Ok(head) => Some(
@@ -455,6 +436,8 @@ fn delta_change(delta: &git2::DiffDelta<'_>, commit: Option<Oid>) -> Option<Chan
     })
 }
 
+const SMALL_READ: usize = 32;
+
 /// The result of reading one blob for a scan.
 pub enum BlobRead<'a> {
     Data(&'a [u8]),
@@ -475,6 +458,11 @@ where
     T: Sync,
     F: Fn(&T, BlobRead<'_>) + Sync,
 {
+    // A handful of blobs (a pre-commit) is read with one handle: opening a repository per
+    // worker costs more than the reads.
+    if items.len() <= SMALL_READ {
+        return read_blobs(git_dir, items, oid_of, max_size, &visit);
+    }
     // Small chunks keep both cores busy when a few blobs are large.
     let chunk = (items.len() / (rayon::current_num_threads() * 16)).clamp(1, 512);
     items

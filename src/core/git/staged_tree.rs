@@ -153,7 +153,7 @@ fn index_path(repo: &Repository) -> PathBuf {
     }
 }
 
-fn open_index(repo: &Repository) -> Result<git2::Index, GitError> {
+pub(super) fn open_index(repo: &Repository) -> Result<git2::Index, GitError> {
     let path = index_path(repo);
     git2::Index::open(&path).map_err(|e| GitError::Index {
         path: path.clone(),
