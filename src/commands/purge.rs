@@ -57,7 +57,10 @@ impl Bar {
         }
         if let Some((name, started)) = self.current.lock().expect("progress lock").take() {
             if self.verbose {
-                eprintln!("keywarden:   {name}: {:.2} s", started.elapsed().as_secs_f64());
+                eprintln!(
+                    "keywarden:   {name}: {:.2} s",
+                    started.elapsed().as_secs_f64()
+                );
             }
         }
     }
@@ -148,7 +151,10 @@ impl Timer {
     fn step(&mut self, what: &str) {
         if self.on {
             let now = std::time::Instant::now();
-            eprintln!("keywarden: {what}: {:.2} s", (now - self.last).as_secs_f64());
+            eprintln!(
+                "keywarden: {what}: {:.2} s",
+                (now - self.last).as_secs_f64()
+            );
             self.last = now;
         }
     }

@@ -8,7 +8,6 @@ use super::rewrite::{Rewrite, StashEntry, Tips};
 use super::scrub::Scrubber;
 use super::{read_blobs_parallel, BlobRead, GitError};
 use git2::{ObjectType, Oid, Repository, RepositoryState, Signature, StatusOptions, Time};
-use std::collections::HashSet;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -80,9 +79,12 @@ pub fn preflight(repo: &Repository) -> Result<(), GitError> {
             });
         }
         let mut opts = StatusOptions::new();
+        // Writing back refreshed stat data (as `git status` does) changes no content and
+        // spares git from hashing every file again when the worktree is reset afterwards.
         opts.include_untracked(false)
             .include_ignored(false)
-            .exclude_submodules(true);
+            .exclude_submodules(true)
+            .update_index(true);
         let statuses = r
             .statuses(Some(&mut opts))
             .map_err(|e| GitError::other("cannot read the status", e))?;
@@ -485,7 +487,7 @@ pub struct Leftover {
 pub fn verify_odb(
     repo: &Repository,
     scrubber: &Scrubber,
-    checked_clean: &HashSet<Oid>,
+    checked_clean: &super::rewrite::OidSet,
 ) -> Result<(usize, usize, Vec<Leftover>), GitError> {
     // A fresh handle: the old one may still list packs that gc has just deleted.
     let fresh = Repository::open(repo.path())

@@ -84,7 +84,7 @@ pub struct WorktreeHead {
 pub struct Rewrite {
     pub commits_total: usize,
     /// Old commit -> new commit, for the commits that changed.
-    pub commit_map: HashMap<Oid, Oid>,
+    pub commit_map: OidMap<Oid>,
     /// Every commit rewritten, in the order processed (parents first).
     pub commit_order: Vec<Oid>,
     /// The oldest changed commits: changed commits none of whose parents changed. Hosting
@@ -106,7 +106,7 @@ pub struct Rewrite {
     pub objects_written: usize,
     /// Objects whose full content was searched during the rewrite and holds no secret.
     /// Object ids name content, so these need not be read again to verify.
-    pub checked_clean: HashSet<Oid>,
+    pub checked_clean: OidSet,
 }
 
 impl Rewrite {
@@ -116,6 +116,27 @@ impl Rewrite {
 }
 
 const BLOB_BIT: u32 = 1 << 31;
+
+/// Hashes an object id by its leading bytes: ids are already uniformly distributed, so
+/// SipHash over all twenty bytes only costs time (hundreds of thousands of lookups here).
+#[derive(Default, Clone, Copy)]
+pub struct OidHasher(u64);
+
+impl std::hash::Hasher for OidHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        let mut word = [0u8; 8];
+        let n = bytes.len().min(8);
+        word[..n].copy_from_slice(&bytes[..n]);
+        self.0 = self.0.rotate_left(5) ^ u64::from_le_bytes(word);
+    }
+}
+
+pub type OidMap<V> = HashMap<Oid, V, std::hash::BuildHasherDefault<OidHasher>>;
+pub type OidSet = HashSet<Oid, std::hash::BuildHasherDefault<OidHasher>>;
 
 struct Node {
     oid: Oid,
@@ -132,16 +153,16 @@ enum Dirt {
 
 struct Engine<'a> {
     opts: &'a RewriteOptions<'a>,
-    node_index: HashMap<Oid, u32>,
+    node_index: OidMap<u32>,
     nodes: Vec<Node>,
     children: Vec<u32>,
     dirty: Vec<Dirt>,
-    blob_index: HashMap<Oid, u32>,
+    blob_index: OidMap<u32>,
     blobs: Vec<Oid>,
     blob_new: Vec<Option<Oid>>,
     tree_memo: HashMap<u32, (Oid, bool)>,
     path_memo: HashMap<(u32, String), (Oid, bool)>,
-    tag_memo: HashMap<Oid, Oid>,
+    tag_memo: OidMap<Oid>,
     out: Rewrite,
 }
 
@@ -382,16 +403,16 @@ pub fn rewrite(
         .map_err(|e| GitError::other("cannot open the object database", e))?;
     let mut engine = Engine {
         opts,
-        node_index: HashMap::new(),
+        node_index: OidMap::default(),
         nodes: Vec::new(),
         children: Vec::new(),
         dirty: Vec::new(),
-        blob_index: HashMap::new(),
+        blob_index: OidMap::default(),
         blobs: Vec::new(),
         blob_new: Vec::new(),
         tree_memo: HashMap::new(),
         path_memo: HashMap::new(),
-        tag_memo: HashMap::new(),
+        tag_memo: OidMap::default(),
         out: Rewrite {
             remote_refs_skipped: tips.remote_refs.clone(),
             ..Rewrite::default()
@@ -432,7 +453,7 @@ pub fn rewrite(
         peel_into(entry.oid, false)?;
     }
     let mut order: Vec<(Oid, bool)> = Vec::new();
-    let mut seen: HashSet<Oid> = HashSet::new();
+    let mut seen = OidSet::default();
     for (starts, notes) in [(&main_starts, false), (&notes_starts, true)] {
         if starts.is_empty() {
             continue;
@@ -623,7 +644,12 @@ fn search_blobs(
     let fail = |e: GitError| failures.lock().expect("failures lock").push(e);
     let repo = match Repository::open(git_dir) {
         Ok(repo) => repo,
-        Err(e) => return fail(GitError::other(format!("cannot open {}", git_dir.display()), e)),
+        Err(e) => {
+            return fail(GitError::other(
+                format!("cannot open {}", git_dir.display()),
+                e,
+            ))
+        }
     };
     let odb = match repo.odb() {
         Ok(odb) => odb,
