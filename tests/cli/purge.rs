@@ -669,3 +669,62 @@ fn bad_input_is_one_line_and_exit_2() {
     assert_eq!(out.status.code(), Some(2));
     assert!(backups(&sb).is_empty());
 }
+
+#[test]
+fn a_bare_repository_is_purged_too() {
+    let sb = Sandbox::new();
+    let secret = keys::aws_access_key_id();
+    sb.write("deploy.cfg", format!("aws_access_key_id = {secret}0000\n"));
+    sb.commit_all("deploy");
+    let bare = sb.root().join("bare.git");
+    sb.git_in(
+        sb.root(),
+        &[
+            "clone",
+            "-q",
+            "--bare",
+            &sb.repo().to_string_lossy(),
+            &bare.to_string_lossy(),
+        ],
+    );
+    let out = sb
+        .keywarden()
+        .current_dir(&bare)
+        .args(["purge", "--secret-stdin", "--yes"])
+        .write_stdin(format!("{secret}\n"))
+        .output()
+        .expect("run");
+    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(
+        sb.git_in(&bare, &["show", "main:deploy.cfg"]),
+        "aws_access_key_id = ***REMOVED***0000\n"
+    );
+    assert!(!contains(&all_objects(&sb, &bare), &secret));
+    assert_fsck_clean(&sb, &bare);
+}
+
+#[test]
+fn a_second_purge_finds_nothing_to_rewrite() {
+    let sb = Sandbox::new();
+    let secret = keys::github_pat();
+    sb.write("a.txt", format!("{secret}\n"));
+    sb.commit_all("leak");
+    let first = purge(&sb, &secret, &[]);
+    assert!(first.status.success(), "{}", text(&first));
+    let head = sb.git(&["rev-parse", "HEAD"]);
+    let second = purge(&sb, &secret, &[]);
+    assert!(second.status.success(), "{}", text(&second));
+    assert!(
+        text(&second).contains("rewrote 0 of 1 commits"),
+        "{}",
+        text(&second)
+    );
+    assert!(
+        text(&second).contains("no commit held the secret"),
+        "{}",
+        text(&second)
+    );
+    assert_eq!(sb.git(&["rev-parse", "HEAD"]), head);
+    // Two backups, with distinct names even within the same second.
+    assert_eq!(backups(&sb).len(), 2);
+}
