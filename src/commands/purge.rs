@@ -187,7 +187,7 @@ pub fn run(_ctx: &Context, args: PurgeArgs) -> anyhow::Result<Outcome> {
         last: std::time::Instant::now(),
     };
     rewrite::tune_for_rewrite();
-    let repo = git::open(&cwd)?;
+    let repo = aftercare::main_repository(git::open(&cwd)?)?;
     aftercare::preflight(&repo)?;
     timer.step("checked the worktrees");
 

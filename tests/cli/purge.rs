@@ -728,3 +728,39 @@ fn a_second_purge_finds_nothing_to_rewrite() {
     // Two backups, with distinct names even within the same second.
     assert_eq!(backups(&sb).len(), 2);
 }
+
+#[test]
+fn purge_run_from_a_linked_worktree_updates_every_worktree() {
+    let sb = Sandbox::new();
+    let secret = keys::openai_admin();
+    sb.write("settings.py", format!("KEY = '{secret}'\n"));
+    sb.commit_all("settings");
+    let wt = sb.root().join("linked");
+    sb.git(&[
+        "worktree",
+        "add",
+        "-q",
+        "-b",
+        "other",
+        &wt.to_string_lossy(),
+    ]);
+    let out = sb
+        .keywarden()
+        .current_dir(&wt)
+        .args(["purge", "--secret-stdin", "--yes"])
+        .write_stdin(format!("{secret}\n"))
+        .output()
+        .expect("run");
+    assert!(out.status.success(), "{}", text(&out));
+    for dir in [sb.repo(), wt.clone()] {
+        let content = std::fs::read_to_string(dir.join("settings.py")).expect("read");
+        assert_eq!(content, "KEY = '***REMOVED***'\n", "{}", dir.display());
+        assert_eq!(
+            sb.git_in(&dir, &["status", "--porcelain"]),
+            "",
+            "{}",
+            dir.display()
+        );
+    }
+    assert!(!contains(&all_objects(&sb, &sb.repo()), &secret));
+}

@@ -20,6 +20,16 @@ pub struct Worktree {
     pub git_dir: PathBuf,
 }
 
+/// The main repository of `repo`: itself, or for a linked worktree the repository it belongs
+/// to, so that every worktree (the main one included) is seen from the same place.
+pub fn main_repository(repo: Repository) -> Result<Repository, GitError> {
+    if !repo.is_worktree() {
+        return Ok(repo);
+    }
+    Repository::open(repo.commondir())
+        .map_err(|e| GitError::other(format!("cannot open {}", repo.commondir().display()), e))
+}
+
 /// Every worktree with files on disk (none for a bare repository without linked worktrees).
 pub fn worktrees(repo: &Repository) -> Vec<Worktree> {
     let mut out = Vec::new();
