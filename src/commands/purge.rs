@@ -224,30 +224,6 @@ pub fn run(_ctx: &Context, args: PurgeArgs) -> anyhow::Result<Outcome> {
     }
 
     let stamp = unique_stamp(&repo);
-    let backup = if args.dry_run {
-        None
-    } else {
-        Some(
-            aftercare::backup_bundle(&repo, &tips, &stamp)
-                .context("backup failed; nothing was changed")?,
-        )
-    };
-    timer.step("backup bundle");
-    if let Some(path) = &backup {
-        writeln!(out, "backup of every ref: {}", path.display())?;
-        writeln!(
-            out,
-            "  it still holds the secret. Restore everything with `git clone --mirror {} restored.git`",
-            path.display()
-        )?;
-        writeln!(
-            out,
-            "  (or in place: `git fetch --force --update-head-ok {} 'refs/*:refs/*'`); delete it with `rm {}` once you are sure",
-            path.display(),
-            path.display()
-        )?;
-    }
-
     let options = RewriteOptions {
         scrubber: scrubber.as_ref(),
         delete_paths: globs.as_ref(),
@@ -264,9 +240,51 @@ pub fn run(_ctx: &Context, args: PurgeArgs) -> anyhow::Result<Outcome> {
     } else {
         ObjectSink::pack(&repo.commondir().join("objects"))?
     };
-    let result = rewrite::rewrite(&repo, &tips, &options, &mut sink, &bar);
+    // The backup is written while history is read and rewritten: both only read the
+    // repository, and nothing in it changes until the backup is complete.
+    let git_dir = repo.path().to_path_buf();
+    let (backup, result) = std::thread::scope(|scope| {
+        let backup = (!args.dry_run).then(|| {
+            scope.spawn(|| {
+                let repo = git2::Repository::open(&git_dir)
+                    .map_err(|e| git::GitError::other("cannot open the repository", e))?;
+                aftercare::backup_bundle(&repo, &tips, &stamp)
+            })
+        });
+        let result = rewrite::rewrite(&repo, &tips, &options, &mut sink, &bar);
+        let backup = backup.map(|handle| {
+            handle.join().unwrap_or_else(|_| {
+                Err(git::GitError::Other {
+                    context: "the backup".into(),
+                    message: "the backup thread failed".into(),
+                })
+            })
+        });
+        (backup, result)
+    });
     bar.end_phase();
-    timer.step("rewrite");
+    timer.step("rewrite (and backup)");
+    let backup = match backup.transpose() {
+        Ok(path) => path,
+        Err(e) => {
+            sink.abandon();
+            return Err(anyhow::Error::from(e).context("backup failed; nothing was changed"));
+        }
+    };
+    if let Some(path) = &backup {
+        writeln!(out, "backup of every ref: {}", path.display())?;
+        writeln!(
+            out,
+            "  it still holds the secret. Restore everything with `git clone --mirror {} restored.git`",
+            path.display()
+        )?;
+        writeln!(
+            out,
+            "  (or in place: `git fetch --force --update-head-ok {} 'refs/*:refs/*'`); delete it with `rm {}` once you are sure",
+            path.display(),
+            path.display()
+        )?;
+    }
     let result = match result {
         Ok(r) => r,
         Err(e) => {
@@ -337,6 +355,11 @@ pub fn run(_ctx: &Context, args: PurgeArgs) -> anyhow::Result<Outcome> {
     }
 
     print_plan(&mut out, &repo, &result, &records, args.push.as_deref())?;
+    if args.verbose {
+        if let Some(peak) = own_peak_memory() {
+            eprintln!("keywarden: peak memory of keywarden itself (not git gc): {peak}");
+        }
+    }
 
     if !leftovers.is_empty() {
         for l in &leftovers {
@@ -363,6 +386,14 @@ pub fn run(_ctx: &Context, args: PurgeArgs) -> anyhow::Result<Outcome> {
         return Err(anyhow::Error::from(e));
     }
     Ok(Outcome::Clean)
+}
+
+/// This process's peak resident memory (Linux), for `--verbose`.
+fn own_peak_memory() -> Option<String> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(format!("{} MB", kb / 1024))
 }
 
 /// A timestamp for file names, made unique if a purge already ran this second.

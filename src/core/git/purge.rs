@@ -293,6 +293,10 @@ fn single_pack(repo: &Repository) -> Option<PathBuf> {
     let mut packs = Vec::new();
     for entry in std::fs::read_dir(objects.join("pack")).ok()?.flatten() {
         let path = entry.path();
+        if entry.file_name().to_string_lossy().starts_with("tmp_") {
+            // A pack still being written (ours, by this purge), not part of the repository.
+            continue;
+        }
         match path.extension().and_then(|e| e.to_str()) {
             Some("pack") => packs.push(path),
             // A promisor pack means objects live elsewhere.
