@@ -6,9 +6,10 @@
 //! tags are recreated, and signatures that no longer match are dropped. Nothing here moves a
 //! ref: the result says which refs would move where, and `apply_ref_updates` moves them.
 //!
-//! Three passes, so that the expensive one runs in parallel: (1) walk the commits and their
-//! trees once, recording the tree graph compactly; (2) search every unique blob for the
-//! secrets on all cores; (3) rewrite, descending only into trees that hold something to
+//! Three passes, the first two at the same time and on every core: (1) walk the commits
+//! and their trees once (two halves of the history on two threads, then merged), recording
+//! the tree graph compactly; (2) search every unique blob for the secrets on worker threads
+//! as the walk finds them; (3) rewrite, descending only into trees that hold something to
 //! change.
 
 use super::pack::ObjectSink;
