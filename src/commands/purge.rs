@@ -141,6 +141,22 @@ fn confirm(question: &str) -> anyhow::Result<bool> {
     Ok(matches!(answer.trim(), "y" | "Y" | "yes" | "Yes"))
 }
 
+/// A writer that never fails: once refs start moving the purge must run to the end, whatever
+/// happens to whoever reads its report.
+struct Lenient<W: Write>(W);
+
+impl<W: Write> Write for Lenient<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let _ = self.0.write_all(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        let _ = self.0.flush();
+        Ok(())
+    }
+}
+
 /// Step timings for `--verbose`.
 struct Timer {
     on: bool,
@@ -191,7 +207,8 @@ pub fn run(_ctx: &Context, args: PurgeArgs) -> anyhow::Result<Outcome> {
     aftercare::preflight(&repo)?;
     timer.step("checked the worktrees");
 
-    let mut out = std::io::stdout().lock();
+    // A closed stdout (`| head`) must not stop a rewrite half-way: the report is best effort.
+    let mut out = Lenient(std::io::stdout().lock());
     let tips = rewrite::tips(&repo, args.include_remotes)?;
     if let Some(s) = &scrubber {
         let names: Vec<String> = s.literals().iter().map(|l| l.redacted()).collect();
@@ -244,7 +261,11 @@ pub fn run(_ctx: &Context, args: PurgeArgs) -> anyhow::Result<Outcome> {
     // repository, and nothing in it changes until the backup is complete.
     let git_dir = repo.path().to_path_buf();
     let (backup, result) = std::thread::scope(|scope| {
-        let backup = (!args.dry_run).then(|| {
+        // Nothing to back up in a repository without refs (git refuses an empty bundle).
+        let has_history = !tips.refs.is_empty()
+            || !tips.stash.is_empty()
+            || tips.heads.iter().any(|h| h.detached.is_some());
+        let backup = (!args.dry_run && has_history).then(|| {
             scope.spawn(|| {
                 let repo = git2::Repository::open(&git_dir)
                     .map_err(|e| git::GitError::other("cannot open the repository", e))?;

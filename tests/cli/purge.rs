@@ -764,3 +764,43 @@ fn purge_run_from_a_linked_worktree_updates_every_worktree() {
     }
     assert!(!contains(&all_objects(&sb, &sb.repo()), &secret));
 }
+
+#[test]
+fn a_closed_stdout_does_not_stop_the_purge_half_way() {
+    let sb = Sandbox::new();
+    let secret = keys::github_pat();
+    sb.write("a.txt", format!("{secret}\n"));
+    sb.commit_all("leak");
+    let mut cmd = std::process::Command::new(assert_cmd::cargo::cargo_bin("keywarden"));
+    for var in crate::support::LEAKY_VARS {
+        cmd.env_remove(var);
+    }
+    cmd.envs(crate::support::sealed_env(sb.root()))
+        .current_dir(sb.repo())
+        .args(["purge", "--secrets-file"])
+        .arg(sb.root().join("secrets.txt"))
+        .arg("--yes")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null());
+    std::fs::write(sb.root().join("secrets.txt"), format!("{secret}\n")).expect("write");
+    let mut child = cmd.spawn().expect("spawn");
+    // Like `keywarden purge … | head -1` once head has exited.
+    drop(child.stdout.take());
+    let status = child.wait().expect("wait");
+    assert!(status.success());
+    assert_eq!(sb.git(&["show", "HEAD:a.txt"]), "***REMOVED***\n");
+    assert!(!contains(&all_objects(&sb, &sb.repo()), &secret));
+}
+
+#[test]
+fn an_empty_repository_is_not_an_error() {
+    let sb = Sandbox::new();
+    let out = purge(&sb, &keys::github_pat(), &[]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(
+        text(&out).contains("rewrote 0 of 0 commits"),
+        "{}",
+        text(&out)
+    );
+    assert!(backups(&sb).is_empty());
+}
