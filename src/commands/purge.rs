@@ -17,6 +17,13 @@ use std::io::{BufRead, IsTerminal, Read, Write};
 use std::path::Path;
 use std::sync::Mutex;
 
+/// `eprintln!` that cannot panic: a closed stderr must not stop a rewrite half-way either.
+macro_rules! note {
+    ($($arg:tt)*) => {{
+        let _ = writeln!(std::io::stderr(), $($arg)*);
+    }};
+}
+
 /// A progress bar on stderr (one per phase) when stderr is a terminal, and with
 /// `--verbose` how long each phase took.
 struct Bar {
@@ -57,7 +64,7 @@ impl Bar {
         }
         if let Some((name, started)) = self.current.lock().expect("progress lock").take() {
             if self.verbose {
-                eprintln!(
+                note!(
                     "keywarden:   {name}: {:.2} s",
                     started.elapsed().as_secs_f64()
                 );
@@ -69,7 +76,7 @@ impl Bar {
 fn read_secrets(args: &PurgeArgs) -> anyhow::Result<Option<Scrubber>> {
     let text = if args.secret_stdin {
         if std::io::stdin().is_terminal() {
-            eprintln!(
+            note!(
                 "keywarden: reading secrets from the terminal, one per line, end with Ctrl-D \
                  (what you type is visible: prefer piping them in)"
             );
@@ -167,7 +174,7 @@ impl Timer {
     fn step(&mut self, what: &str) {
         if self.on {
             let now = std::time::Instant::now();
-            eprintln!(
+            note!(
                 "keywarden: {what}: {:.2} s",
                 (now - self.last).as_secs_f64()
             );
@@ -378,13 +385,13 @@ pub fn run(_ctx: &Context, args: PurgeArgs) -> anyhow::Result<Outcome> {
     print_plan(&mut out, &repo, &result, &records, args.push.as_deref())?;
     if args.verbose {
         if let Some(peak) = own_peak_memory() {
-            eprintln!("keywarden: peak memory of keywarden itself (not git gc): {peak}");
+            note!("keywarden: peak memory of keywarden itself (not git gc): {peak}");
         }
     }
 
     if !leftovers.is_empty() {
         for l in &leftovers {
-            eprintln!(
+            note!(
                 "keywarden: {} {} still holds {} at byte {}{}",
                 l.kind.str(),
                 l.oid,
