@@ -17,6 +17,13 @@ use std::io::{BufRead, IsTerminal, Read, Write};
 use std::path::Path;
 use std::sync::Mutex;
 
+/// `eprintln!` that cannot panic: a closed stderr must not stop a rewrite half-way either.
+macro_rules! note {
+    ($($arg:tt)*) => {{
+        let _ = writeln!(std::io::stderr(), $($arg)*);
+    }};
+}
+
 /// A progress bar on stderr (one per phase) when stderr is a terminal, and with
 /// `--verbose` how long each phase took.
 struct Bar {
@@ -57,7 +64,7 @@ impl Bar {
         }
         if let Some((name, started)) = self.current.lock().expect("progress lock").take() {
             if self.verbose {
-                eprintln!(
+                note!(
                     "keywarden:   {name}: {:.2} s",
                     started.elapsed().as_secs_f64()
                 );
@@ -69,7 +76,7 @@ impl Bar {
 fn read_secrets(args: &PurgeArgs) -> anyhow::Result<Option<Scrubber>> {
     let text = if args.secret_stdin {
         if std::io::stdin().is_terminal() {
-            eprintln!(
+            note!(
                 "keywarden: reading secrets from the terminal, one per line, end with Ctrl-D \
                  (what you type is visible: prefer piping them in)"
             );
@@ -141,6 +148,22 @@ fn confirm(question: &str) -> anyhow::Result<bool> {
     Ok(matches!(answer.trim(), "y" | "Y" | "yes" | "Yes"))
 }
 
+/// A writer that never fails: once refs start moving the purge must run to the end, whatever
+/// happens to whoever reads its report.
+struct Lenient<W: Write>(W);
+
+impl<W: Write> Write for Lenient<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let _ = self.0.write_all(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        let _ = self.0.flush();
+        Ok(())
+    }
+}
+
 /// Step timings for `--verbose`.
 struct Timer {
     on: bool,
@@ -151,7 +174,7 @@ impl Timer {
     fn step(&mut self, what: &str) {
         if self.on {
             let now = std::time::Instant::now();
-            eprintln!(
+            note!(
                 "keywarden: {what}: {:.2} s",
                 (now - self.last).as_secs_f64()
             );
@@ -187,11 +210,12 @@ pub fn run(_ctx: &Context, args: PurgeArgs) -> anyhow::Result<Outcome> {
         last: std::time::Instant::now(),
     };
     rewrite::tune_for_rewrite();
-    let repo = git::open(&cwd)?;
+    let repo = aftercare::main_repository(git::open(&cwd)?)?;
     aftercare::preflight(&repo)?;
     timer.step("checked the worktrees");
 
-    let mut out = std::io::stdout().lock();
+    // A closed stdout (`| head`) must not stop a rewrite half-way: the report is best effort.
+    let mut out = Lenient(std::io::stdout().lock());
     let tips = rewrite::tips(&repo, args.include_remotes)?;
     if let Some(s) = &scrubber {
         let names: Vec<String> = s.literals().iter().map(|l| l.redacted()).collect();
@@ -224,30 +248,6 @@ pub fn run(_ctx: &Context, args: PurgeArgs) -> anyhow::Result<Outcome> {
     }
 
     let stamp = unique_stamp(&repo);
-    let backup = if args.dry_run {
-        None
-    } else {
-        Some(
-            aftercare::backup_bundle(&repo, &tips, &stamp)
-                .context("backup failed; nothing was changed")?,
-        )
-    };
-    timer.step("backup bundle");
-    if let Some(path) = &backup {
-        writeln!(out, "backup of every ref: {}", path.display())?;
-        writeln!(
-            out,
-            "  it still holds the secret. Restore everything with `git clone --mirror {} restored.git`",
-            path.display()
-        )?;
-        writeln!(
-            out,
-            "  (or in place: `git fetch --force --update-head-ok {} 'refs/*:refs/*'`); delete it with `rm {}` once you are sure",
-            path.display(),
-            path.display()
-        )?;
-    }
-
     let options = RewriteOptions {
         scrubber: scrubber.as_ref(),
         delete_paths: globs.as_ref(),
@@ -264,9 +264,55 @@ pub fn run(_ctx: &Context, args: PurgeArgs) -> anyhow::Result<Outcome> {
     } else {
         ObjectSink::pack(&repo.commondir().join("objects"))?
     };
-    let result = rewrite::rewrite(&repo, &tips, &options, &mut sink, &bar);
+    // The backup is written while history is read and rewritten: both only read the
+    // repository, and nothing in it changes until the backup is complete.
+    let git_dir = repo.path().to_path_buf();
+    let (backup, result) = std::thread::scope(|scope| {
+        // Nothing to back up in a repository without refs (git refuses an empty bundle).
+        let has_history = !tips.refs.is_empty()
+            || !tips.stash.is_empty()
+            || tips.heads.iter().any(|h| h.detached.is_some());
+        let backup = (!args.dry_run && has_history).then(|| {
+            scope.spawn(|| {
+                let repo = git2::Repository::open(&git_dir)
+                    .map_err(|e| git::GitError::other("cannot open the repository", e))?;
+                aftercare::backup_bundle(&repo, &tips, &stamp)
+            })
+        });
+        let result = rewrite::rewrite(&repo, &tips, &options, &mut sink, &bar);
+        let backup = backup.map(|handle| {
+            handle.join().unwrap_or_else(|_| {
+                Err(git::GitError::Other {
+                    context: "the backup".into(),
+                    message: "the backup thread failed".into(),
+                })
+            })
+        });
+        (backup, result)
+    });
     bar.end_phase();
-    timer.step("rewrite");
+    timer.step("rewrite (and backup)");
+    let backup = match backup.transpose() {
+        Ok(path) => path,
+        Err(e) => {
+            sink.abandon();
+            return Err(anyhow::Error::from(e).context("backup failed; nothing was changed"));
+        }
+    };
+    if let Some(path) = &backup {
+        writeln!(out, "backup of every ref: {}", path.display())?;
+        writeln!(
+            out,
+            "  it still holds the secret. Restore everything with `git clone --mirror {} restored.git`",
+            path.display()
+        )?;
+        writeln!(
+            out,
+            "  (or in place: `git fetch --force --update-head-ok {} 'refs/*:refs/*'`); delete it with `rm {}` once you are sure",
+            path.display(),
+            path.display()
+        )?;
+    }
     let result = match result {
         Ok(r) => r,
         Err(e) => {
@@ -337,10 +383,15 @@ pub fn run(_ctx: &Context, args: PurgeArgs) -> anyhow::Result<Outcome> {
     }
 
     print_plan(&mut out, &repo, &result, &records, args.push.as_deref())?;
+    if args.verbose {
+        if let Some(peak) = own_peak_memory() {
+            note!("keywarden: peak memory of keywarden itself (not git gc): {peak}");
+        }
+    }
 
     if !leftovers.is_empty() {
         for l in &leftovers {
-            eprintln!(
+            note!(
                 "keywarden: {} {} still holds {} at byte {}{}",
                 l.kind.str(),
                 l.oid,
@@ -363,6 +414,14 @@ pub fn run(_ctx: &Context, args: PurgeArgs) -> anyhow::Result<Outcome> {
         return Err(anyhow::Error::from(e));
     }
     Ok(Outcome::Clean)
+}
+
+/// This process's peak resident memory (Linux), for `--verbose`.
+fn own_peak_memory() -> Option<String> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(format!("{} MB", kb / 1024))
 }
 
 /// A timestamp for file names, made unique if a purge already ran this second.

@@ -669,3 +669,138 @@ fn bad_input_is_one_line_and_exit_2() {
     assert_eq!(out.status.code(), Some(2));
     assert!(backups(&sb).is_empty());
 }
+
+#[test]
+fn a_bare_repository_is_purged_too() {
+    let sb = Sandbox::new();
+    let secret = keys::aws_access_key_id();
+    sb.write("deploy.cfg", format!("aws_access_key_id = {secret}0000\n"));
+    sb.commit_all("deploy");
+    let bare = sb.root().join("bare.git");
+    sb.git_in(
+        sb.root(),
+        &[
+            "clone",
+            "-q",
+            "--bare",
+            &sb.repo().to_string_lossy(),
+            &bare.to_string_lossy(),
+        ],
+    );
+    let out = sb
+        .keywarden()
+        .current_dir(&bare)
+        .args(["purge", "--secret-stdin", "--yes"])
+        .write_stdin(format!("{secret}\n"))
+        .output()
+        .expect("run");
+    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(
+        sb.git_in(&bare, &["show", "main:deploy.cfg"]),
+        "aws_access_key_id = ***REMOVED***0000\n"
+    );
+    assert!(!contains(&all_objects(&sb, &bare), &secret));
+    assert_fsck_clean(&sb, &bare);
+}
+
+#[test]
+fn a_second_purge_finds_nothing_to_rewrite() {
+    let sb = Sandbox::new();
+    let secret = keys::github_pat();
+    sb.write("a.txt", format!("{secret}\n"));
+    sb.commit_all("leak");
+    let first = purge(&sb, &secret, &[]);
+    assert!(first.status.success(), "{}", text(&first));
+    let head = sb.git(&["rev-parse", "HEAD"]);
+    let second = purge(&sb, &secret, &[]);
+    assert!(second.status.success(), "{}", text(&second));
+    assert!(
+        text(&second).contains("rewrote 0 of 1 commits"),
+        "{}",
+        text(&second)
+    );
+    assert!(
+        text(&second).contains("no commit held the secret"),
+        "{}",
+        text(&second)
+    );
+    assert_eq!(sb.git(&["rev-parse", "HEAD"]), head);
+    // Two backups, with distinct names even within the same second.
+    assert_eq!(backups(&sb).len(), 2);
+}
+
+#[test]
+fn purge_run_from_a_linked_worktree_updates_every_worktree() {
+    let sb = Sandbox::new();
+    let secret = keys::openai_admin();
+    sb.write("settings.py", format!("KEY = '{secret}'\n"));
+    sb.commit_all("settings");
+    let wt = sb.root().join("linked");
+    sb.git(&[
+        "worktree",
+        "add",
+        "-q",
+        "-b",
+        "other",
+        &wt.to_string_lossy(),
+    ]);
+    let out = sb
+        .keywarden()
+        .current_dir(&wt)
+        .args(["purge", "--secret-stdin", "--yes"])
+        .write_stdin(format!("{secret}\n"))
+        .output()
+        .expect("run");
+    assert!(out.status.success(), "{}", text(&out));
+    for dir in [sb.repo(), wt.clone()] {
+        let content = std::fs::read_to_string(dir.join("settings.py")).expect("read");
+        assert_eq!(content, "KEY = '***REMOVED***'\n", "{}", dir.display());
+        assert_eq!(
+            sb.git_in(&dir, &["status", "--porcelain"]),
+            "",
+            "{}",
+            dir.display()
+        );
+    }
+    assert!(!contains(&all_objects(&sb, &sb.repo()), &secret));
+}
+
+#[test]
+fn a_closed_stdout_does_not_stop_the_purge_half_way() {
+    let sb = Sandbox::new();
+    let secret = keys::github_pat();
+    sb.write("a.txt", format!("{secret}\n"));
+    sb.commit_all("leak");
+    let mut cmd = std::process::Command::new(assert_cmd::cargo::cargo_bin("keywarden"));
+    for var in crate::support::LEAKY_VARS {
+        cmd.env_remove(var);
+    }
+    cmd.envs(crate::support::sealed_env(sb.root()))
+        .current_dir(sb.repo())
+        .args(["purge", "--secrets-file"])
+        .arg(sb.root().join("secrets.txt"))
+        .arg("--yes")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null());
+    std::fs::write(sb.root().join("secrets.txt"), format!("{secret}\n")).expect("write");
+    let mut child = cmd.spawn().expect("spawn");
+    // Like `keywarden purge … | head -1` once head has exited.
+    drop(child.stdout.take());
+    let status = child.wait().expect("wait");
+    assert!(status.success());
+    assert_eq!(sb.git(&["show", "HEAD:a.txt"]), "***REMOVED***\n");
+    assert!(!contains(&all_objects(&sb, &sb.repo()), &secret));
+}
+
+#[test]
+fn an_empty_repository_is_not_an_error() {
+    let sb = Sandbox::new();
+    let out = purge(&sb, &keys::github_pat(), &[]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(
+        text(&out).contains("rewrote 0 of 0 commits"),
+        "{}",
+        text(&out)
+    );
+    assert!(backups(&sb).is_empty());
+}

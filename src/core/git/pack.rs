@@ -7,7 +7,6 @@ use super::GitError;
 use flate2::{Compress, Compression, FlushCompress, Status};
 use git2::{ObjectType, Oid};
 use sha1::{Digest, Sha1};
-use std::collections::HashSet;
 use std::fs::File;
 use std::io::{BufWriter, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
@@ -16,7 +15,7 @@ use std::process::Command;
 /// Receives the new objects of a rewrite.
 pub struct ObjectSink {
     pack: Option<PackStream>,
-    written: HashSet<Oid>,
+    written: super::rewrite::OidSet,
 }
 
 struct PackStream {
@@ -52,7 +51,7 @@ impl ObjectSink {
     pub fn dry_run() -> Self {
         ObjectSink {
             pack: None,
-            written: HashSet::new(),
+            written: Default::default(),
         }
     }
 
@@ -80,7 +79,7 @@ impl ObjectSink {
                 compress: Compress::new(Compression::fast(), true),
                 buf: Vec::new(),
             }),
-            written: HashSet::new(),
+            written: Default::default(),
         })
     }
 

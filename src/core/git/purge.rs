@@ -8,7 +8,6 @@ use super::rewrite::{Rewrite, StashEntry, Tips};
 use super::scrub::Scrubber;
 use super::{read_blobs_parallel, BlobRead, GitError};
 use git2::{ObjectType, Oid, Repository, RepositoryState, Signature, StatusOptions, Time};
-use std::collections::HashSet;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -19,6 +18,16 @@ use std::sync::Mutex;
 pub struct Worktree {
     pub workdir: PathBuf,
     pub git_dir: PathBuf,
+}
+
+/// The main repository of `repo`: itself, or for a linked worktree the repository it belongs
+/// to, so that every worktree (the main one included) is seen from the same place.
+pub fn main_repository(repo: Repository) -> Result<Repository, GitError> {
+    if !repo.is_worktree() {
+        return Ok(repo);
+    }
+    Repository::open(repo.commondir())
+        .map_err(|e| GitError::other(format!("cannot open {}", repo.commondir().display()), e))
 }
 
 /// Every worktree with files on disk (none for a bare repository without linked worktrees).
@@ -80,9 +89,12 @@ pub fn preflight(repo: &Repository) -> Result<(), GitError> {
             });
         }
         let mut opts = StatusOptions::new();
+        // Writing back refreshed stat data (as `git status` does) changes no content and
+        // spares git from hashing every file again when the worktree is reset afterwards.
         opts.include_untracked(false)
             .include_ignored(false)
-            .exclude_submodules(true);
+            .exclude_submodules(true)
+            .update_index(true);
         let statuses = r
             .statuses(Some(&mut opts))
             .map_err(|e| GitError::other("cannot read the status", e))?;
@@ -281,6 +293,10 @@ fn single_pack(repo: &Repository) -> Option<PathBuf> {
     let mut packs = Vec::new();
     for entry in std::fs::read_dir(objects.join("pack")).ok()?.flatten() {
         let path = entry.path();
+        if entry.file_name().to_string_lossy().starts_with("tmp_") {
+            // A pack still being written (ours, by this purge), not part of the repository.
+            continue;
+        }
         match path.extension().and_then(|e| e.to_str()) {
             Some("pack") => packs.push(path),
             // A promisor pack means objects live elsewhere.
@@ -485,7 +501,7 @@ pub struct Leftover {
 pub fn verify_odb(
     repo: &Repository,
     scrubber: &Scrubber,
-    checked_clean: &HashSet<Oid>,
+    checked_clean: &super::rewrite::OidSet,
 ) -> Result<(usize, usize, Vec<Leftover>), GitError> {
     // A fresh handle: the old one may still list packs that gc has just deleted.
     let fresh = Repository::open(repo.path())

@@ -6,9 +6,10 @@
 //! tags are recreated, and signatures that no longer match are dropped. Nothing here moves a
 //! ref: the result says which refs would move where, and `apply_ref_updates` moves them.
 //!
-//! Three passes, so that the expensive one runs in parallel: (1) walk the commits and their
-//! trees once, recording the tree graph compactly; (2) search every unique blob for the
-//! secrets on all cores; (3) rewrite, descending only into trees that hold something to
+//! Three passes, the first two at the same time and on every core: (1) walk the commits
+//! and their trees once (two halves of the history on two threads, then merged), recording
+//! the tree graph compactly; (2) search every unique blob for the secrets on worker threads
+//! as the walk finds them; (3) rewrite, descending only into trees that hold something to
 //! change.
 
 use super::pack::ObjectSink;
@@ -84,7 +85,7 @@ pub struct WorktreeHead {
 pub struct Rewrite {
     pub commits_total: usize,
     /// Old commit -> new commit, for the commits that changed.
-    pub commit_map: HashMap<Oid, Oid>,
+    pub commit_map: OidMap<Oid>,
     /// Every commit rewritten, in the order processed (parents first).
     pub commit_order: Vec<Oid>,
     /// The oldest changed commits: changed commits none of whose parents changed. Hosting
@@ -106,7 +107,7 @@ pub struct Rewrite {
     pub objects_written: usize,
     /// Objects whose full content was searched during the rewrite and holds no secret.
     /// Object ids name content, so these need not be read again to verify.
-    pub checked_clean: HashSet<Oid>,
+    pub checked_clean: OidSet,
 }
 
 impl Rewrite {
@@ -116,6 +117,27 @@ impl Rewrite {
 }
 
 const BLOB_BIT: u32 = 1 << 31;
+
+/// Hashes an object id by its leading bytes: ids are already uniformly distributed, so
+/// SipHash over all twenty bytes only costs time (hundreds of thousands of lookups here).
+#[derive(Default, Clone, Copy)]
+pub struct OidHasher(u64);
+
+impl std::hash::Hasher for OidHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        let mut word = [0u8; 8];
+        let n = bytes.len().min(8);
+        word[..n].copy_from_slice(&bytes[..n]);
+        self.0 = self.0.rotate_left(5) ^ u64::from_le_bytes(word);
+    }
+}
+
+pub type OidMap<V> = HashMap<Oid, V, std::hash::BuildHasherDefault<OidHasher>>;
+pub type OidSet = HashSet<Oid, std::hash::BuildHasherDefault<OidHasher>>;
 
 struct Node {
     oid: Oid,
@@ -132,16 +154,16 @@ enum Dirt {
 
 struct Engine<'a> {
     opts: &'a RewriteOptions<'a>,
-    node_index: HashMap<Oid, u32>,
+    node_index: OidMap<u32>,
     nodes: Vec<Node>,
     children: Vec<u32>,
     dirty: Vec<Dirt>,
-    blob_index: HashMap<Oid, u32>,
+    blob_index: OidMap<u32>,
     blobs: Vec<Oid>,
     blob_new: Vec<Option<Oid>>,
     tree_memo: HashMap<u32, (Oid, bool)>,
     path_memo: HashMap<(u32, String), (Oid, bool)>,
-    tag_memo: HashMap<Oid, Oid>,
+    tag_memo: OidMap<Oid>,
     out: Rewrite,
 }
 
@@ -380,23 +402,8 @@ pub fn rewrite(
     let odb = repo
         .odb()
         .map_err(|e| GitError::other("cannot open the object database", e))?;
-    let mut engine = Engine {
-        opts,
-        node_index: HashMap::new(),
-        nodes: Vec::new(),
-        children: Vec::new(),
-        dirty: Vec::new(),
-        blob_index: HashMap::new(),
-        blobs: Vec::new(),
-        blob_new: Vec::new(),
-        tree_memo: HashMap::new(),
-        path_memo: HashMap::new(),
-        tag_memo: HashMap::new(),
-        out: Rewrite {
-            remote_refs_skipped: tips.remote_refs.clone(),
-            ..Rewrite::default()
-        },
-    };
+    let mut engine = Engine::new(opts);
+    engine.out.remote_refs_skipped = tips.remote_refs.clone();
 
     // Pass 1: commits in parents-first order (notes last: their file names are commit ids,
     // renamed after the commits they annotate), and the graph of their trees.
@@ -432,7 +439,7 @@ pub fn rewrite(
         peel_into(entry.oid, false)?;
     }
     let mut order: Vec<(Oid, bool)> = Vec::new();
-    let mut seen: HashSet<Oid> = HashSet::new();
+    let mut seen = OidSet::default();
     for (starts, notes) in [(&main_starts, false), (&notes_starts, true)] {
         if starts.is_empty() {
             continue;
@@ -454,54 +461,40 @@ pub fn rewrite(
     }
     drop(seen);
     // Pass 2 runs alongside pass 1: each batch of newly found blobs goes to worker threads
-    // (one repository handle each) while this thread keeps walking trees.
+    // (one repository handle each) while the trees are walked. The walk itself is split in
+    // two halves of the commits, walked at once and merged: consecutive commits share almost
+    // all their trees, so the halves overlap by little more than one snapshot.
     progress.phase("reading history", order.len() as u64);
-    let hits: Mutex<Vec<u32>> = Mutex::new(Vec::new());
+    let hits: Mutex<Vec<Oid>> = Mutex::new(Vec::new());
     let failures: Mutex<Vec<GitError>> = Mutex::new(Vec::new());
-    let mut commits: Vec<(Oid, Vec<u8>, bool)> = Vec::with_capacity(order.len());
     let workers = std::thread::available_parallelism().map_or(2, |n| n.get());
-    let (sender, receiver) = mpsc::channel::<Vec<(Oid, u32)>>();
+    let (sender, receiver) = mpsc::channel::<Vec<Oid>>();
     let receiver = Mutex::new(receiver);
-    let walked: Result<(), GitError> = std::thread::scope(|scope| {
+    let (first, second) = order.split_at(order.len() / 2);
+    let git_dir = repo.path();
+    let walked: Result<Vec<(Oid, Vec<u8>, bool)>, GitError> = std::thread::scope(|scope| {
         // Owned here so that it is dropped on every way out, error or not: the workers stop
-        // when it is gone, and the scope waits for them.
+        // when every sender is gone, and the scope waits for them.
         let sender = sender;
         if let Some(scrubber) = opts.scrubber {
             for _ in 0..workers {
                 let (receiver, hits, failures) = (&receiver, &hits, &failures);
-                let git_dir = repo.path();
                 scope.spawn(move || search_blobs(git_dir, receiver, scrubber, hits, failures));
             }
         }
-        let mut sent = 0usize;
-        let mut dispatch = |engine: &Engine<'_>, all: bool| {
-            let pending = engine.blobs.len() - sent;
-            if opts.scrubber.is_some() && (pending >= BLOB_BATCH || (all && pending > 0)) {
-                let batch = (sent..engine.blobs.len())
-                    .map(|i| (engine.blobs[i], i as u32))
-                    .collect();
-                sent = engine.blobs.len();
-                // The workers only stop when the sender is dropped, so this cannot fail.
-                let _ = sender.send(batch);
-            }
-        };
-        for (oid, notes) in order {
-            let object = odb.read(oid).map_err(|e| corrupt(oid, e))?;
-            let raw = object.data().to_vec();
-            drop(object);
-            let (fields, _) = split_object(&raw);
-            let tree = fields
-                .first()
-                .and_then(|f| field_oid(f, b"tree "))
-                .ok_or_else(|| malformed(oid, "commit"))?;
-            engine.visit_tree(&odb, tree)?;
-            if opts.scrubber.is_none_or(|s| !s.is_match(&raw)) {
-                engine.out.checked_clean.insert(oid);
-            }
-            commits.push((oid, raw, notes));
-            dispatch(&engine, false);
-            progress.inc(1);
-        }
+        let other_sender = sender.clone();
+        let other = scope.spawn(move || -> Result<_, GitError> {
+            let repo = Repository::open(git_dir)
+                .map_err(|e| GitError::other(format!("cannot open {}", git_dir.display()), e))?;
+            let odb = repo
+                .odb()
+                .map_err(|e| GitError::other("cannot open the object database", e))?;
+            let mut half = Engine::new(opts);
+            let commits = half.walk_commits(&odb, second, &other_sender, progress)?;
+            Ok((half, commits))
+        });
+        let mut commits = engine.walk_commits(&odb, first, &sender, progress)?;
+        let walked_blobs = engine.blobs.len();
         for (oid, kind) in &loose {
             match kind {
                 ObjectType::Tree => {
@@ -513,12 +506,18 @@ pub fn rewrite(
                 _ => {}
             }
         }
-        dispatch(&engine, true);
+        engine.dispatch_from(walked_blobs, &sender, 1);
         drop(sender);
+        let (half, more) = other.join().map_err(|_| GitError::Other {
+            context: "reading history".into(),
+            message: "a worker thread failed".into(),
+        })??;
+        engine.merge(half);
+        commits.extend(more);
         progress.phase("searching blobs", 0);
-        Ok(())
+        Ok(commits)
     });
-    walked?;
+    let commits = walked?;
     if let Some(err) = failures
         .into_inner()
         .expect("failures lock")
@@ -533,11 +532,12 @@ pub fn rewrite(
     engine.blob_new = vec![None; engine.blobs.len()];
 
     if let Some(scrubber) = opts.scrubber {
-        let mut hits = hits.into_inner().expect("hits lock");
-        hits.sort_unstable();
-        let hit_set: HashSet<u32> = hits.iter().copied().collect();
+        let hit_set: OidSet = hits.into_inner().expect("hits lock").into_iter().collect();
+        let mut hits = Vec::new();
         for (i, oid) in engine.blobs.iter().enumerate() {
-            if !hit_set.contains(&(i as u32)) {
+            if hit_set.contains(oid) {
+                hits.push(i as u32);
+            } else {
                 engine.out.checked_clean.insert(*oid);
             }
         }
@@ -615,9 +615,9 @@ const BLOB_BATCH: usize = 256;
 /// A worker of pass 2: reads each blob it is sent and records which hold a secret.
 fn search_blobs(
     git_dir: &std::path::Path,
-    receiver: &Mutex<mpsc::Receiver<Vec<(Oid, u32)>>>,
+    receiver: &Mutex<mpsc::Receiver<Vec<Oid>>>,
     scrubber: &Scrubber,
-    hits: &Mutex<Vec<u32>>,
+    hits: &Mutex<Vec<Oid>>,
     failures: &Mutex<Vec<GitError>>,
 ) {
     let fail = |e: GitError| failures.lock().expect("failures lock").push(e);
@@ -640,11 +640,11 @@ fn search_blobs(
             Ok(batch) => batch,
             Err(_) => return,
         };
-        for (oid, idx) in batch {
+        for oid in batch {
             match odb.read(oid) {
                 Ok(object) => {
                     if scrubber.is_match(object.data()) {
-                        hits.lock().expect("hits lock").push(idx);
+                        hits.lock().expect("hits lock").push(oid);
                     }
                 }
                 Err(e) => fail(corrupt(oid, e)),
@@ -653,7 +653,107 @@ fn search_blobs(
     }
 }
 
-impl Engine<'_> {
+impl<'a> Engine<'a> {
+    fn new(opts: &'a RewriteOptions<'a>) -> Self {
+        Engine {
+            opts,
+            node_index: OidMap::default(),
+            nodes: Vec::new(),
+            children: Vec::new(),
+            dirty: Vec::new(),
+            blob_index: OidMap::default(),
+            blobs: Vec::new(),
+            blob_new: Vec::new(),
+            tree_memo: HashMap::new(),
+            path_memo: HashMap::new(),
+            tag_memo: OidMap::default(),
+            out: Rewrite::default(),
+        }
+    }
+
+    /// Pass 1 over `order`: reads each commit and records its trees, sending newly found
+    /// blobs to the searchers in batches. Returns the raw commits, in order.
+    fn walk_commits(
+        &mut self,
+        odb: &Odb<'_>,
+        order: &[(Oid, bool)],
+        sender: &mpsc::Sender<Vec<Oid>>,
+        progress: &dyn Progress,
+    ) -> Result<Vec<(Oid, Vec<u8>, bool)>, GitError> {
+        let mut commits = Vec::with_capacity(order.len());
+        let mut sent = 0;
+        for &(oid, notes) in order {
+            let object = odb.read(oid).map_err(|e| corrupt(oid, e))?;
+            let raw = object.data().to_vec();
+            drop(object);
+            let (fields, _) = split_object(&raw);
+            let tree = fields
+                .first()
+                .and_then(|f| field_oid(f, b"tree "))
+                .ok_or_else(|| malformed(oid, "commit"))?;
+            self.visit_tree(odb, tree)?;
+            if self.opts.scrubber.is_none_or(|s| !s.is_match(&raw)) {
+                self.out.checked_clean.insert(oid);
+            }
+            commits.push((oid, raw, notes));
+            sent = self.dispatch_from(sent, sender, BLOB_BATCH);
+            progress.inc(1);
+        }
+        self.dispatch_from(sent, sender, 1);
+        Ok(commits)
+    }
+
+    /// Sends the blobs found since `sent` to the searchers once there are at least `min`
+    /// of them; returns the new count sent.
+    fn dispatch_from(&self, sent: usize, sender: &mpsc::Sender<Vec<Oid>>, min: usize) -> usize {
+        let pending = self.blobs.len() - sent;
+        if self.opts.scrubber.is_none() || pending == 0 || pending < min {
+            return sent;
+        }
+        // The searchers only stop once every sender is dropped, so this cannot fail.
+        let _ = sender.send(self.blobs[sent..].to_vec());
+        self.blobs.len()
+    }
+
+    /// Adds what another engine walked (another part of the same history) to this one.
+    fn merge(&mut self, other: Engine<'_>) {
+        let blob_map: Vec<u32> = other.blobs.iter().map(|oid| self.blob_idx(*oid)).collect();
+        let mut node_map = Vec::with_capacity(other.nodes.len());
+        let mut fresh = Vec::new();
+        for (i, node) in other.nodes.iter().enumerate() {
+            match self.node_index.get(&node.oid) {
+                Some(&known) => node_map.push(known),
+                None => {
+                    let idx = self.nodes.len() as u32;
+                    self.nodes.push(Node {
+                        oid: node.oid,
+                        start: 0,
+                        len: 0,
+                    });
+                    self.node_index.insert(node.oid, idx);
+                    node_map.push(idx);
+                    fresh.push(i);
+                }
+            }
+        }
+        for i in fresh {
+            let node = &other.nodes[i];
+            let start = self.children.len() as u32;
+            for k in node.start as usize..(node.start + node.len) as usize {
+                let child = other.children[k];
+                self.children.push(if child & BLOB_BIT != 0 {
+                    blob_map[(child & !BLOB_BIT) as usize] | BLOB_BIT
+                } else {
+                    node_map[child as usize]
+                });
+            }
+            let idx = node_map[i] as usize;
+            self.nodes[idx].start = start;
+            self.nodes[idx].len = node.len;
+        }
+        self.out.checked_clean.extend(other.out.checked_clean);
+    }
+
     fn blob_idx(&mut self, oid: Oid) -> u32 {
         if let Some(&i) = self.blob_index.get(&oid) {
             return i;
