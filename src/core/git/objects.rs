@@ -228,15 +228,7 @@ fn add_unreachable(
     let odb = repo
         .odb()
         .map_err(|e| GitError::other("cannot open the object database", e))?;
-    let mut all = Vec::new();
-    odb.foreach(|oid| {
-        all.push(*oid);
-        true
-    })
-    .map_err(|e| GitError::other("cannot list the object database", e))?;
-    all.sort();
-    all.dedup();
-    for oid in all {
+    for oid in all_object_ids(&odb)? {
         if seen_blobs.contains(&oid) || seen_commits.contains(&oid) || seen_tags.contains(&oid) {
             continue;
         }
@@ -265,6 +257,20 @@ fn add_unreachable(
         }
     }
     Ok(())
+}
+
+/// Every object id in the object database (loose and packed, reachable or not), sorted,
+/// each once.
+pub fn all_object_ids(odb: &git2::Odb<'_>) -> Result<Vec<Oid>, GitError> {
+    let mut all = Vec::new();
+    odb.foreach(|oid| {
+        all.push(*oid);
+        true
+    })
+    .map_err(|e| GitError::other("cannot list the object database", e))?;
+    all.sort_unstable();
+    all.dedup();
+    Ok(all)
 }
 
 fn corrupt(oid: Oid, err: git2::Error) -> GitError {

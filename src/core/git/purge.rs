@@ -510,14 +510,7 @@ pub fn verify_odb(
     let odb = repo
         .odb()
         .map_err(|e| GitError::other("cannot open the object database", e))?;
-    let mut all = Vec::new();
-    odb.foreach(|oid| {
-        all.push(*oid);
-        true
-    })
-    .map_err(|e| GitError::other("cannot list the object database", e))?;
-    all.sort_unstable();
-    all.dedup();
+    let all = super::objects::all_object_ids(&odb)?;
     let total = all.len();
     let to_read: Vec<Oid> = all
         .into_iter()
