@@ -1,3 +1,6 @@
+//! Engine tests: every rule's examples and negatives, positions, escapes, allow comments,
+//! overlaps and the prefilter's edge cases.
+
 use super::*;
 use crate::core::rules::template::{expand, KeyRng};
 
