@@ -73,14 +73,25 @@ impl Bar {
     }
 }
 
-fn read_secrets(args: &PurgeArgs) -> anyhow::Result<Option<Scrubber>> {
-    let text = if args.secret_stdin {
-        if std::io::stdin().is_terminal() {
-            note!(
-                "keywarden: reading secrets from the terminal, one per line, end with Ctrl-D \
-                 (what you type is visible: prefer piping them in)"
-            );
+/// Secrets typed at the terminal, one per hidden prompt, until an empty line.
+fn read_secrets_hidden() -> anyhow::Result<String> {
+    note!("keywarden: type or paste each secret at the prompt (it is not shown); an empty line ends the list");
+    let mut text = String::new();
+    loop {
+        let line = rpassword::prompt_password(format!("secret {}: ", text.lines().count() + 1))
+            .context("cannot read the secrets from the terminal")?;
+        if line.trim().is_empty() {
+            return Ok(text);
         }
+        text.push_str(line.trim_end_matches(['\r', '\n']));
+        text.push('\n');
+    }
+}
+
+fn read_secrets(args: &PurgeArgs) -> anyhow::Result<Option<Scrubber>> {
+    let text = if args.secret_stdin && std::io::stdin().is_terminal() {
+        read_secrets_hidden()?
+    } else if args.secret_stdin {
         let mut text = String::new();
         std::io::stdin()
             .read_to_string(&mut text)

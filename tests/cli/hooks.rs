@@ -1224,51 +1224,20 @@ fn add_patch_stages_one_hunk_and_the_hook_judges_only_that() {
     assert!(stderr(&out).contains("app.py:1:8"), "{}", stderr(&out));
 }
 
-/// Runs `keywarden ARGS` on a pseudo-terminal (util-linux `script`) answering `answers`;
-/// `None` when `script` is not available.
-fn on_terminal(sb: &Sandbox, args: &str, answers: &str) -> Option<String> {
-    let bin = assert_cmd::cargo::cargo_bin("keywarden");
-    let mut script = Command::new("script")
-        .args([
-            "-q",
-            "-e",
-            "-c",
-            &format!("{} {args}", bin.display()),
-            "/dev/null",
-        ])
-        .current_dir(sb.repo())
-        .env_clear()
-        .envs(crate::support::sealed_env(sb.root()))
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .ok()?;
-    {
-        use std::io::Write as _;
-        let mut stdin = script.stdin.take()?;
-        stdin.write_all(answers.as_bytes()).ok()?;
-    }
-    let out = script.wait_with_output().ok()?;
-    Some(String::from_utf8_lossy(&out.stdout).into_owned())
-}
-
 #[test]
 fn on_a_terminal_install_shows_the_gitignore_diff_and_asks() {
+    const QUESTION: &str = "Apply this change to .gitignore? [y/N]";
     let sb = Sandbox::new();
     sb.write(".gitignore", "target/\n");
     sb.commit_all("initial");
-    let Some(shown) = on_terminal(&sb, "install --no-env-example", "n\n") else {
+    let Some(shown) = sb.on_terminal("install --no-env-example", &[(QUESTION, "n")]) else {
         return;
     };
     assert!(shown.contains("+.env.*"), "{shown}");
-    assert!(
-        shown.contains("Apply this change to .gitignore? [y/N]"),
-        "{shown}"
-    );
+    assert!(shown.contains(QUESTION), "{shown}");
     assert_eq!(sb.read(".gitignore"), "target/\n", "answered no");
     assert!(sb.repo().join(".git/hooks/pre-commit").is_file());
-    let Some(shown) = on_terminal(&sb, "install --no-env-example", "y\n") else {
+    let Some(shown) = sb.on_terminal("install --no-env-example", &[(QUESTION, "y")]) else {
         return;
     };
     assert!(shown.contains("✓ .gitignore: added"), "{shown}");

@@ -804,3 +804,27 @@ fn an_empty_repository_is_not_an_error() {
     );
     assert!(backups(&sb).is_empty());
 }
+
+#[test]
+fn secrets_typed_at_a_terminal_are_read_from_hidden_prompts() {
+    let sb = Sandbox::new();
+    let (first, second) = (keys::github_pat(), keys::anthropic());
+    sb.write("a.txt", format!("{first}\n{second}\n"));
+    sb.commit_all("leak");
+    let typed = [
+        ("secret 1: ", &first[..]),
+        ("secret 2: ", &second),
+        ("secret 3: ", ""),
+    ];
+    let Some(shown) = sb.on_terminal("purge --secret-stdin --yes", &typed) else {
+        return;
+    };
+    assert!(shown.contains("it is not shown"), "{shown}");
+    assert!(
+        !shown.contains(&first) && !shown.contains(&second),
+        "{shown}"
+    );
+    assert_eq!(sb.read("a.txt"), "***REMOVED***\n***REMOVED***\n");
+    let objects = all_objects(&sb, &sb.repo());
+    assert!(!contains(&objects, &first) && !contains(&objects, &second));
+}

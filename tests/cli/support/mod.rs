@@ -105,6 +105,63 @@ impl Sandbox {
         Command::from_std(std_cmd)
     }
 
+    /// Runs `keywarden ARGS` on a pseudo-terminal (util-linux `script`); for each
+    /// `(prompt, line)` waits until the prompt has been shown, then types the line. Returns
+    /// everything the terminal showed, or `None` where `script` is not installed.
+    pub fn on_terminal(&self, args: &str, typed: &[(&str, &str)]) -> Option<String> {
+        use std::io::{Read, Write};
+        use std::sync::{Arc, Mutex};
+        let command = format!(
+            "{} {args}",
+            assert_cmd::cargo::cargo_bin("keywarden").display()
+        );
+        let mut cmd = std::process::Command::new("script");
+        self.seal(&mut cmd);
+        let spawned = cmd
+            .current_dir(self.repo())
+            .args(["-qec", &command, "/dev/null"])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn();
+        let Ok(mut child) = spawned else {
+            eprintln!("skipped: `script` (util-linux) is not installed");
+            return None;
+        };
+        let shown = Arc::new(Mutex::new(Vec::new()));
+        let mut stdout = child.stdout.take().expect("piped stdout");
+        let reader = {
+            let shown = Arc::clone(&shown);
+            std::thread::spawn(move || {
+                let mut buf = [0u8; 4096];
+                while let Ok(n) = stdout.read(&mut buf) {
+                    if n == 0 {
+                        break;
+                    }
+                    shown.lock().expect("lock").extend_from_slice(&buf[..n]);
+                }
+            })
+        };
+        // stdin stays open until the program is done: `script` ends the session at EOF.
+        let mut stdin = child.stdin.take().expect("piped stdin");
+        for (prompt, line) in typed {
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+            while !String::from_utf8_lossy(&shown.lock().expect("lock")).contains(prompt) {
+                assert!(std::time::Instant::now() < deadline, "no prompt `{prompt}`");
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            stdin
+                .write_all(format!("{line}\r").as_bytes())
+                .expect("type");
+            stdin.flush().expect("flush");
+        }
+        child.wait().expect("wait for script");
+        drop(stdin);
+        reader.join().expect("reader");
+        let shown = String::from_utf8_lossy(&shown.lock().expect("lock")).into_owned();
+        Some(shown)
+    }
+
     /// A sealed `git` command in `dir`.
     pub fn git_cmd_in(&self, dir: &Path) -> std::process::Command {
         let mut cmd = std::process::Command::new("git");
