@@ -345,17 +345,29 @@ pub fn run(_ctx: &Context, args: PurgeArgs) -> anyhow::Result<Outcome> {
     summarize(&mut out, &result)?;
 
     for wt in aftercare::worktrees(&repo) {
-        let files = aftercare::update_worktree(&wt).with_context(|| {
+        let secret_names = scrubber
+            .as_ref()
+            .filter(|_| !result.files_renamed.is_empty());
+        let update = aftercare::update_worktree(&wt, secret_names).with_context(|| {
             format!(
                 "history is rewritten, but updating the worktree {} failed",
                 wt.workdir.display()
             )
         })?;
-        if files > 0 {
+        if update.updated > 0 {
             writeln!(
                 out,
-                "worktree {}: {files} file(s) updated to the new content",
-                wt.workdir.display()
+                "worktree {}: {} file(s) updated to the new content",
+                wt.workdir.display(),
+                update.updated
+            )?;
+        }
+        if update.old_names_removed > 0 {
+            writeln!(
+                out,
+                "worktree {}: {} file(s) whose name held a secret removed (checked out under the new name)",
+                wt.workdir.display(),
+                update.old_names_removed
             )?;
         }
     }
@@ -455,7 +467,7 @@ fn unique_stamp(repo: &git2::Repository) -> String {
 fn summarize(out: &mut impl Write, r: &Rewrite) -> std::io::Result<()> {
     writeln!(
         out,
-        "rewrote {} of {} commits, {} ref(s), {} of {} blobs ({} file(s) scrubbed, {} dropped), {} message(s)",
+        "rewrote {} of {} commits, {} ref(s), {} of {} blobs ({} file(s) scrubbed, {} dropped, {} renamed), {} message(s)",
         r.commit_map.len(),
         r.commits_total,
         r.ref_updates.len() + r.head_updates.len(),
@@ -463,6 +475,7 @@ fn summarize(out: &mut impl Write, r: &Rewrite) -> std::io::Result<()> {
         r.blobs_total,
         r.files_scrubbed.len(),
         r.files_deleted.len(),
+        r.files_renamed.len(),
         r.messages_scrubbed
     )?;
     if r.signatures_dropped > 0 {
@@ -519,6 +532,9 @@ fn report_dry_run(out: &mut impl Write, r: &Rewrite, tips: &Tips) -> std::io::Re
     }
     for path in &r.files_deleted {
         writeln!(out, "  file dropped: {path}")?;
+    }
+    for path in &r.files_renamed {
+        writeln!(out, "  renamed, its name held a secret: {path}")?;
     }
     if !r.first_changed.is_empty() {
         writeln!(

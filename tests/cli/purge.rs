@@ -828,3 +828,67 @@ fn secrets_typed_at_a_terminal_are_read_from_hidden_prompts() {
     let objects = all_objects(&sb, &sb.repo());
     assert!(!contains(&objects, &first) && !contains(&objects, &second));
 }
+
+#[test]
+fn secrets_in_file_and_directory_names_are_replaced_and_the_worktree_follows() {
+    let sb = Sandbox::new();
+    let secret = keys::github_pat();
+    sb.write("README.md", "docs\n");
+    sb.write(&format!("tokens/{secret}.txt"), "a token file\n");
+    sb.write(
+        &format!("cache-{secret}/data.json"),
+        format!("{{\"key\": \"{secret}\"}}\n"),
+    );
+    sb.commit_all("named after the key");
+    sb.write("README.md", "docs, later\n");
+    sb.commit_all("later");
+    let out = purge(&sb, &secret, &[]);
+    assert!(out.status.success(), "{}", text(&out));
+    let shown = text(&out);
+    assert!(!shown.contains(&secret), "{shown}");
+    assert!(shown.contains("2 renamed"), "{shown}");
+    assert!(
+        shown.contains("whose name held a secret removed"),
+        "{shown}"
+    );
+    assert!(!contains(&all_objects(&sb, &sb.repo()), &secret));
+    assert_fsck_clean(&sb, &sb.repo());
+    let files = sb.git(&["ls-files"]);
+    assert_eq!(
+        files,
+        "README.md\ncache-***REMOVED***/data.json\ntokens/***REMOVED***.txt\n"
+    );
+    assert_eq!(
+        sb.read("cache-***REMOVED***/data.json"),
+        "{\"key\": \"***REMOVED***\"}\n"
+    );
+    assert!(!sb.path(&format!("tokens/{secret}.txt")).exists());
+    assert!(!sb.path(&format!("cache-{secret}")).exists());
+    assert_eq!(sb.git(&["status", "--porcelain"]), "");
+    // Both versions of history kept the file under its new name.
+    assert_eq!(
+        sb.git(&["show", "HEAD~1:tokens/***REMOVED***.txt"]),
+        "a token file\n"
+    );
+}
+
+#[test]
+fn names_that_differ_only_in_their_secrets_stay_distinct() {
+    let sb = Sandbox::new();
+    let (first, second) = (keys::github_pat(), keys::anthropic());
+    sb.write(&format!("{first}.txt"), "one\n");
+    sb.write(&format!("{second}.txt"), "two\n");
+    sb.commit_all("two key files");
+    let out = sb
+        .keywarden()
+        .args(["purge", "--secret-stdin", "--yes"])
+        .write_stdin(format!("{first}\n{second}\n"))
+        .output()
+        .expect("run keywarden");
+    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(
+        sb.git(&["ls-files"]),
+        "***REMOVED***.txt\n***REMOVED***.txt~2\n"
+    );
+    assert_fsck_clean(&sb, &sb.repo());
+}

@@ -367,7 +367,31 @@ pub fn write_records(
 /// files whose content changed are rewritten. Untracked files, including files the purge
 /// dropped from history (such as a `.env`), stay on disk as they are. Returns how many
 /// files were rewritten.
-pub fn update_worktree(wt: &Worktree) -> Result<usize, GitError> {
+///
+/// With `secret_names`, tracked files whose path holds one of its secrets were renamed by
+/// the rewrite: the file under its new name is checked out and the old one removed (it was
+/// tracked and unmodified, since a purge refuses a dirty worktree).
+pub fn update_worktree(
+    wt: &Worktree,
+    secret_names: Option<&Scrubber>,
+) -> Result<WorktreeUpdate, GitError> {
+    let open = |dir: &Path| {
+        Repository::open(dir)
+            .map_err(|e| GitError::other(format!("cannot open {}", dir.display()), e))
+    };
+    let tracked_paths = |dir: &Path| -> Result<Vec<Vec<u8>>, GitError> {
+        let index = open(dir)?
+            .index()
+            .map_err(|e| GitError::other("cannot read the index", e))?;
+        Ok(index.iter().map(|entry| entry.path).collect())
+    };
+    let old_names: Vec<Vec<u8>> = match secret_names {
+        Some(scrubber) => tracked_paths(&wt.workdir)?
+            .into_iter()
+            .filter(|path| scrubber.is_match(path))
+            .collect(),
+        None => Vec::new(),
+    };
     run_git(git(&wt.workdir).args(["reset", "--quiet"]), "git reset")?;
     let changed = run_git(
         git(&wt.workdir).args([
@@ -376,7 +400,8 @@ pub fn update_worktree(wt: &Worktree) -> Result<usize, GitError> {
             "-z",
             "--no-renames",
             "--ignore-submodules",
-            "--diff-filter=M",
+            // Modified, and missing: renamed files under their new names.
+            "--diff-filter=MD",
         ]),
         "git diff",
     )?;
@@ -408,7 +433,41 @@ pub fn update_worktree(wt: &Worktree) -> Result<usize, GitError> {
             });
         }
     }
-    Ok(count)
+    let mut removed = 0;
+    if !old_names.is_empty() {
+        let still_tracked: std::collections::HashSet<Vec<u8>> =
+            tracked_paths(&wt.workdir)?.into_iter().collect();
+        for old in old_names.iter().filter(|p| !still_tracked.contains(*p)) {
+            let Some(path) = std::str::from_utf8(old).ok().map(|p| wt.workdir.join(p)) else {
+                continue;
+            };
+            if std::fs::symlink_metadata(&path).is_ok() {
+                std::fs::remove_file(&path)
+                    .map_err(|e| io_err("cannot remove the old file", &wt.workdir, e))?;
+                removed += 1;
+                // Directories left empty go too, as git would remove them.
+                let mut dir = path.parent();
+                while let Some(d) = dir.filter(|d| *d != wt.workdir && d.starts_with(&wt.workdir)) {
+                    if std::fs::remove_dir(d).is_err() {
+                        break;
+                    }
+                    dir = d.parent();
+                }
+            }
+        }
+    }
+    Ok(WorktreeUpdate {
+        updated: count,
+        old_names_removed: removed,
+    })
+}
+
+/// What updating a worktree changed on disk.
+pub struct WorktreeUpdate {
+    /// Files written with their new content (or under their new name).
+    pub updated: usize,
+    /// Files removed because their old name held a secret.
+    pub old_names_removed: usize,
 }
 
 /// Drops every reflog entry (they still point at the old commits), then puts back the

@@ -95,6 +95,8 @@ pub struct Rewrite {
     pub blobs_scrubbed: usize,
     pub files_scrubbed: BTreeSet<String>,
     pub files_deleted: BTreeSet<String>,
+    /// Files and directories whose name held a secret, by their new (scrubbed) path.
+    pub files_renamed: BTreeSet<String>,
     pub messages_scrubbed: usize,
     pub signatures_dropped: usize,
     pub ref_updates: Vec<RefUpdate>,
@@ -143,6 +145,8 @@ struct Node {
     oid: Oid,
     start: u32,
     len: u32,
+    /// An entry's name holds a secret.
+    secret_name: bool,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -228,6 +232,40 @@ fn parse_tree(oid: Oid, data: &[u8]) -> Result<Vec<Entry<'_>>, GitError> {
 }
 
 /// git's tree order: by name, as if a tree's name ended in `/`.
+/// A scrubbed name that is still a valid file name: no `/` or NUL, not empty, `.` or `..`.
+fn safe_name(mut name: Vec<u8>) -> Vec<u8> {
+    for byte in &mut name {
+        if *byte == b'/' || *byte == 0 {
+            *byte = b'_';
+        }
+    }
+    if name.is_empty() || name == b"." || name == b".." {
+        name.insert(0, b'_');
+    }
+    name
+}
+
+/// Two names that differed only in their secrets are the same once scrubbed; a tree must
+/// not hold a name twice, so later ones get `~2`, `~3`… appended.
+fn disambiguate(entries: &mut [(Vec<u8>, Vec<u8>, Oid)]) {
+    let mut taken: HashSet<Vec<u8>> = HashSet::new();
+    for (_, name, _) in entries.iter_mut() {
+        if taken.insert(name.clone()) {
+            continue;
+        }
+        let mut n = 2;
+        loop {
+            let mut candidate = name.clone();
+            candidate.extend_from_slice(format!("~{n}").as_bytes());
+            if taken.insert(candidate.clone()) {
+                *name = candidate;
+                break;
+            }
+            n += 1;
+        }
+    }
+}
+
 fn tree_order(a: &Entry<'_>, b: &Entry<'_>) -> std::cmp::Ordering {
     let key = |e: &Entry<'_>| {
         let mut k = e.name.to_vec();
@@ -729,6 +767,7 @@ impl<'a> Engine<'a> {
                         oid: node.oid,
                         start: 0,
                         len: 0,
+                        secret_name: node.secret_name,
                     });
                     self.node_index.insert(node.oid, idx);
                     node_map.push(idx);
@@ -771,15 +810,23 @@ impl<'a> Engine<'a> {
         }
         let object = odb.read(oid).map_err(|e| corrupt(oid, e))?;
         let data = object.data();
-        if self.opts.scrubber.is_none_or(|s| !s.is_match(data)) {
-            self.out.checked_clean.insert(oid);
-        }
+        let mut secret_name = false;
         let entries = parse_tree(oid, data)?;
+        match self.opts.scrubber {
+            // A tree's bytes are its entries' modes, names and ids; a match is in a name.
+            Some(scrubber) if scrubber.is_match(data) => {
+                secret_name = entries.iter().any(|e| scrubber.is_match(e.name));
+            }
+            _ => {
+                self.out.checked_clean.insert(oid);
+            }
+        }
         let idx = self.nodes.len() as u32;
         self.nodes.push(Node {
             oid,
             start: 0,
             len: 0,
+            secret_name,
         });
         self.node_index.insert(oid, idx);
         let mut kids = Vec::with_capacity(entries.len());
@@ -806,18 +853,17 @@ impl<'a> Engine<'a> {
         }
         let node = &self.nodes[idx as usize];
         let (start, len) = (node.start as usize, node.len as usize);
-        let mut dirty = false;
+        let mut dirty = node.secret_name;
         for k in start..start + len {
-            let child = self.children[k];
-            if child & BLOB_BIT != 0 {
-                if self.blob_new[(child & !BLOB_BIT) as usize].is_some() {
-                    dirty = true;
-                    break;
-                }
-            } else if self.is_dirty(child) {
-                dirty = true;
+            if dirty {
                 break;
             }
+            let child = self.children[k];
+            dirty = if child & BLOB_BIT != 0 {
+                self.blob_new[(child & !BLOB_BIT) as usize].is_some()
+            } else {
+                self.is_dirty(child)
+            };
         }
         self.dirty[idx as usize] = if dirty { Dirt::Dirty } else { Dirt::Clean };
         dirty
@@ -851,18 +897,28 @@ impl<'a> Engine<'a> {
         let entries = parse_tree(oid, data)?;
         let mut new_entries: Vec<(Vec<u8>, Vec<u8>, Oid)> = Vec::with_capacity(entries.len());
         let mut renamed = false;
+        let secret_names = self.nodes[idx as usize].secret_name;
         for entry in &entries {
-            let name = String::from_utf8_lossy(entry.name);
+            let mut name = entry.name.to_vec();
+            if secret_names {
+                if let Some(new) = self.opts.scrubber.and_then(|s| s.replace(entry.name)) {
+                    name = safe_name(new);
+                    renamed = true;
+                }
+            }
+            let shown = String::from_utf8_lossy(&name);
             let full = if path.is_empty() {
-                name.into_owned()
+                shown.into_owned()
             } else {
-                format!("{path}/{name}")
+                format!("{path}/{shown}")
             };
+            if name != entry.name {
+                self.out.files_renamed.insert(full.clone());
+            }
             if globs.is_some_and(|g| g.is_match(&full)) {
                 self.out.files_deleted.insert(full);
                 continue;
             }
-            let mut name = entry.name.to_vec();
             let new_oid = match entry.kind() {
                 EntryKind::Tree => {
                     let child = *self
@@ -906,6 +962,7 @@ impl<'a> Engine<'a> {
             new_entries.push((entry.mode.to_vec(), name, new_oid));
         }
         if renamed {
+            disambiguate(&mut new_entries);
             new_entries.sort_by(|a, b| {
                 tree_order(
                     &Entry {
