@@ -892,3 +892,78 @@ fn names_that_differ_only_in_their_secrets_stay_distinct() {
     );
     assert_fsck_clean(&sb, &sb.repo());
 }
+
+/// Runs git with `input` on stdin; returns stdout, trimmed.
+fn git_with_input(sb: &Sandbox, args: &[&str], input: &str) -> String {
+    use std::io::Write;
+    let mut child = sb
+        .git_cmd_in(&sb.repo())
+        .args(args)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("run git");
+    child
+        .stdin
+        .take()
+        .expect("piped stdin")
+        .write_all(input.as_bytes())
+        .expect("write stdin");
+    let out = child.wait_with_output().expect("wait for git");
+    assert!(out.status.success(), "git {args:?} failed");
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+#[test]
+fn notes_in_fan_out_directories_move_to_their_new_commits() {
+    let sb = Sandbox::new();
+    let secret = keys::openai_project();
+    sb.write("app.env.sample", format!("KEY={secret}\n"));
+    sb.commit_all("leak");
+    let head = sb.git(&["rev-parse", "HEAD"]).trim().to_string();
+    // A notes tree as git lays out large ones: `ab/cdef…` (written by hand, since git only
+    // fans out past a few hundred notes).
+    let note = git_with_input(
+        &sb,
+        &["hash-object", "-w", "--stdin"],
+        &format!("deployed with {secret}\n"),
+    );
+    let readme = git_with_input(&sb, &["hash-object", "-w", "--stdin"], "not a note\n");
+    let fan = git_with_input(
+        &sb,
+        &["mktree"],
+        &format!("100644 blob {note}\t{}\n", &head[2..]),
+    );
+    let root = git_with_input(
+        &sb,
+        &["mktree"],
+        &format!(
+            "040000 tree {fan}\t{}\n100644 blob {readme}\tREADME\n",
+            &head[..2]
+        ),
+    );
+    let notes = git_with_input(&sb, &["commit-tree", &root, "-m", "Notes added"], "");
+    sb.git(&["update-ref", "refs/notes/commits", &notes]);
+    assert_eq!(
+        sb.git(&["notes", "show", "HEAD"]),
+        format!("deployed with {secret}\n")
+    );
+
+    let out = purge(&sb, &secret, &[]);
+    assert!(out.status.success(), "{}", text(&out));
+    let new_head = sb.git(&["rev-parse", "HEAD"]).trim().to_string();
+    assert_ne!(new_head, head);
+    assert_eq!(
+        sb.git(&["notes", "show", "HEAD"]),
+        "deployed with ***REMOVED***\n"
+    );
+    let paths = sb.git(&["ls-tree", "-r", "--name-only", "refs/notes/commits"]);
+    let mut paths: Vec<&str> = paths.lines().collect();
+    paths.sort();
+    let moved = format!("{}/{}", &new_head[..2], &new_head[2..]);
+    let mut expected = vec!["README", moved.as_str()];
+    expected.sort();
+    assert_eq!(paths, expected);
+    assert!(!contains(&all_objects(&sb, &sb.repo()), &secret));
+    assert_fsck_clean(&sb, &sb.repo());
+}

@@ -17,7 +17,7 @@ use super::scrub::Scrubber;
 use super::GitError;
 use git2::{ObjectType, Odb, Oid, Repository, Signature, Sort};
 use globset::GlobSet;
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::path::PathBuf;
 use std::sync::{mpsc, Mutex};
 
@@ -156,6 +156,19 @@ enum Dirt {
     Dirty,
 }
 
+/// A tree entry being written: mode, name, id.
+type OwnedEntry = (Vec<u8>, Vec<u8>, Oid);
+
+/// A file of a notes tree: its path (directories and name), mode and new id.
+type NotesItem = (Vec<Vec<u8>>, Vec<u8>, Oid);
+
+/// A directory of a notes tree being rebuilt.
+#[derive(Default)]
+struct NotesDir {
+    entries: Vec<OwnedEntry>,
+    dirs: BTreeMap<Vec<u8>, NotesDir>,
+}
+
 struct Engine<'a> {
     opts: &'a RewriteOptions<'a>,
     node_index: OidMap<u32>,
@@ -167,6 +180,7 @@ struct Engine<'a> {
     blob_new: Vec<Option<Oid>>,
     tree_memo: HashMap<u32, (Oid, bool)>,
     path_memo: HashMap<(u32, String), (Oid, bool)>,
+    notes_memo: HashMap<u32, Oid>,
     tag_memo: OidMap<Oid>,
     out: Rewrite,
 }
@@ -247,7 +261,7 @@ fn safe_name(mut name: Vec<u8>) -> Vec<u8> {
 
 /// Two names that differed only in their secrets are the same once scrubbed; a tree must
 /// not hold a name twice, so later ones get `~2`, `~3`… appended.
-fn disambiguate(entries: &mut [(Vec<u8>, Vec<u8>, Oid)]) {
+fn disambiguate(entries: &mut [OwnedEntry]) {
     let mut taken: HashSet<Vec<u8>> = HashSet::new();
     for (_, name, _) in entries.iter_mut() {
         if taken.insert(name.clone()) {
@@ -704,6 +718,7 @@ impl<'a> Engine<'a> {
             blob_new: Vec::new(),
             tree_memo: HashMap::new(),
             path_memo: HashMap::new(),
+            notes_memo: HashMap::new(),
             tag_memo: OidMap::default(),
             out: Rewrite::default(),
         }
@@ -876,26 +891,23 @@ impl<'a> Engine<'a> {
         sink: &mut ObjectSink,
         idx: u32,
         path: &str,
-        notes_root: bool,
     ) -> Result<(Oid, bool), GitError> {
         let oid = self.nodes[idx as usize].oid;
         let globs = self.opts.delete_paths;
-        if !notes_root {
-            if globs.is_none() {
-                if !self.is_dirty(idx) {
-                    return Ok((oid, false));
-                }
-                if let Some(&memo) = self.tree_memo.get(&idx) {
-                    return Ok(memo);
-                }
-            } else if let Some(&memo) = self.path_memo.get(&(idx, path.to_string())) {
+        if globs.is_none() {
+            if !self.is_dirty(idx) {
+                return Ok((oid, false));
+            }
+            if let Some(&memo) = self.tree_memo.get(&idx) {
                 return Ok(memo);
             }
+        } else if let Some(&memo) = self.path_memo.get(&(idx, path.to_string())) {
+            return Ok(memo);
         }
         let object = odb.read(oid).map_err(|e| corrupt(oid, e))?;
         let data = object.data();
         let entries = parse_tree(oid, data)?;
-        let mut new_entries: Vec<(Vec<u8>, Vec<u8>, Oid)> = Vec::with_capacity(entries.len());
+        let mut new_entries: Vec<OwnedEntry> = Vec::with_capacity(entries.len());
         let mut renamed = false;
         let secret_names = self.nodes[idx as usize].secret_name;
         for entry in &entries {
@@ -925,7 +937,7 @@ impl<'a> Engine<'a> {
                         .node_index
                         .get(&entry.oid)
                         .expect("every tree was visited in pass 1");
-                    let (new, empty) = self.rewrite_tree(odb, sink, child, &full, false)?;
+                    let (new, empty) = self.rewrite_tree(odb, sink, child, &full)?;
                     if empty && new != entry.oid {
                         // git records no empty directories; one emptied by deletion goes.
                         continue;
@@ -947,23 +959,34 @@ impl<'a> Engine<'a> {
                 }
                 EntryKind::Gitlink => entry.oid,
             };
-            if notes_root {
-                // A note's file name is the id of the commit it annotates.
-                if let Some(new) = std::str::from_utf8(entry.name)
-                    .ok()
-                    .filter(|n| n.len() == 40)
-                    .and_then(|n| Oid::from_str(n).ok())
-                    .and_then(|annotated| self.out.commit_map.get(&annotated))
-                {
-                    name = hex_oid(*new);
-                    renamed = true;
-                }
-            }
             new_entries.push((entry.mode.to_vec(), name, new_oid));
         }
         if renamed {
             disambiguate(&mut new_entries);
-            new_entries.sort_by(|a, b| {
+        }
+        let empty = new_entries.is_empty();
+        let new = self.write_tree(sink, new_entries, renamed, Some((oid, data)))?;
+        drop(object);
+        let result = (new, empty);
+        if globs.is_none() {
+            self.tree_memo.insert(idx, result);
+        } else {
+            self.path_memo.insert((idx, path.to_string()), result);
+        }
+        Ok(result)
+    }
+
+    /// Writes a tree of `entries` (sorted into git's order first when `unsorted`); when it
+    /// comes out identical to `old`, that is returned and nothing is written.
+    fn write_tree(
+        &mut self,
+        sink: &mut ObjectSink,
+        mut entries: Vec<OwnedEntry>,
+        unsorted: bool,
+        old: Option<(Oid, &[u8])>,
+    ) -> Result<Oid, GitError> {
+        if unsorted {
+            entries.sort_by(|a, b| {
                 tree_order(
                     &Entry {
                         mode: &a.0,
@@ -978,33 +1001,152 @@ impl<'a> Engine<'a> {
                 )
             });
         }
-        let mut raw = Vec::with_capacity(data.len());
-        for (mode, name, id) in &new_entries {
+        let mut raw = Vec::with_capacity(entries.len() * 48);
+        for (mode, name, id) in &entries {
             raw.extend_from_slice(mode);
             raw.push(b' ');
             raw.extend_from_slice(name);
             raw.push(0);
             raw.extend_from_slice(id.as_bytes());
         }
-        let new = if raw == data {
-            oid
-        } else {
-            let new = sink.write(ObjectType::Tree, &raw)?;
-            if self.opts.scrubber.is_none_or(|s| !s.is_match(&raw)) {
-                self.out.checked_clean.insert(new);
-            }
-            new
-        };
-        drop(object);
-        let result = (new, new_entries.is_empty());
-        if !notes_root {
-            if globs.is_none() {
-                self.tree_memo.insert(idx, result);
-            } else {
-                self.path_memo.insert((idx, path.to_string()), result);
+        if let Some((oid, data)) = old {
+            if raw == data {
+                return Ok(oid);
             }
         }
-        Ok(result)
+        let new = sink.write(ObjectType::Tree, &raw)?;
+        if self.opts.scrubber.is_none_or(|s| !s.is_match(&raw)) {
+            self.out.checked_clean.insert(new);
+        }
+        Ok(new)
+    }
+
+    /// The tree of a notes commit. A note's path is the id of the commit it annotates, split
+    /// into fan-out directories (`ab/cdef…`) in larger notes trees; each note moves to the
+    /// new id of its commit at the same fan-out depth, with its content scrubbed. Other
+    /// files in the notes tree stay where they are.
+    fn rewrite_notes_tree(
+        &mut self,
+        odb: &Odb<'_>,
+        sink: &mut ObjectSink,
+        idx: u32,
+    ) -> Result<Oid, GitError> {
+        if let Some(&memo) = self.notes_memo.get(&idx) {
+            return Ok(memo);
+        }
+        let mut items = Vec::new();
+        self.collect_notes(
+            odb,
+            sink,
+            idx,
+            &mut Vec::new(),
+            &mut String::new(),
+            &mut items,
+        )?;
+        let mut root = NotesDir::default();
+        for (path, mode, oid) in items {
+            let mut dir = &mut root;
+            for part in &path[..path.len() - 1] {
+                dir = dir.dirs.entry(part.clone()).or_default();
+            }
+            let name = path.last().expect("a path has a file name").clone();
+            dir.entries.push((mode, name, oid));
+        }
+        let new = self.write_notes_dir(sink, root)?;
+        self.notes_memo.insert(idx, new);
+        Ok(new)
+    }
+
+    /// Flattens a notes tree into `(path, mode, new id)` items, notes already moved.
+    fn collect_notes(
+        &mut self,
+        odb: &Odb<'_>,
+        sink: &mut ObjectSink,
+        idx: u32,
+        dirs: &mut Vec<Vec<u8>>,
+        hex_prefix: &mut String,
+        items: &mut Vec<NotesItem>,
+    ) -> Result<(), GitError> {
+        let oid = self.nodes[idx as usize].oid;
+        let object = odb.read(oid).map_err(|e| corrupt(oid, e))?;
+        let entries: Vec<(Vec<u8>, Vec<u8>, Oid, EntryKind)> = parse_tree(oid, object.data())?
+            .iter()
+            .map(|e| (e.mode.to_vec(), e.name.to_vec(), e.oid, e.kind()))
+            .collect();
+        drop(object);
+        for (mode, name, entry_oid, kind) in entries {
+            let hex = std::str::from_utf8(&name)
+                .ok()
+                .filter(|n| n.bytes().all(|b| b.is_ascii_hexdigit()));
+            let full_hex = hex.map(|h| format!("{hex_prefix}{h}"));
+            match kind {
+                EntryKind::Tree if hex.is_some_and(|h| h.len() == 2) && hex_prefix.len() < 38 => {
+                    let child = *self
+                        .node_index
+                        .get(&entry_oid)
+                        .expect("every tree was visited in pass 1");
+                    let before = hex_prefix.len();
+                    hex_prefix.push_str(hex.expect("checked above"));
+                    dirs.push(name);
+                    self.collect_notes(odb, sink, child, dirs, hex_prefix, items)?;
+                    dirs.pop();
+                    hex_prefix.truncate(before);
+                }
+                EntryKind::Blob => {
+                    let b = *self
+                        .blob_index
+                        .get(&entry_oid)
+                        .expect("every blob was visited in pass 1");
+                    let content = self.blob_new[b as usize].unwrap_or(entry_oid);
+                    let annotated = full_hex
+                        .filter(|h| h.len() == 40)
+                        .and_then(|h| Oid::from_str(&h).ok());
+                    let moved = annotated.and_then(|a| self.out.commit_map.get(&a).copied());
+                    let mut path = dirs.clone();
+                    match moved {
+                        Some(new_commit) => {
+                            // The same fan-out: as many two-digit directories as before.
+                            let new_hex = new_commit.to_string();
+                            path.clear();
+                            for level in 0..dirs.len() {
+                                path.push(new_hex.as_bytes()[level * 2..level * 2 + 2].to_vec());
+                            }
+                            path.push(new_hex.as_bytes()[dirs.len() * 2..].to_vec());
+                        }
+                        None => path.push(name),
+                    }
+                    items.push((path, mode, content));
+                }
+                EntryKind::Tree => {
+                    let child = *self
+                        .node_index
+                        .get(&entry_oid)
+                        .expect("every tree was visited in pass 1");
+                    let shown = String::from_utf8_lossy(&name).into_owned();
+                    let (new, empty) = self.rewrite_tree(odb, sink, child, &shown)?;
+                    if !(empty && new != entry_oid) {
+                        let mut path = dirs.clone();
+                        path.push(name);
+                        items.push((path, mode, new));
+                    }
+                }
+                EntryKind::Gitlink => {
+                    let mut path = dirs.clone();
+                    path.push(name);
+                    items.push((path, mode, entry_oid));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn write_notes_dir(&mut self, sink: &mut ObjectSink, dir: NotesDir) -> Result<Oid, GitError> {
+        let NotesDir { mut entries, dirs } = dir;
+        for (name, sub) in dirs {
+            let oid = self.write_notes_dir(sink, sub)?;
+            entries.push((b"40000".to_vec(), name, oid));
+        }
+        self.write_tree(sink, entries, true, None)
     }
 
     fn rewrite_commit(
@@ -1024,7 +1166,11 @@ impl<'a> Engine<'a> {
             .node_index
             .get(&old_tree)
             .expect("every tree was visited in pass 1");
-        let (new_tree, _) = self.rewrite_tree(odb, sink, tree_idx, "", notes)?;
+        let new_tree = if notes {
+            self.rewrite_notes_tree(odb, sink, tree_idx)?
+        } else {
+            self.rewrite_tree(odb, sink, tree_idx, "")?.0
+        };
         let mut changed = new_tree != old_tree;
         let mut parents_changed = false;
         let mut new_parents = Vec::new();
@@ -1094,7 +1240,7 @@ impl<'a> Engine<'a> {
             ObjectType::Commit => self.out.commit_map.get(&oid).copied().unwrap_or(oid),
             ObjectType::Tag => self.rewrite_tag(odb, sink, oid)?,
             ObjectType::Tree => match self.node_index.get(&oid) {
-                Some(&idx) => self.rewrite_tree(odb, sink, idx, "", false)?.0,
+                Some(&idx) => self.rewrite_tree(odb, sink, idx, "")?.0,
                 None => oid,
             },
             ObjectType::Blob => self
