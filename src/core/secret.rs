@@ -78,6 +78,40 @@ impl Liveness {
 /// `sk-ant-api03-`, `github_pat_`), which tells a person which key it is without revealing it.
 const MAX_MARKER_LEN: usize = 15;
 
+/// Type markers of more than one part. Any other marker is one lowercase word and its
+/// separator (`ghp_`, `hf_`, `xoxb-`, `glpat-`): a marker found by looking for the last
+/// separator would reach into the random part of keys whose body holds `-` or `_`.
+const COMPOUND_MARKERS: &[&str] = &[
+    "sk-proj-",
+    "sk-svcacct-",
+    "sk-admin-",
+    "sk-ant-api03-",
+    "sk-ant-admin01-",
+    "github_pat_",
+    "sk_live_",
+    "sk_test_",
+    "rk_live_",
+    "rk_test_",
+];
+
+/// How many leading characters of a key name its type.
+fn marker_len(chars: &[char]) -> usize {
+    let start: String = chars.iter().take(MAX_MARKER_LEN).collect();
+    if let Some(len) = COMPOUND_MARKERS
+        .iter()
+        .filter(|m| start.starts_with(*m))
+        .map(|m| m.len())
+        .max()
+    {
+        return len;
+    }
+    let word = chars.iter().take_while(|c| c.is_ascii_lowercase()).count();
+    match chars.get(word) {
+        Some('-' | '_') if (2..=6).contains(&word) => word + 1,
+        _ => 0,
+    }
+}
+
 /// `sk-proj-Ab…Yz9Q`: the type marker and two characters, an ellipsis, the last four.
 /// Short values reveal proportionally less; a PEM block shows only its first line.
 pub fn redact(secret: &str) -> String {
@@ -90,12 +124,7 @@ pub fn redact(secret: &str) -> String {
     if n < 8 {
         return "…".to_string();
     }
-    let marker = chars
-        .iter()
-        .take(MAX_MARKER_LEN)
-        .rposition(|c| *c == '-' || *c == '_')
-        .map(|i| i + 1)
-        .unwrap_or(0);
+    let marker = marker_len(&chars);
     let tail = if n >= 24 { 4 } else { 2 };
     // Never show more than about a third of what follows the marker.
     let budget = (n - marker) / 3;
@@ -153,6 +182,21 @@ mod tests {
         assert!(r.starts_with("sk-proj-ah…"), "{r}");
         assert!(r.ends_with("…Yz9Q"), "{r}");
         assert!(r.chars().count() < 20);
+    }
+
+    #[test]
+    fn the_marker_never_reaches_into_the_random_part() {
+        for (prefix, shown) in [
+            ("sk-proj-", "sk-proj-9L"),
+            ("sk-", "sk-9L"),
+            ("ghp_", "ghp_9L"),
+            ("github_pat_", "github_pat_9L"),
+            ("AKIA", "AKIA"),
+        ] {
+            let k = format!("{prefix}9L1T_xf-Qq_{}Yz9Q", "a".repeat(40));
+            let r = redact(&k);
+            assert!(r.starts_with(&format!("{shown}…")), "{prefix}: {r}");
+        }
     }
 
     #[test]
