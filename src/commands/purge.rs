@@ -389,7 +389,7 @@ pub fn run(_ctx: &Context, args: PurgeArgs) -> anyhow::Result<Outcome> {
 
     aftercare::expire_reflogs(&repo, &result.stash_reflog)?;
     timer.step("reflogs expired");
-    aftercare::gc(&repo)?;
+    aftercare::gc(&repo, &tips, &result)?;
     timer.step("git gc --prune=now");
     let mut leftovers: Vec<Leftover> = Vec::new();
     if let Some(s) = &scrubber {
@@ -470,7 +470,7 @@ fn summarize(out: &mut impl Write, r: &Rewrite) -> std::io::Result<()> {
         "rewrote {} of {} commits, {} ref(s), {} of {} blobs ({} file(s) scrubbed, {} dropped, {} renamed), {} message(s)",
         r.commit_map.len(),
         r.commits_total,
-        r.ref_updates.len() + r.head_updates.len(),
+        r.ref_updates.len() + r.worktree_updates.len(),
         r.blobs_scrubbed,
         r.blobs_total,
         r.files_scrubbed.len(),
@@ -499,7 +499,7 @@ fn report_dry_run(out: &mut impl Write, r: &Rewrite, tips: &Tips) -> std::io::Re
         r.blobs_total,
         r.messages_scrubbed
     )?;
-    if r.ref_updates.is_empty() && r.head_updates.is_empty() && !r.stash_changed {
+    if r.ref_updates.is_empty() && r.worktree_updates.is_empty() && !r.stash_changed {
         writeln!(out, "no ref would change")?;
     }
     for u in &r.ref_updates {
@@ -511,10 +511,15 @@ fn report_dry_run(out: &mut impl Write, r: &Rewrite, tips: &Tips) -> std::io::Re
             short(u.new)
         )?;
     }
-    for h in &r.head_updates {
+    for h in &r.worktree_updates {
         writeln!(
             out,
-            "  detached HEAD of {}: {} -> {}",
+            "  {} of {}: {} -> {}",
+            if h.name == "HEAD" {
+                "detached HEAD"
+            } else {
+                h.name.as_str()
+            },
             h.git_dir.display(),
             short(h.old),
             short(h.new)

@@ -967,3 +967,46 @@ fn notes_in_fan_out_directories_move_to_their_new_commits() {
     assert!(!contains(&all_objects(&sb, &sb.repo()), &secret));
     assert_fsck_clean(&sb, &sb.repo());
 }
+
+#[test]
+fn per_worktree_refs_of_linked_worktrees_are_rewritten_and_backed_up() {
+    let sb = Sandbox::new();
+    let secret = keys::stripe_live();
+    sb.write("billing.py", format!("STRIPE = '{secret}'\n"));
+    sb.commit_all("billing");
+    let wt = sb.root().join("linked");
+    sb.git(&[
+        "worktree",
+        "add",
+        "-q",
+        "-b",
+        "other",
+        &wt.to_string_lossy(),
+    ]);
+    // A ref only the linked worktree sees, pointing at the only copy of a commit.
+    std::fs::write(wt.join("scratch.txt"), format!("again {secret}\n")).expect("write");
+    sb.git_in(&wt, &["add", "scratch.txt"]);
+    sb.git_in(&wt, &["commit", "-q", "-m", "scratch"]);
+    sb.git_in(&wt, &["update-ref", "refs/worktree/keep", "HEAD"]);
+    sb.git_in(&wt, &["reset", "-q", "--hard", "HEAD~1"]);
+    assert!(sb.git(&["for-each-ref", "refs/worktree/"]).is_empty());
+
+    let out = purge(&sb, &secret, &[]);
+    assert!(out.status.success(), "{}", text(&out));
+    let kept = sb.git_in(&wt, &["show", "refs/worktree/keep:scratch.txt"]);
+    assert_eq!(kept, "again ***REMOVED***\n");
+    // git gc alone would have dropped what only that ref points at; the refs that held it
+    // during gc are gone.
+    assert!(sb
+        .git(&["for-each-ref", "refs/keywarden-gc-hold/"])
+        .is_empty());
+    assert!(!contains(&all_objects(&sb, &sb.repo()), &secret));
+    assert_fsck_clean(&sb, &sb.repo());
+    // The backup holds the old value of the worktree's ref too.
+    let bundle = backups(&sb).pop().expect("a backup");
+    let heads = sb.git(&["bundle", "list-heads", &bundle.to_string_lossy()]);
+    assert!(
+        heads.contains("refs/keywarden-backup/worktree/1/worktree/keep"),
+        "{heads}"
+    );
+}

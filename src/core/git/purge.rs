@@ -194,8 +194,12 @@ fn extra_backup_refs(tips: &Tips) -> Vec<(String, Oid)> {
         }
     }
     for (i, head) in tips.heads.iter().enumerate() {
-        if let Some(oid) = head.detached {
-            extra.push((format!("refs/keywarden-backup/head/{i}"), oid));
+        for (name, oid) in head.tips() {
+            let name = match name.strip_prefix("refs/") {
+                Some(own) => format!("refs/keywarden-backup/worktree/{i}/{own}"),
+                None => format!("refs/keywarden-backup/head/{i}"),
+            };
+            extra.push((name, oid));
         }
     }
     extra
@@ -511,12 +515,35 @@ pub fn expire_reflogs(repo: &Repository, stash: &[StashEntry]) -> Result<(), Git
 }
 
 /// `git gc --prune=now`: repacks what is reachable and deletes everything else.
-pub fn gc(repo: &Repository) -> Result<(), GitError> {
-    run_git(
+///
+/// git's gc does not count the per-worktree refs of linked worktrees (`refs/worktree/*`…)
+/// as reachable and would delete what only they point at, so those targets are held by
+/// temporary refs while it runs.
+pub fn gc(repo: &Repository, tips: &Tips, rewrite: &Rewrite) -> Result<(), GitError> {
+    let mut held = Vec::new();
+    for (i, head) in tips.heads.iter().enumerate() {
+        for (name, old) in head.own_refs.iter() {
+            let now = rewrite
+                .worktree_updates
+                .iter()
+                .find(|u| u.git_dir == head.git_dir && u.name == *name)
+                .map_or(*old, |u| u.new);
+            let hold = format!("refs/keywarden-gc-hold/{i}/{}", held.len());
+            repo.reference(&hold, now, true, "keywarden purge: held during gc")
+                .map_err(|e| GitError::other(format!("cannot protect {name} during gc"), e))?;
+            held.push(hold);
+        }
+    }
+    let result = run_git(
         git(repo.commondir()).args(["gc", "--prune=now", "--quiet"]),
         "git gc --prune=now",
-    )
-    .map(|_| ())
+    );
+    for hold in held {
+        if let Ok(mut r) = repo.find_reference(&hold) {
+            let _ = r.delete();
+        }
+    }
+    result.map(|_| ())
 }
 
 /// Replaces secrets in the files git keeps a last commit message in (`COMMIT_EDITMSG` and

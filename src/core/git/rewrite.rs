@@ -53,11 +53,14 @@ pub struct RefUpdate {
     pub new: Oid,
 }
 
-/// A worktree whose HEAD is detached (not a branch), and where it moves.
+/// A ref that lives in one worktree's own git dir — its detached `HEAD`, or a per-worktree
+/// ref such as `refs/bisect/bad` — and where it moves.
 #[derive(Debug, Clone)]
-pub struct HeadUpdate {
+pub struct WorktreeRefUpdate {
     /// The worktree's own git dir (where its `HEAD` file lives).
     pub git_dir: PathBuf,
+    /// `HEAD` or the ref's full name.
+    pub name: String,
     pub old: Oid,
     pub new: Oid,
 }
@@ -78,6 +81,43 @@ pub struct StashEntry {
 pub struct WorktreeHead {
     pub git_dir: PathBuf,
     pub detached: Option<Oid>,
+    /// Refs only this worktree sees (`refs/bisect/*`, `refs/worktree/*`, `refs/rewritten/*`)
+    /// of a linked worktree; the main worktree's are among the repository's refs.
+    pub own_refs: Vec<(String, Oid)>,
+}
+
+impl WorktreeHead {
+    /// What the rewrite must move in this worktree's own git dir: a detached `HEAD`, then
+    /// its own refs.
+    pub fn tips(&self) -> impl Iterator<Item = (&str, Oid)> {
+        let head = self.detached.map(|oid| ("HEAD", oid));
+        head.into_iter().chain(
+            self.own_refs
+                .iter()
+                .map(|(name, oid)| (name.as_str(), *oid)),
+        )
+    }
+}
+
+/// The refs git keeps per worktree rather than shared by all of them, as `repo` (opened on
+/// a linked worktree) sees them.
+fn per_worktree_refs(repo: &Repository) -> Vec<(String, Oid)> {
+    let Ok(references) = repo.references() else {
+        return Vec::new();
+    };
+    let mut own = Vec::new();
+    for reference in references.flatten() {
+        if let (Some(name), Some(target)) = (reference.name(), reference.target()) {
+            let per_worktree = ["refs/bisect/", "refs/worktree/", "refs/rewritten/"]
+                .iter()
+                .any(|prefix| name.starts_with(prefix));
+            if per_worktree {
+                own.push((name.to_string(), target));
+            }
+        }
+    }
+    own.sort();
+    own
 }
 
 /// What the rewrite did (or, in a dry run, would do).
@@ -102,7 +142,7 @@ pub struct Rewrite {
     pub ref_updates: Vec<RefUpdate>,
     /// Refs not rewritten because they are remote-tracking refs.
     pub remote_refs_skipped: Vec<String>,
-    pub head_updates: Vec<HeadUpdate>,
+    pub worktree_updates: Vec<WorktreeRefUpdate>,
     /// The stash reflog as it must be after the rewrite (oldest first), when there is one.
     pub stash_reflog: Vec<StashEntry>,
     pub stash_changed: bool,
@@ -114,7 +154,7 @@ pub struct Rewrite {
 
 impl Rewrite {
     pub fn changed(&self) -> bool {
-        !self.ref_updates.is_empty() || !self.head_updates.is_empty() || self.stash_changed
+        !self.ref_updates.is_empty() || !self.worktree_updates.is_empty() || self.stash_changed
     }
 }
 
@@ -400,9 +440,11 @@ pub fn tips(repo: &Repository, include_remotes: bool) -> Result<Tips, GitError> 
         } else {
             None
         };
+        let own_refs = wt_repo.as_ref().map(per_worktree_refs).unwrap_or_default();
         heads.push(WorktreeHead {
             git_dir: r.path().to_path_buf(),
             detached,
+            own_refs,
         });
     }
     let mut stash = Vec::new();
@@ -482,10 +524,8 @@ pub fn rewrite(
     for (name, oid) in &tips.refs {
         peel_into(*oid, name.starts_with("refs/notes/"))?;
     }
-    for head in &tips.heads {
-        if let Some(oid) = head.detached {
-            peel_into(oid, false)?;
-        }
+    for (_, oid) in tips.heads.iter().flat_map(WorktreeHead::tips) {
+        peel_into(oid, false)?;
     }
     for entry in &tips.stash {
         peel_into(entry.oid, false)?;
@@ -628,11 +668,12 @@ pub fn rewrite(
         }
     }
     for head in &tips.heads {
-        if let Some(old) = head.detached {
+        for (name, old) in head.tips() {
             let new = engine.rewrite_object(&odb, sink, old)?;
             if new != old {
-                engine.out.head_updates.push(HeadUpdate {
+                engine.out.worktree_updates.push(WorktreeRefUpdate {
                     git_dir: head.git_dir.clone(),
+                    name: name.to_string(),
                     old,
                     new,
                 });
@@ -1344,12 +1385,23 @@ pub fn apply_ref_updates(repo: &Repository, rewrite: &Rewrite) -> Result<(), Git
     }
     tx.commit()
         .map_err(|e| GitError::other("cannot update the refs", e))?;
-    for head in &rewrite.head_updates {
-        let wt = Repository::open(&head.git_dir)
-            .map_err(|e| GitError::other(format!("cannot open {}", head.git_dir.display()), e))?;
-        wt.set_head_detached(head.new).map_err(|e| {
-            GitError::other(format!("cannot move HEAD of {}", head.git_dir.display()), e)
-        })?;
+    for update in &rewrite.worktree_updates {
+        let wt = Repository::open(&update.git_dir)
+            .map_err(|e| GitError::other(format!("cannot open {}", update.git_dir.display()), e))?;
+        let what = format!("{} of {}", update.name, update.git_dir.display());
+        let moved = if update.name == "HEAD" {
+            wt.set_head_detached(update.new)
+        } else {
+            wt.reference_matching(
+                &update.name,
+                update.new,
+                true,
+                update.old,
+                "keywarden purge",
+            )
+            .map(|_| ())
+        };
+        moved.map_err(|e| GitError::other(format!("cannot move {what}"), e))?;
     }
     Ok(())
 }
