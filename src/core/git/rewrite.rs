@@ -553,16 +553,24 @@ pub fn rewrite(
     }
     drop(seen);
     // Pass 2 runs alongside pass 1: each batch of newly found blobs goes to worker threads
-    // (one repository handle each) while the trees are walked. The walk itself is split in
-    // two halves of the commits, walked at once and merged: consecutive commits share almost
-    // all their trees, so the halves overlap by little more than one snapshot.
+    // (one repository handle each) while the trees are walked. Without blobs to search, the
+    // walk itself is split in two halves of the commits, walked at once and merged:
+    // consecutive commits share almost all their trees, so the halves overlap by little more
+    // than one snapshot. With a search, one walker is faster (measured: 2.9 s against 3.7 s
+    // on the 30 000-commit benchmark): the searchers keep the cores busy, and two walkers
+    // only contend for libgit2's pack locks.
     progress.phase("reading history", order.len() as u64);
     let hits: Mutex<Vec<Oid>> = Mutex::new(Vec::new());
     let failures: Mutex<Vec<GitError>> = Mutex::new(Vec::new());
     let workers = std::thread::available_parallelism().map_or(2, |n| n.get());
     let (sender, receiver) = mpsc::channel::<Vec<Oid>>();
     let receiver = Mutex::new(receiver);
-    let (first, second) = order.split_at(order.len() / 2);
+    let split = if opts.scrubber.is_some() {
+        order.len()
+    } else {
+        order.len() / 2
+    };
+    let (first, second) = order.split_at(split);
     let git_dir = repo.path();
     let walked: Result<Vec<(Oid, Vec<u8>, bool)>, GitError> = std::thread::scope(|scope| {
         // Owned here so that it is dropped on every way out, error or not: the workers stop
