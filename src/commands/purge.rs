@@ -345,10 +345,14 @@ pub fn run(_ctx: &Context, args: PurgeArgs) -> anyhow::Result<Outcome> {
     summarize(&mut out, &result)?;
 
     for wt in aftercare::worktrees(&repo) {
-        let secret_names = scrubber
+        let renamed = scrubber
             .as_ref()
-            .filter(|_| !result.files_renamed.is_empty());
-        let update = aftercare::update_worktree(&wt, secret_names).with_context(|| {
+            .filter(|_| !result.files_renamed.is_empty())
+            .map(|scrubber| aftercare::Renamed {
+                scrubber,
+                dropped: &result.files_deleted,
+            });
+        let update = aftercare::update_worktree(&wt, renamed).with_context(|| {
             format!(
                 "history is rewritten, but updating the worktree {} failed",
                 wt.workdir.display()

@@ -1010,3 +1010,20 @@ fn per_worktree_refs_of_linked_worktrees_are_rewritten_and_backed_up() {
         "{heads}"
     );
 }
+
+#[test]
+fn a_dropped_file_whose_name_held_a_secret_stays_on_disk() {
+    let sb = Sandbox::new();
+    let secret = keys::github_pat();
+    sb.write("README.md", "docs\n");
+    sb.write(&format!("keys/{secret}.env"), "TOKEN=x\n");
+    sb.write(&format!("keys/{secret}.txt"), "a note\n");
+    sb.commit_all("keys");
+    let out = purge(&sb, &secret, &["--delete-path", "**/*.env"]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(sb.git(&["ls-files"]), "README.md\nkeys/***REMOVED***.txt\n");
+    // Dropped from history, kept on disk (now untracked), as every dropped file is.
+    assert!(sb.path(&format!("keys/{secret}.env")).is_file());
+    assert!(!sb.path(&format!("keys/{secret}.txt")).exists());
+    assert!(!contains(&all_objects(&sb, &sb.repo()), &secret));
+}

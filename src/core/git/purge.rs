@@ -372,12 +372,12 @@ pub fn write_records(
 /// dropped from history (such as a `.env`), stay on disk as they are. Returns how many
 /// files were rewritten.
 ///
-/// With `secret_names`, tracked files whose path holds one of its secrets were renamed by
-/// the rewrite: the file under its new name is checked out and the old one removed (it was
-/// tracked and unmodified, since a purge refuses a dirty worktree).
+/// With `renamed`, tracked files whose path holds a secret were renamed by the rewrite: the
+/// file under its new name is checked out and the old one removed (it was tracked and
+/// unmodified, since a purge refuses a dirty worktree) — unless the purge dropped it.
 pub fn update_worktree(
     wt: &Worktree,
-    secret_names: Option<&Scrubber>,
+    renamed: Option<Renamed<'_>>,
 ) -> Result<WorktreeUpdate, GitError> {
     let open = |dir: &Path| {
         Repository::open(dir)
@@ -389,10 +389,14 @@ pub fn update_worktree(
             .map_err(|e| GitError::other("cannot read the index", e))?;
         Ok(index.iter().map(|entry| entry.path).collect())
     };
-    let old_names: Vec<Vec<u8>> = match secret_names {
-        Some(scrubber) => tracked_paths(&wt.workdir)?
+    let old_names: Vec<Vec<u8>> = match renamed {
+        Some(Renamed { scrubber, dropped }) => tracked_paths(&wt.workdir)?
             .into_iter()
-            .filter(|path| scrubber.is_match(path))
+            .filter(|path| {
+                scrubber
+                    .replace(path)
+                    .is_some_and(|new| !dropped.contains(String::from_utf8_lossy(&new).as_ref()))
+            })
             .collect(),
         None => Vec::new(),
     };
@@ -466,6 +470,14 @@ pub fn update_worktree(
     })
 }
 
+/// How the rewrite renamed files: by replacing the secrets in their paths, except for the
+/// files it dropped (by their new path), which stay on disk.
+#[derive(Clone, Copy)]
+pub struct Renamed<'a> {
+    pub scrubber: &'a Scrubber,
+    pub dropped: &'a std::collections::BTreeSet<String>,
+}
+
 /// What updating a worktree changed on disk.
 pub struct WorktreeUpdate {
     /// Files written with their new content (or under their new name).
@@ -521,7 +533,8 @@ pub fn expire_reflogs(repo: &Repository, stash: &[StashEntry]) -> Result<(), Git
 /// temporary refs while it runs.
 pub fn gc(repo: &Repository, tips: &Tips, rewrite: &Rewrite) -> Result<(), GitError> {
     let mut held = Vec::new();
-    for (i, head) in tips.heads.iter().enumerate() {
+    let mut result = Ok(Vec::new());
+    'hold: for (i, head) in tips.heads.iter().enumerate() {
         for (name, old) in head.own_refs.iter() {
             let now = rewrite
                 .worktree_updates
@@ -529,15 +542,22 @@ pub fn gc(repo: &Repository, tips: &Tips, rewrite: &Rewrite) -> Result<(), GitEr
                 .find(|u| u.git_dir == head.git_dir && u.name == *name)
                 .map_or(*old, |u| u.new);
             let hold = format!("refs/keywarden-gc-hold/{i}/{}", held.len());
-            repo.reference(&hold, now, true, "keywarden purge: held during gc")
-                .map_err(|e| GitError::other(format!("cannot protect {name} during gc"), e))?;
+            if let Err(e) = repo.reference(&hold, now, true, "keywarden purge: held during gc") {
+                result = Err(GitError::other(
+                    format!("cannot protect {name} during gc"),
+                    e,
+                ));
+                break 'hold;
+            }
             held.push(hold);
         }
     }
-    let result = run_git(
-        git(repo.commondir()).args(["gc", "--prune=now", "--quiet"]),
-        "git gc --prune=now",
-    );
+    if result.is_ok() {
+        result = run_git(
+            git(repo.commondir()).args(["gc", "--prune=now", "--quiet"]),
+            "git gc --prune=now",
+        );
+    }
     for hold in held {
         if let Ok(mut r) = repo.find_reference(&hold) {
             let _ = r.delete();
