@@ -6,12 +6,12 @@
 use super::{Context, Outcome};
 use crate::cli::PurgeArgs;
 use crate::core::git;
+use crate::core::git::delete_paths::DeletePaths;
 use crate::core::git::pack::ObjectSink;
 use crate::core::git::purge::{self as aftercare, Leftover, Records};
 use crate::core::git::rewrite::{self, Progress, Rewrite, RewriteOptions, Tips};
 use crate::core::git::scrub::Scrubber;
 use anyhow::{bail, Context as _};
-use globset::{GlobBuilder, GlobSet, GlobSetBuilder};
 use indicatif::{ProgressBar, ProgressStyle};
 use std::io::{BufRead, IsTerminal, Read, Write};
 use std::path::Path;
@@ -121,23 +121,6 @@ fn read_secrets(args: &PurgeArgs) -> anyhow::Result<Option<Scrubber>> {
     Ok(Some(scrubber))
 }
 
-fn delete_globs(patterns: &[String]) -> anyhow::Result<Option<GlobSet>> {
-    if patterns.is_empty() {
-        return Ok(None);
-    }
-    let mut builder = GlobSetBuilder::new();
-    for pattern in patterns {
-        let pattern = pattern.trim_start_matches('/');
-        builder.add(
-            GlobBuilder::new(pattern)
-                .literal_separator(true)
-                .build()
-                .with_context(|| format!("--delete-path {pattern}"))?,
-        );
-    }
-    Ok(Some(builder.build().context("--delete-path")?))
-}
-
 fn confirm(question: &str) -> anyhow::Result<bool> {
     // Nobody to ask unless a person is watching stderr.
     if !std::io::stderr().is_terminal() {
@@ -214,7 +197,8 @@ fn list<T: AsRef<str>>(items: impl IntoIterator<Item = T>, limit: usize) -> Stri
 
 pub fn run(_ctx: &Context, args: PurgeArgs) -> anyhow::Result<Outcome> {
     let scrubber = read_secrets(&args)?;
-    let globs = delete_globs(&args.delete_paths)?;
+    let globs =
+        DeletePaths::new(&args.delete_paths).map_err(|e| anyhow::anyhow!("--delete-path {e}"))?;
     let cwd = std::env::current_dir().context("cannot read the current directory")?;
     let mut timer = Timer {
         on: args.verbose,

@@ -1027,3 +1027,38 @@ fn a_dropped_file_whose_name_held_a_secret_stays_on_disk() {
     assert!(!sb.path(&format!("keys/{secret}.txt")).exists());
     assert!(!contains(&all_objects(&sb, &sb.repo()), &secret));
 }
+
+#[test]
+fn delete_path_patterns_match_by_full_path_with_or_without_a_name_check() {
+    // `config/*.pem` alone lets the rewrite skip trees by name; with `vendor/**` it cannot.
+    for patterns in [&["config/*.pem"][..], &["config/*.pem", "vendor/**"]] {
+        let sb = Sandbox::new();
+        for path in [
+            "config/server.pem",
+            "config/sub/server.pem",
+            "docs/server.pem",
+            "vendor/lib/a.js",
+            "vendor.txt",
+        ] {
+            sb.write(path, "x\n");
+        }
+        sb.commit_all("initial");
+        sb.write("vendor.txt", "edited\n");
+        sb.commit_all("edit");
+        let mut args = vec!["purge", "--yes"];
+        for pattern in patterns {
+            args.extend(["--delete-path", pattern]);
+        }
+        let out = sb.keywarden().args(&args).output().expect("run");
+        assert!(out.status.success(), "{}", text(&out));
+        let mut expected = vec!["config/sub/server.pem", "docs/server.pem"];
+        if patterns.len() == 1 {
+            expected.push("vendor/lib/a.js");
+        }
+        expected.push("vendor.txt");
+        expected.sort();
+        let files = sb.git(&["ls-tree", "-r", "--name-only", "HEAD"]);
+        assert_eq!(files.lines().collect::<Vec<_>>(), expected, "{patterns:?}");
+        assert_fsck_clean(&sb, &sb.repo());
+    }
+}

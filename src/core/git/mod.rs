@@ -3,6 +3,7 @@
 //! (Hook installation and history rewriting build on this module.)
 
 pub mod cache_tree;
+pub mod delete_paths;
 pub mod objects;
 pub mod pack;
 pub mod purge;

@@ -12,11 +12,11 @@
 //! as the walk finds them; (3) rewrite, descending only into trees that hold something to
 //! change.
 
+use super::delete_paths::DeletePaths;
 use super::pack::ObjectSink;
 use super::scrub::Scrubber;
 use super::GitError;
 use git2::{ObjectType, Odb, Oid, Repository, Signature, Sort};
-use globset::GlobSet;
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::path::PathBuf;
 use std::sync::{mpsc, Mutex};
@@ -26,7 +26,7 @@ pub struct RewriteOptions<'a> {
     /// Secrets to replace in blobs and in commit and tag messages.
     pub scrubber: Option<&'a Scrubber>,
     /// Paths (relative to the repository root) to drop from every commit.
-    pub delete_paths: Option<&'a GlobSet>,
+    pub delete_paths: Option<&'a DeletePaths>,
     /// Also rewrite `refs/remotes/*`.
     pub include_remotes: bool,
 }
@@ -185,8 +185,9 @@ struct Node {
     oid: Oid,
     start: u32,
     len: u32,
-    /// An entry's name holds a secret.
-    secret_name: bool,
+    /// An entry's name changes or may: it holds a secret (renamed), or it may match a
+    /// `--delete-path` pattern (dropped).
+    names_change: bool,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -831,7 +832,7 @@ impl<'a> Engine<'a> {
                         oid: node.oid,
                         start: 0,
                         len: 0,
-                        secret_name: node.secret_name,
+                        names_change: node.names_change,
                     });
                     self.node_index.insert(node.oid, idx);
                     node_map.push(idx);
@@ -874,23 +875,26 @@ impl<'a> Engine<'a> {
         }
         let object = odb.read(oid).map_err(|e| corrupt(oid, e))?;
         let data = object.data();
-        let mut secret_name = false;
+        let mut names_change = false;
         let entries = parse_tree(oid, data)?;
         match self.opts.scrubber {
             // A tree's bytes are its entries' modes, names and ids; a match is in a name.
             Some(scrubber) if scrubber.is_match(data) => {
-                secret_name = entries.iter().any(|e| scrubber.is_match(e.name));
+                names_change = entries.iter().any(|e| scrubber.is_match(e.name));
             }
             _ => {
                 self.out.checked_clean.insert(oid);
             }
+        }
+        if let Some(paths) = self.opts.delete_paths {
+            names_change |= entries.iter().any(|e| paths.may_match_name(e.name));
         }
         let idx = self.nodes.len() as u32;
         self.nodes.push(Node {
             oid,
             start: 0,
             len: 0,
-            secret_name,
+            names_change,
         });
         self.node_index.insert(oid, idx);
         let mut kids = Vec::with_capacity(entries.len());
@@ -917,7 +921,7 @@ impl<'a> Engine<'a> {
         }
         let node = &self.nodes[idx as usize];
         let (start, len) = (node.start as usize, node.len as usize);
-        let mut dirty = node.secret_name;
+        let mut dirty = node.names_change;
         for k in start..start + len {
             if dirty {
                 break;
@@ -943,14 +947,16 @@ impl<'a> Engine<'a> {
     ) -> Result<(Oid, bool), GitError> {
         let oid = self.nodes[idx as usize].oid;
         let globs = self.opts.delete_paths;
-        if globs.is_none() {
-            if !self.is_dirty(idx) {
-                return Ok((oid, false));
-            }
-            if let Some(&memo) = self.tree_memo.get(&idx) {
-                return Ok(memo);
-            }
-        } else if let Some(&memo) = self.path_memo.get(&(idx, path.to_string())) {
+        // What is dropped depends on the path, so without a check on names every tree is
+        // looked at; with one, a tree is untouched unless something under it may change.
+        if globs.is_none_or(|g| g.checks_names()) && !self.is_dirty(idx) {
+            return Ok((oid, false));
+        }
+        let memo = match globs {
+            None => self.tree_memo.get(&idx),
+            Some(_) => self.path_memo.get(&(idx, path.to_string())),
+        };
+        if let Some(&memo) = memo {
             return Ok(memo);
         }
         let object = odb.read(oid).map_err(|e| corrupt(oid, e))?;
@@ -958,10 +964,10 @@ impl<'a> Engine<'a> {
         let entries = parse_tree(oid, data)?;
         let mut new_entries: Vec<OwnedEntry> = Vec::with_capacity(entries.len());
         let mut renamed = false;
-        let secret_names = self.nodes[idx as usize].secret_name;
+        let names_change = self.nodes[idx as usize].names_change;
         for entry in &entries {
             let mut name = entry.name.to_vec();
-            if secret_names {
+            if names_change {
                 if let Some(new) = self.opts.scrubber.and_then(|s| s.replace(entry.name)) {
                     name = safe_name(new);
                     renamed = true;
