@@ -973,6 +973,31 @@ impl<'a> Engine<'a> {
                     renamed = true;
                 }
             }
+            // Most entries of a rewritten tree stay as they are: keep them without building
+            // their path (which big directories would pay for in every version).
+            let unchanged = name == entry.name
+                && !globs.is_some_and(|g| g.may_match_name(entry.name))
+                && match entry.kind() {
+                    EntryKind::Tree => {
+                        let child = *self
+                            .node_index
+                            .get(&entry.oid)
+                            .expect("every tree was visited in pass 1");
+                        globs.is_none_or(|g| g.checks_names()) && !self.is_dirty(child)
+                    }
+                    EntryKind::Blob => {
+                        let b = *self
+                            .blob_index
+                            .get(&entry.oid)
+                            .expect("every blob was visited in pass 1");
+                        self.blob_new[b as usize].is_none()
+                    }
+                    EntryKind::Gitlink => true,
+                };
+            if unchanged {
+                new_entries.push((entry.mode.to_vec(), name, entry.oid));
+                continue;
+            }
             let shown = String::from_utf8_lossy(&name);
             let full = if path.is_empty() {
                 shown.into_owned()
