@@ -2,13 +2,19 @@
 //! both written here. Objects are compressed and streamed to disk by a writer thread while
 //! the rewrite goes on (no thousands of loose files, no memory that grows with the history);
 //! the index (version 2) is written from the offsets and checksums recorded on the way, so
-//! nothing has to read the pack back but for its final checksum. A dry run only hashes, so
-//! it computes the same object ids and writes nothing.
+//! nothing has to read the pack back but for its final checksum. Like git fast-import, an
+//! object that is the next version of an earlier one (a directory in the next commit) is
+//! stored as a delta against it: `git gc` keeps objects it finds whole in a pack whole, so
+//! without this a rewrite that touches most trees would double the repository's size. A dry
+//! run only hashes, so it computes the same object ids and writes nothing.
+
+mod delta;
 
 use super::GitError;
 use flate2::{Compress, Compression, FlushCompress, Status};
 use git2::{ObjectType, Oid};
 use sha1::{Digest, Sha1};
+use std::collections::HashMap;
 use std::fs::File;
 use std::io::{BufWriter, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
@@ -24,10 +30,22 @@ pub struct ObjectSink {
 /// Objects handed to the writer thread but not yet written; bounds the memory they take.
 const QUEUE_LEN: usize = 1024;
 
+/// An object on its way to the writer thread.
+struct Queued {
+    oid: Oid,
+    type_bits: u8,
+    data: Vec<u8>,
+    /// What the object is a version of (for a tree, its path), if anything.
+    lineage: Option<Vec<u8>>,
+}
+
+/// Longest delta chain written, git's default `pack.depth`.
+const MAX_DELTA_DEPTH: u32 = 50;
+
 struct PackStream {
     dir: PathBuf,
     tmp: PathBuf,
-    sender: Option<SyncSender<(Oid, u8, Vec<u8>)>>,
+    sender: Option<SyncSender<Queued>>,
     writer: Option<JoinHandle<std::io::Result<Written>>>,
 }
 
@@ -57,6 +75,39 @@ pub fn object_id(kind: ObjectType, data: &[u8]) -> Oid {
     Oid::from_bytes(&hasher.finalize()).expect("a SHA-1 digest is 20 bytes")
 }
 
+/// The pack entry type of a delta against an object earlier in the same pack.
+const OFS_DELTA: u8 = 6;
+
+/// A pack entry's header: the type and the size, little-endian base-128 with the type in
+/// the first byte.
+fn entry_header(type_bits: u8, len: usize) -> Vec<u8> {
+    let mut size = len as u64;
+    let mut header = Vec::with_capacity(16);
+    let mut byte = (type_bits << 4) | (size & 0x0f) as u8;
+    size >>= 4;
+    while size > 0 {
+        header.push(byte | 0x80);
+        byte = (size & 0x7f) as u8;
+        size >>= 7;
+    }
+    header.push(byte);
+    header
+}
+
+/// How far back an offset delta's base is: big-endian base-128 in which each continuation
+/// also adds one, so that every distance has exactly one encoding.
+fn ofs_distance(distance: u64) -> Vec<u8> {
+    let mut encoded = vec![(distance & 0x7f) as u8];
+    let mut rest = distance >> 7;
+    while rest > 0 {
+        rest -= 1;
+        encoded.push(0x80 | (rest & 0x7f) as u8);
+        rest >>= 7;
+    }
+    encoded.reverse();
+    encoded
+}
+
 fn io_err(context: &str, path: &Path, err: std::io::Error) -> GitError {
     GitError::Other {
         context: format!("{context} {}", path.display()),
@@ -83,11 +134,11 @@ impl ObjectSink {
             .create_new(true)
             .open(&tmp)
             .map_err(|e| io_err("cannot create", &tmp, e))?;
-        let (sender, receiver) = sync_channel::<(Oid, u8, Vec<u8>)>(QUEUE_LEN);
+        let (sender, receiver) = sync_channel::<Queued>(QUEUE_LEN);
         let writer = std::thread::spawn(move || -> std::io::Result<Written> {
             let mut out = EntryWriter::new(file)?;
-            for (oid, type_bits, data) in receiver {
-                out.append(oid, type_bits, &data)?;
+            for queued in receiver {
+                out.append(queued)?;
             }
             out.finish()
         });
@@ -112,12 +163,32 @@ impl ObjectSink {
     }
 
     pub fn write(&mut self, kind: ObjectType, data: &[u8]) -> Result<Oid, GitError> {
+        self.store(kind, data, None)
+    }
+
+    /// Writes `data` as the next version in `lineage` (for a tree, its path), stored as a
+    /// delta against the previous version when that is much smaller.
+    pub fn write_version(
+        &mut self,
+        kind: ObjectType,
+        data: &[u8],
+        lineage: &[u8],
+    ) -> Result<Oid, GitError> {
+        self.store(kind, data, Some(lineage))
+    }
+
+    fn store(
+        &mut self,
+        kind: ObjectType,
+        data: &[u8],
+        lineage: Option<&[u8]>,
+    ) -> Result<Oid, GitError> {
         let oid = object_id(kind, data);
         if !self.written.insert(oid) {
             return Ok(oid);
         }
         if let Some(pack) = &mut self.pack {
-            pack.send(oid, kind, data)?;
+            pack.send(oid, kind, data, lineage)?;
         }
         Ok(oid)
     }
@@ -141,7 +212,13 @@ impl ObjectSink {
 }
 
 impl PackStream {
-    fn send(&mut self, oid: Oid, kind: ObjectType, data: &[u8]) -> Result<(), GitError> {
+    fn send(
+        &mut self,
+        oid: Oid,
+        kind: ObjectType,
+        data: &[u8],
+        lineage: Option<&[u8]>,
+    ) -> Result<(), GitError> {
         let type_bits: u8 = match kind {
             ObjectType::Commit => 1,
             ObjectType::Tree => 2,
@@ -154,10 +231,15 @@ impl PackStream {
                 })
             }
         };
-        let sent = self
-            .sender
-            .as_ref()
-            .is_some_and(|sender| sender.send((oid, type_bits, data.to_vec())).is_ok());
+        let sent = self.sender.as_ref().is_some_and(|sender| {
+            let queued = Queued {
+                oid,
+                type_bits,
+                data: data.to_vec(),
+                lineage: lineage.map(<[u8]>::to_vec),
+            };
+            sender.send(queued).is_ok()
+        });
         if sent {
             return Ok(());
         }
@@ -286,6 +368,8 @@ struct EntryWriter {
     out: BufWriter<File>,
     offset: u64,
     entries: Vec<IndexEntry>,
+    /// The newest object of each lineage: where it is, its content, its delta depth.
+    lineages: HashMap<Vec<u8>, (u64, Vec<u8>, u32)>,
     // One compressor, reset per object: setting one up costs more than compressing a commit.
     compress: Compress,
     buf: Vec<u8>,
@@ -300,24 +384,47 @@ impl EntryWriter {
             out,
             offset: 12,
             entries: Vec::new(),
+            lineages: HashMap::new(),
             // Fast compression: `git gc` right after the rewrite repacks anyway.
             compress: Compress::new(Compression::fast(), true),
             buf: Vec::new(),
         })
     }
 
-    fn append(&mut self, oid: Oid, type_bits: u8, data: &[u8]) -> std::io::Result<()> {
-        // Entry header: type and size, little-endian base-128 with the type in the first byte.
-        let mut size = data.len() as u64;
-        let mut header = Vec::with_capacity(10);
-        let mut byte = (type_bits << 4) | (size & 0x0f) as u8;
-        size >>= 4;
-        while size > 0 {
-            header.push(byte | 0x80);
-            byte = (size & 0x7f) as u8;
-            size >>= 7;
-        }
-        header.push(byte);
+    fn append(&mut self, queued: Queued) -> std::io::Result<()> {
+        let Queued {
+            oid,
+            type_bits,
+            data,
+            lineage,
+        } = queued;
+        let offset = self.offset;
+        let Some(lineage) = lineage else {
+            return self.write_entry(oid, entry_header(type_bits, data.len()), &data);
+        };
+        let delta = self
+            .lineages
+            .get(&lineage)
+            .filter(|(_, _, depth)| *depth < MAX_DELTA_DEPTH)
+            .map(|(base_offset, base, depth)| (*base_offset, delta::encode(base, &data), *depth))
+            .filter(|(_, delta, _)| delta.len() < data.len() / 2);
+        let depth = match delta {
+            Some((base_offset, delta, depth)) => {
+                let mut header = entry_header(OFS_DELTA, delta.len());
+                header.extend_from_slice(&ofs_distance(offset - base_offset));
+                self.write_entry(oid, header, &delta)?;
+                depth + 1
+            }
+            None => {
+                self.write_entry(oid, entry_header(type_bits, data.len()), &data)?;
+                0
+            }
+        };
+        self.lineages.insert(lineage, (offset, data, depth));
+        Ok(())
+    }
+
+    fn write_entry(&mut self, oid: Oid, header: Vec<u8>, data: &[u8]) -> std::io::Result<()> {
         self.compress.reset();
         self.buf.clear();
         self.buf.reserve(data.len() / 2 + 64);
@@ -383,10 +490,20 @@ mod tests {
             sink.write(ObjectType::Blob, big.as_bytes()).expect("write"),
             big,
         ));
+        // Versions of one object: stored as deltas, chains cut at the depth limit.
+        let mut version = String::new();
+        for i in 0..120 {
+            version.push_str(&format!("line {i} of a growing file\n"));
+            let data = version.clone();
+            let oid = sink
+                .write_version(ObjectType::Blob, data.as_bytes(), b"file")
+                .expect("write");
+            ids.push((oid, data));
+        }
         // A second copy of an object is written once.
         sink.write(ObjectType::Blob, ids[0].1.as_bytes())
             .expect("write");
-        assert_eq!(sink.count(), 301);
+        assert_eq!(sink.count(), 421);
         let pack = sink.finish().expect("finish").expect("a pack");
         let output = Command::new("git")
             .args(["verify-pack", "-v"])
@@ -398,6 +515,14 @@ mod tests {
             "{}",
             String::from_utf8_lossy(&output.stderr)
         );
+        let listing = String::from_utf8_lossy(&output.stdout);
+        let deltas = listing
+            .lines()
+            .filter(|l| l.contains(" blob ") && l.split_whitespace().count() >= 7)
+            .count();
+        assert!(deltas >= 110, "{deltas} of 120 versions stored as deltas");
+        assert!(listing.contains("chain length = 50"), "{listing}");
+        assert!(!listing.contains("chain length = 51"), "{listing}");
         let odb = repo.odb().expect("odb");
         for (oid, data) in &ids {
             assert_eq!(odb.read(*oid).expect("readable").data(), data.as_bytes());

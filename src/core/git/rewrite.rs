@@ -1045,7 +1045,7 @@ impl<'a> Engine<'a> {
             disambiguate(&mut new_entries);
         }
         let empty = new_entries.is_empty();
-        let new = self.write_tree(sink, new_entries, renamed, Some((oid, data)))?;
+        let new = self.write_tree(sink, new_entries, renamed, Some((oid, data)), path)?;
         drop(object);
         let result = (new, empty);
         if globs.is_none() {
@@ -1057,13 +1057,15 @@ impl<'a> Engine<'a> {
     }
 
     /// Writes a tree of `entries` (sorted into git's order first when `unsorted`); when it
-    /// comes out identical to `old`, that is returned and nothing is written.
+    /// comes out identical to `old`, that is returned and nothing is written. Trees written
+    /// at the same `path` are versions of each other, stored as deltas.
     fn write_tree(
         &mut self,
         sink: &mut ObjectSink,
         mut entries: Vec<OwnedEntry>,
         unsorted: bool,
         old: Option<(Oid, &[u8])>,
+        path: &str,
     ) -> Result<Oid, GitError> {
         if unsorted {
             entries.sort_by(|a, b| {
@@ -1094,7 +1096,7 @@ impl<'a> Engine<'a> {
                 return Ok(oid);
             }
         }
-        let new = sink.write(ObjectType::Tree, &raw)?;
+        let new = sink.write_version(ObjectType::Tree, &raw, path.as_bytes())?;
         if self.opts.scrubber.is_none_or(|s| !s.is_match(&raw)) {
             self.out.checked_clean.insert(new);
         }
@@ -1132,7 +1134,7 @@ impl<'a> Engine<'a> {
             let name = path.last().expect("a path has a file name").clone();
             dir.entries.push((mode, name, oid));
         }
-        let new = self.write_notes_dir(sink, root)?;
+        let new = self.write_notes_dir(sink, root, "\0notes")?;
         self.notes_memo.insert(idx, new);
         Ok(new)
     }
@@ -1220,13 +1222,19 @@ impl<'a> Engine<'a> {
         Ok(())
     }
 
-    fn write_notes_dir(&mut self, sink: &mut ObjectSink, dir: NotesDir) -> Result<Oid, GitError> {
+    fn write_notes_dir(
+        &mut self,
+        sink: &mut ObjectSink,
+        dir: NotesDir,
+        path: &str,
+    ) -> Result<Oid, GitError> {
         let NotesDir { mut entries, dirs } = dir;
         for (name, sub) in dirs {
-            let oid = self.write_notes_dir(sink, sub)?;
+            let sub_path = format!("{path}/{}", String::from_utf8_lossy(&name));
+            let oid = self.write_notes_dir(sink, sub, &sub_path)?;
             entries.push((b"40000".to_vec(), name, oid));
         }
-        self.write_tree(sink, entries, true, None)
+        self.write_tree(sink, entries, true, None, path)
     }
 
     fn rewrite_commit(
