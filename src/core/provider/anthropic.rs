@@ -1,30 +1,14 @@
 //! Anthropic: liveness through `GET /models` (`x-api-key`); an admin key (`sk-ant-admin…`)
 //! is checked against the Admin API instead. Revocation is manual: the API cannot revoke.
 
-use super::{Http, ManualSteps, Provider, Verification};
+use super::{ManualSteps, Provider, Verification};
 use crate::core::secret::Secret;
 
 pub const DEFAULT_BASE: &str = "https://api.anthropic.com/v1";
 pub const KEYS_PAGE: &str = "https://console.anthropic.com/settings/keys";
 const API_VERSION: &str = "2023-06-01";
 
-pub struct Anthropic {
-    http: Http,
-    base: String,
-}
-
-impl Anthropic {
-    pub fn new(http: Http, base: impl Into<String>) -> Self {
-        Anthropic {
-            http,
-            base: base.into().trim_end_matches('/').to_string(),
-        }
-    }
-
-    pub fn from_env(http: Http) -> Self {
-        Self::new(http, super::http::base_url("anthropic", DEFAULT_BASE))
-    }
-}
+super::http::api_provider!(Anthropic, "anthropic");
 
 impl Provider for Anthropic {
     fn id(&self) -> &'static str {
@@ -45,8 +29,8 @@ impl Provider for Anthropic {
         } else {
             "/models?limit=1"
         };
-        let url = format!("{}{path}", self.base);
-        match self.http.send(|c| {
+        let url = self.api.url(path);
+        match self.api.http.send(|c| {
             c.get(&url)
                 .header("x-api-key", key.expose())
                 .header("anthropic-version", API_VERSION)

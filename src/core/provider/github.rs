@@ -1,29 +1,13 @@
 //! GitHub: liveness through `GET /user`; revocation through the credential-revocation
 //! endpoint (`POST /credentials/revoke`), which needs nothing but the token itself.
 
-use super::{Credentials, Http, ManualSteps, Provider, ProviderError, Revocation, Verification};
+use super::{Credentials, ManualSteps, Provider, ProviderError, Revocation, Verification};
 use crate::core::secret::Secret;
 
 pub const DEFAULT_BASE: &str = "https://api.github.com";
 pub const TOKENS_PAGE: &str = "https://github.com/settings/tokens";
 
-pub struct GitHub {
-    http: Http,
-    base: String,
-}
-
-impl GitHub {
-    pub fn new(http: Http, base: impl Into<String>) -> Self {
-        GitHub {
-            http,
-            base: base.into().trim_end_matches('/').to_string(),
-        }
-    }
-
-    pub fn from_env(http: Http) -> Self {
-        Self::new(http, super::http::base_url("github", DEFAULT_BASE))
-    }
-}
+super::http::api_provider!(GitHub, "github");
 
 impl Provider for GitHub {
     fn id(&self) -> &'static str {
@@ -47,8 +31,8 @@ impl Provider for GitHub {
         if key.expose().starts_with("ghr_") {
             return Verification::unknown("a refresh token cannot be checked without its app");
         }
-        let url = format!("{}/user", self.base);
-        match self.http.send(|c| {
+        let url = self.api.url("/user");
+        match self.api.http.send(|c| {
             c.get(&url)
                 .bearer_auth(key.expose())
                 .header("Accept", "application/vnd.github+json")
@@ -83,9 +67,9 @@ impl Provider for GitHub {
     }
 
     fn revoke(&self, key: &Secret, _creds: &Credentials) -> Result<Revocation, ProviderError> {
-        let url = format!("{}/credentials/revoke", self.base);
+        let url = self.api.url("/credentials/revoke");
         let body = serde_json::json!({ "credentials": [key.expose()] });
-        let response = self.http.send(|c| {
+        let response = self.api.http.send(|c| {
             c.post(&url)
                 .header("Accept", "application/vnd.github+json")
                 .header("X-GitHub-Api-Version", "2022-11-28")

@@ -1,29 +1,13 @@
 //! GitLab: liveness through `GET /personal_access_tokens/self` (`PRIVATE-TOKEN`);
 //! revocation by hand on the access-token page.
 
-use super::{Http, ManualSteps, Provider, Verification};
+use super::{ManualSteps, Provider, Verification};
 use crate::core::secret::Secret;
 
 pub const DEFAULT_BASE: &str = "https://gitlab.com/api/v4";
 pub const TOKENS_PAGE: &str = "https://gitlab.com/-/user_settings/personal_access_tokens";
 
-pub struct GitLab {
-    http: Http,
-    base: String,
-}
-
-impl GitLab {
-    pub fn new(http: Http, base: impl Into<String>) -> Self {
-        GitLab {
-            http,
-            base: base.into().trim_end_matches('/').to_string(),
-        }
-    }
-
-    pub fn from_env(http: Http) -> Self {
-        Self::new(http, super::http::base_url("gitlab", DEFAULT_BASE))
-    }
-}
+super::http::api_provider!(GitLab, "gitlab");
 
 impl Provider for GitLab {
     fn id(&self) -> &'static str {
@@ -39,9 +23,9 @@ impl Provider for GitLab {
     }
 
     fn verify(&self, key: &Secret) -> Verification {
-        let url = format!("{}/personal_access_tokens/self", self.base);
+        let url = self.api.url("/personal_access_tokens/self");
         super::verify_by_status(
-            &self.http,
+            &self.api.http,
             |c| c.get(&url).header("PRIVATE-TOKEN", key.expose()),
             &[401],
         )

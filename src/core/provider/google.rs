@@ -2,29 +2,13 @@
 //! `x-goog-api-key` header (never in the URL); an invalid key is `API_KEY_INVALID`, a valid
 //! key for a project without that API is still live. Revocation by hand in the Cloud console.
 
-use super::{Http, ManualSteps, Provider, Verification};
+use super::{ManualSteps, Provider, Verification};
 use crate::core::secret::Secret;
 
 pub const DEFAULT_BASE: &str = "https://generativelanguage.googleapis.com/v1beta";
 pub const CREDENTIALS_PAGE: &str = "https://console.cloud.google.com/apis/credentials";
 
-pub struct Google {
-    http: Http,
-    base: String,
-}
-
-impl Google {
-    pub fn new(http: Http, base: impl Into<String>) -> Self {
-        Google {
-            http,
-            base: base.into().trim_end_matches('/').to_string(),
-        }
-    }
-
-    pub fn from_env(http: Http) -> Self {
-        Self::new(http, super::http::base_url("google", DEFAULT_BASE))
-    }
-}
+super::http::api_provider!(Google, "google");
 
 impl Provider for Google {
     fn id(&self) -> &'static str {
@@ -40,8 +24,9 @@ impl Provider for Google {
     }
 
     fn verify(&self, key: &Secret) -> Verification {
-        let url = format!("{}/models?pageSize=1", self.base);
+        let url = self.api.url("/models?pageSize=1");
         match self
+            .api
             .http
             .send(|c| c.get(&url).header("x-goog-api-key", key.expose()))
         {

@@ -279,6 +279,58 @@ fn describe(err: &reqwest::Error) -> String {
     text
 }
 
+/// A provider's HTTP API: the shared client and the base URL (no trailing slash) that
+/// request paths are appended to.
+#[derive(Debug, Clone)]
+pub struct Api {
+    pub http: Http,
+    base: String,
+}
+
+impl Api {
+    pub fn new(http: Http, base: impl Into<String>) -> Self {
+        Api {
+            http,
+            base: base.into().trim_end_matches('/').to_string(),
+        }
+    }
+
+    /// The base from `KEYWARDEN_<PROVIDER>_BASE_URL`, else `default`.
+    pub fn from_env(http: Http, provider_id: &str, default: &str) -> Self {
+        Self::new(http, base_url(provider_id, default))
+    }
+
+    /// `path` (starting with `/`) under the base.
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+}
+
+/// The struct of a provider that is an HTTP API, with `new(http, base)` (tests point it at
+/// a mock server) and `from_env(http)` (the real base, or the one the environment sets).
+macro_rules! api_provider {
+    ($name:ident, $id:literal) => {
+        pub struct $name {
+            api: $crate::core::provider::http::Api,
+        }
+
+        impl $name {
+            pub fn new(http: $crate::core::provider::Http, base: impl Into<String>) -> Self {
+                $name {
+                    api: $crate::core::provider::http::Api::new(http, base),
+                }
+            }
+
+            pub fn from_env(http: $crate::core::provider::Http) -> Self {
+                $name {
+                    api: $crate::core::provider::http::Api::from_env(http, $id, DEFAULT_BASE),
+                }
+            }
+        }
+    };
+}
+pub(crate) use api_provider;
+
 /// The base URL for a provider: `KEYWARDEN_<PROVIDER>_BASE_URL` when set (it replaces the
 /// whole base, version path included), else `default`. No trailing slash.
 pub fn base_url(provider_id: &str, default: &str) -> String {

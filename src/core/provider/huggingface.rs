@@ -1,29 +1,13 @@
 //! Hugging Face: liveness through `GET /whoami-v2`. The Hub has no documented endpoint that
 //! revokes a token given the token, so revocation is by hand on the tokens page.
 
-use super::{Http, ManualSteps, Provider, Verification};
+use super::{ManualSteps, Provider, Verification};
 use crate::core::secret::Secret;
 
 pub const DEFAULT_BASE: &str = "https://huggingface.co/api";
 pub const TOKENS_PAGE: &str = "https://huggingface.co/settings/tokens";
 
-pub struct HuggingFace {
-    http: Http,
-    base: String,
-}
-
-impl HuggingFace {
-    pub fn new(http: Http, base: impl Into<String>) -> Self {
-        HuggingFace {
-            http,
-            base: base.into().trim_end_matches('/').to_string(),
-        }
-    }
-
-    pub fn from_env(http: Http) -> Self {
-        Self::new(http, super::http::base_url("huggingface", DEFAULT_BASE))
-    }
-}
+super::http::api_provider!(HuggingFace, "huggingface");
 
 impl Provider for HuggingFace {
     fn id(&self) -> &'static str {
@@ -39,9 +23,9 @@ impl Provider for HuggingFace {
     }
 
     fn verify(&self, key: &Secret) -> Verification {
-        let url = format!("{}/whoami-v2", self.base);
+        let url = self.api.url("/whoami-v2");
         super::verify_by_status(
-            &self.http,
+            &self.api.http,
             |c| c.get(&url).bearer_auth(key.expose()),
             &[401],
         )

@@ -4,7 +4,7 @@
 //! account), and create a replacement through a new service account in the same project.
 
 use super::{
-    Credentials, Http, ManualSteps, Provider, ProviderError, Replacement, Response, Revocation,
+    Credentials, ManualSteps, Provider, ProviderError, Replacement, Response, Revocation,
     Verification,
 };
 use crate::core::secret::Secret;
@@ -19,10 +19,7 @@ const PAGE_LIMIT: usize = 100;
 /// A guard against a server that keeps saying `has_more` forever.
 const MAX_PAGES: usize = 1000;
 
-pub struct OpenAi {
-    http: Http,
-    base: String,
-}
+super::http::api_provider!(OpenAi, "openai");
 
 /// Who owns a project key.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -83,20 +80,11 @@ pub enum Deleted {
 }
 
 impl OpenAi {
-    pub fn new(http: Http, base: impl Into<String>) -> Self {
-        OpenAi {
-            http,
-            base: base.into().trim_end_matches('/').to_string(),
-        }
-    }
-
-    pub fn from_env(http: Http) -> Self {
-        Self::new(http, super::http::base_url("openai", DEFAULT_BASE))
-    }
-
     fn get(&self, key: &Secret, path: &str) -> Result<Response, ProviderError> {
-        let url = format!("{}{path}", self.base);
-        self.http.send(|c| c.get(&url).bearer_auth(key.expose()))
+        let url = self.api.url(path);
+        self.api
+            .http
+            .send(|c| c.get(&url).bearer_auth(key.expose()))
     }
 
     /// Classifies an answer from an endpoint the key should be able to call.
@@ -267,13 +255,13 @@ impl OpenAi {
     /// Deletes a project key. A key owned by a service account that the key endpoint
     /// refuses to delete is removed by deleting its service account.
     pub fn delete_key(&self, admin: &Secret, key: &ProjectKey) -> Result<Deleted, ProviderError> {
-        let url = format!(
-            "{}/organization/projects/{}/api_keys/{}",
-            self.base,
+        let url = self.api.url(&format!(
+            "/organization/projects/{}/api_keys/{}",
             url_escape(&key.project.id),
             url_escape(&key.id)
-        );
+        ));
         let response = self
+            .api
             .http
             .send(|c| c.delete(&url).bearer_auth(admin.expose()))?;
         if response.is_success() {
@@ -295,13 +283,13 @@ impl OpenAi {
         project: &Project,
         service_account_id: &str,
     ) -> Result<(), ProviderError> {
-        let url = format!(
-            "{}/organization/projects/{}/service_accounts/{}",
-            self.base,
+        let url = self.api.url(&format!(
+            "/organization/projects/{}/service_accounts/{}",
             url_escape(&project.id),
             url_escape(service_account_id)
-        );
+        ));
         let response = self
+            .api
             .http
             .send(|c| c.delete(&url).bearer_auth(admin.expose()))?;
         if !response.is_success() {
@@ -317,13 +305,13 @@ impl OpenAi {
         project: &Project,
         name: &str,
     ) -> Result<Replacement, ProviderError> {
-        let url = format!(
-            "{}/organization/projects/{}/service_accounts",
-            self.base,
+        let url = self.api.url(&format!(
+            "/organization/projects/{}/service_accounts",
             url_escape(&project.id)
-        );
+        ));
         let body = serde_json::json!({ "name": name });
         let response = self
+            .api
             .http
             .send(|c| c.post(&url).bearer_auth(admin.expose()).json(&body))?;
         if !response.is_success() {

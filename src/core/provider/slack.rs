@@ -2,7 +2,7 @@
 //! token alone. Slack answers HTTP 200 either way: the verdict is in `ok` and `error`.
 //! Incoming-webhook URLs are not called (that could post to the channel).
 
-use super::{Credentials, Http, ManualSteps, Provider, ProviderError, Revocation, Verification};
+use super::{Credentials, ManualSteps, Provider, ProviderError, Revocation, Verification};
 use crate::core::secret::Secret;
 use serde_json::Value;
 
@@ -17,26 +17,15 @@ const DEAD_ERRORS: &[&str] = &[
     "not_authed",
 ];
 
-pub struct Slack {
-    http: Http,
-    base: String,
-}
+super::http::api_provider!(Slack, "slack");
 
 impl Slack {
-    pub fn new(http: Http, base: impl Into<String>) -> Self {
-        Slack {
-            http,
-            base: base.into().trim_end_matches('/').to_string(),
-        }
-    }
-
-    pub fn from_env(http: Http) -> Self {
-        Self::new(http, super::http::base_url("slack", DEFAULT_BASE))
-    }
-
     fn call(&self, method: &str, key: &Secret) -> Result<Value, ProviderError> {
-        let url = format!("{}/{method}", self.base);
-        let response = self.http.send(|c| c.post(&url).bearer_auth(key.expose()))?;
+        let url = self.api.url(&format!("/{method}"));
+        let response = self
+            .api
+            .http
+            .send(|c| c.post(&url).bearer_auth(key.expose()))?;
         if !response.is_success() {
             return Err(ProviderError::status("Slack", &response));
         }

@@ -1,29 +1,13 @@
 //! Stripe: liveness through `GET /balance` (a restricted key without that permission is
 //! still live); revocation ("roll" or delete) by hand in the dashboard.
 
-use super::{Http, ManualSteps, Provider, Verification};
+use super::{ManualSteps, Provider, Verification};
 use crate::core::secret::Secret;
 
 pub const DEFAULT_BASE: &str = "https://api.stripe.com/v1";
 pub const KEYS_PAGE: &str = "https://dashboard.stripe.com/apikeys";
 
-pub struct Stripe {
-    http: Http,
-    base: String,
-}
-
-impl Stripe {
-    pub fn new(http: Http, base: impl Into<String>) -> Self {
-        Stripe {
-            http,
-            base: base.into().trim_end_matches('/').to_string(),
-        }
-    }
-
-    pub fn from_env(http: Http) -> Self {
-        Self::new(http, super::http::base_url("stripe", DEFAULT_BASE))
-    }
-}
+super::http::api_provider!(Stripe, "stripe");
 
 impl Provider for Stripe {
     fn id(&self) -> &'static str {
@@ -39,8 +23,12 @@ impl Provider for Stripe {
     }
 
     fn verify(&self, key: &Secret) -> Verification {
-        let url = format!("{}/balance", self.base);
-        match self.http.send(|c| c.get(&url).bearer_auth(key.expose())) {
+        let url = self.api.url("/balance");
+        match self
+            .api
+            .http
+            .send(|c| c.get(&url).bearer_auth(key.expose()))
+        {
             Ok(r) if r.is_success() => Verification::live(format!("accepted (HTTP {})", r.status)),
             Ok(r) if r.status == 401 => Verification::dead(format!("rejected: {}", r.summary())),
             Ok(r) if r.status == 403 => {
