@@ -237,14 +237,36 @@ fn list(args: KeysListArgs) -> anyhow::Result<Outcome> {
     Ok(Outcome::Clean)
 }
 
-fn forget(args: KeysForgetArgs) -> anyhow::Result<Outcome> {
-    validate_name(&args.name)?;
+/// A key in the registry, found by name, with what changing it needs.
+struct Registered {
+    home: std::path::PathBuf,
+    reg: Registry,
+    record: KeyRecord,
+    store: Box<dyn KeyStore>,
+}
+
+fn registered(name: &str) -> anyhow::Result<Registered> {
+    validate_name(name)?;
     let home = registry::home_dir()?;
-    let mut reg = Registry::load(&home)?;
-    let Some(record) = reg.get(&args.name).cloned() else {
-        bail!("no key named `{}` in the registry", args.name);
+    let reg = Registry::load(&home)?;
+    let Some(record) = reg.get(name).cloned() else {
+        bail!("no key named `{name}` in the registry");
     };
-    let store = open_store()?;
+    Ok(Registered {
+        home,
+        reg,
+        record,
+        store: open_store()?,
+    })
+}
+
+fn forget(args: KeysForgetArgs) -> anyhow::Result<Outcome> {
+    let Registered {
+        home,
+        mut reg,
+        record,
+        store,
+    } = registered(&args.name)?;
     let removed = store
         .delete(&record.name)
         .with_context(|| format!("cannot remove `{}` from the keyring", record.name))?;
@@ -265,13 +287,12 @@ fn forget(args: KeysForgetArgs) -> anyhow::Result<Outcome> {
 }
 
 fn revoke(args: KeysRevokeArgs) -> anyhow::Result<Outcome> {
-    validate_name(&args.name)?;
-    let home = registry::home_dir()?;
-    let mut reg = Registry::load(&home)?;
-    let Some(record) = reg.get(&args.name).cloned() else {
-        bail!("no key named `{}` in the registry", args.name);
-    };
-    let store = open_store()?;
+    let Registered {
+        home,
+        mut reg,
+        record,
+        store,
+    } = registered(&args.name)?;
     let key = stored_key(&*store, &record)?;
     let http = Http::from_env()?;
     let provider = provider::provider(&record.provider, &http)?;
