@@ -55,15 +55,7 @@ pub fn run(ctx: &Context, args: InstallArgs) -> anyhow::Result<Outcome> {
         },
         &style,
     );
-    if let Err(err) = result {
-        txn.rollback();
-        return Err(err.context("nothing was installed"));
-    }
-
-    let mut out = std::io::stdout().lock();
-    for line in report {
-        writeln!(out, "{line}")?;
-    }
+    let mut out = conclude(txn, result, &report)?;
     if repo.is_bare() {
         // No work tree, so no .gitignore to fix.
     } else if gitignore_plan.is_none() {
@@ -205,14 +197,7 @@ fn install_global(keywarden: &Path, style: &Style) -> anyhow::Result<Outcome> {
     let mut report = Vec::new();
     let result = install_hooks(&mut txn, &mut report, &location, keywarden, style)
         .and_then(|()| Ok(setup.apply(&mut txn)?));
-    if let Err(err) = result {
-        txn.rollback();
-        return Err(err.context("nothing was installed"));
-    }
-    let mut out = std::io::stdout().lock();
-    for line in report {
-        writeln!(out, "{line}")?;
-    }
+    let mut out = conclude(txn, result, &report)?;
     if setup.set_by_keywarden {
         writeln!(
             out,
@@ -305,4 +290,22 @@ pub fn tracked_env_files(repo: &Repository, policy: &EnvFilePolicy) -> anyhow::R
         .into_iter()
         .filter(|p| policy.is_blocked(p))
         .collect())
+}
+
+/// Undoes every change of a failed install; otherwise prints what it did. Returns stdout
+/// for the lines that follow.
+fn conclude(
+    txn: Txn,
+    result: anyhow::Result<()>,
+    report: &[String],
+) -> anyhow::Result<std::io::StdoutLock<'static>> {
+    if let Err(err) = result {
+        txn.rollback();
+        return Err(err.context("nothing was installed"));
+    }
+    let mut out = std::io::stdout().lock();
+    for line in report {
+        writeln!(out, "{line}")?;
+    }
+    Ok(out)
 }

@@ -77,3 +77,16 @@ pub fn tune_for_bulk_reads() {
 pub fn root_dir(repo: &Repository) -> PathBuf {
     repo.workdir().unwrap_or_else(|| repo.path()).to_path_buf()
 }
+
+/// The first error that worker threads collected, if any.
+fn first_failure(failures: std::sync::Mutex<Vec<GitError>>) -> Result<(), GitError> {
+    match failures
+        .into_inner()
+        .expect("a worker panicked while holding the failures lock")
+        .into_iter()
+        .next()
+    {
+        Some(err) => Err(err),
+        None => Ok(()),
+    }
+}

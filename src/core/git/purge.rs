@@ -645,14 +645,7 @@ pub fn verify_odb(
             BlobRead::Failed(err) => failures.lock().expect("failures lock").push(err),
         },
     )?;
-    if let Some(err) = failures
-        .into_inner()
-        .expect("failures lock")
-        .into_iter()
-        .next()
-    {
-        return Err(err);
-    }
+    super::first_failure(failures)?;
     let mut found = found.into_inner().expect("found lock");
     for leftover in &mut found {
         if let Ok((_, kind)) = odb.read_header(leftover.oid) {

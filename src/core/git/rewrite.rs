@@ -619,14 +619,7 @@ pub fn rewrite(
         Ok(commits)
     });
     let commits = walked?;
-    if let Some(err) = failures
-        .into_inner()
-        .expect("failures lock")
-        .into_iter()
-        .next()
-    {
-        return Err(err);
-    }
+    super::first_failure(failures)?;
     engine.out.commits_total = commits.len();
     engine.out.blobs_total = engine.blobs.len();
     engine.dirty = vec![Dirt::Unknown; engine.nodes.len()];
