@@ -10,7 +10,7 @@ use super::scan::{scan_changes, ScanSetup};
 use super::{Context, Outcome};
 use crate::cli::HookArgs;
 use crate::core::config::{AlreadyCommitted, Config};
-use crate::core::git::{self, push, ChangeKind};
+use crate::core::git::{self, push, Change, ChangeKind};
 use crate::core::hooks::{self, HookName};
 use crate::core::scan::baseline::Baseline;
 use crate::core::scan::Finding;
@@ -147,6 +147,15 @@ impl HookSetup {
         })
     }
 
+    /// Splits changes into env files the policy blocks (added or modified) and the rest,
+    /// which are scanned for keys.
+    fn split_env_files(&self, changes: Vec<Change>) -> anyhow::Result<(Vec<Change>, Vec<Change>)> {
+        let policy = self.config.env_file_policy()?;
+        Ok(changes
+            .into_iter()
+            .partition(|c| c.kind != ChangeKind::Deleted && policy.is_blocked(&c.path)))
+    }
+
     fn not_in_baseline(&self, findings: &mut Vec<Finding>) {
         if let Some(baseline) = &self.baseline {
             findings.retain(|f| !baseline.contains(f));
@@ -162,10 +171,7 @@ fn pre_commit(ctx: &Context, repo: &Repository) -> anyhow::Result<Outcome> {
         return Ok(Outcome::Clean);
     }
     let hs = HookSetup::new(ctx, repo)?;
-    let policy = hs.config.env_file_policy()?;
-    let (env_changes, changes): (Vec<_>, Vec<_>) = changes
-        .into_iter()
-        .partition(|c| c.kind != ChangeKind::Deleted && policy.is_blocked(&c.path));
+    let (env_changes, changes) = hs.split_env_files(changes)?;
     let env_files: Vec<String> = env_changes.into_iter().map(|c| c.path).collect();
     let scan = scan_changes(repo.path(), &hs.setup, &changes)?;
     fail_on_unreadable(&scan.failures)?;
@@ -184,7 +190,6 @@ fn pre_push(ctx: &Context, repo: &Repository, input: &str) -> anyhow::Result<Out
         return Ok(Outcome::Clean);
     }
     let hs = HookSetup::new(ctx, repo)?;
-    let policy = hs.config.env_file_policy()?;
     let mut changes = Vec::new();
     let mut messages = Vec::new();
     for commit in commits {
@@ -192,9 +197,7 @@ fn pre_push(ctx: &Context, repo: &Repository, input: &str) -> anyhow::Result<Out
         changes.extend(c);
         messages.extend(m);
     }
-    let (env_changes, changes): (Vec<_>, Vec<_>) = changes
-        .into_iter()
-        .partition(|c| c.kind != ChangeKind::Deleted && policy.is_blocked(&c.path));
+    let (env_changes, changes) = hs.split_env_files(changes)?;
     let env_files: Vec<String> = env_changes
         .into_iter()
         .map(|c| match c.commit {
