@@ -4,7 +4,7 @@
 //! of a real `keywarden scan` over it and holds them to the targets (≥ 99 %, ≥ 98 %).
 
 use crate::support::keys::fake;
-use crate::support::{jsonl, Sandbox};
+use crate::support::{jsonl, stderr, Sandbox};
 use std::collections::{HashMap, HashSet};
 
 /// (provider label, variable name people use, key template)
@@ -245,12 +245,7 @@ fn recall_and_precision_meet_the_targets() {
         .args(["scan", "--no-ignore", "--format", "jsonl", "--show-secrets"])
         .output()
         .expect("run keywarden");
-    assert_eq!(
-        out.status.code(),
-        Some(1),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     let found: Vec<(String, String, String)> = jsonl(&out.stdout)
         .iter()
         .map(|row| {

@@ -1,7 +1,7 @@
 //! `keywarden install`, `uninstall`, `status` and the hooks, driven through the real
 //! `git commit` and `git push` in sealed repositories.
 
-use crate::support::{keys, Sandbox};
+use crate::support::{keys, stderr, stdout, Sandbox};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -41,14 +41,6 @@ fn commit(sb: &Sandbox, args: &[&str]) -> Output {
     hooked_git(sb, &sb.repo(), &all)
 }
 
-fn stderr(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
-}
-
-fn stdout(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
 fn code(out: &Output) -> i32 {
     out.status.code().unwrap_or(-1)
 }
@@ -65,10 +57,7 @@ fn install(sb: &Sandbox) -> String {
 
 fn head_count(sb: &Sandbox) -> usize {
     let out = sb.git_output(&["rev-list", "--count", "HEAD"]);
-    String::from_utf8_lossy(&out.stdout)
-        .trim()
-        .parse()
-        .unwrap_or(0)
+    stdout(&out).trim().parse().unwrap_or(0)
 }
 
 /// Replaces the random parts of a blocked-commit message so it can be snapshotted.
@@ -473,8 +462,7 @@ fn husky_scripts_get_a_block_not_a_shim() {
 fn linked_worktree_uses_the_common_hooks_dir() {
     let sb = Sandbox::new();
     sb.commit_all("initial");
-    let wt = sb.root().join("wt");
-    sb.git(&["worktree", "add", "-q", "-b", "side", &wt.to_string_lossy()]);
+    let wt = sb.add_worktree("wt", "side", None);
     let out = sb
         .keywarden()
         .current_dir(&wt)

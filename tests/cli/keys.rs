@@ -3,7 +3,7 @@
 //! refused with one line and exit 2, and revocation against a mock provider.
 
 use crate::support::mock_server::{MockServer, Reply, Request};
-use crate::support::{keys, Sandbox};
+use crate::support::{keys, stderr, stdout, Sandbox};
 use serde_json::json;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -50,7 +50,7 @@ fn add(sb: &Sandbox, server: &MockServer, name: &str, provider: &str, key: &str)
 /// Asserts a failure is exit 2 with one `keywarden: error:` line that does not hold `secret`.
 fn assert_one_line_error(out: &std::process::Output, secret: Option<&str>) -> String {
     assert_eq!(out.status.code(), Some(2), "{out:?}");
-    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    let stderr = stderr(out);
     let lines: Vec<&str> = stderr.lines().collect();
     assert_eq!(lines.len(), 1, "{stderr}");
     assert!(lines[0].starts_with("keywarden: error: "), "{stderr}");
@@ -82,14 +82,14 @@ fn add_verifies_stores_in_the_keyring_and_records_without_the_key() {
         .code(0)
         .get_output()
         .clone();
-    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stdout = stdout(&out);
     assert!(
         stdout.contains("openai-prod") && stdout.contains("live"),
         "{stdout}"
     );
     assert!(stdout.contains("OPENAI_API_KEY"), "{stdout}");
     assert!(!stdout.contains(&key));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("contacts the provider"));
+    assert!(stderr(&out).contains("contacts the provider"));
     assert_eq!(server.count("GET", "/v1/models"), 1);
 
     let keyring = std::fs::read_to_string(keyring_path(&sb)).expect("keyring file");
@@ -144,7 +144,7 @@ fn list_shows_redacted_keys_ages_and_places() {
         .code(0)
         .get_output()
         .clone();
-    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stdout = stdout(&out);
     assert!(
         stdout.contains("NAME") && stdout.contains("USED IN"),
         "{stdout}"
@@ -168,7 +168,7 @@ fn list_shows_redacted_keys_ages_and_places() {
         .clone();
     let rows: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
     assert_eq!(rows[0]["age_days"], 30);
-    assert!(!String::from_utf8_lossy(&out.stdout).contains(&key));
+    assert!(!crate::support::stdout(&out).contains(&key));
 }
 
 #[test]
@@ -194,7 +194,7 @@ fn a_dead_key_is_not_stored() {
         .output()
         .expect("run");
     assert_eq!(out.status.code(), Some(2));
-    let stderr = String::from_utf8_lossy(&out.stderr);
+    let stderr = stderr(&out);
     assert!(stderr.contains("dead"), "{stderr}");
     assert!(!stderr.contains(&dead));
     assert!(!keyring_path(&sb).exists());
@@ -446,7 +446,7 @@ fn revoke_without_admin_key_prints_steps_opens_the_page_and_waits_until_dead() {
         .code(0)
         .get_output()
         .clone();
-    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stdout = stdout(&out);
     assert!(
         stdout.contains("https://platform.openai.com/api-keys"),
         "{stdout}"
@@ -476,7 +476,7 @@ fn revoke_gives_up_after_the_check_budget_with_exit_1() {
         .code(1)
         .get_output()
         .clone();
-    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stdout = stdout(&out);
     assert!(stdout.contains("still live"), "{stdout}");
     // One check at add, two while waiting.
     assert_eq!(server.count("GET", "/v1/models"), 3);
@@ -509,7 +509,7 @@ fn revoke_github_through_the_api() {
         .code(0)
         .get_output()
         .clone();
-    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stdout = stdout(&out);
     assert!(stdout.contains("accepted the revocation"), "{stdout}");
     assert!(stdout.contains("gh is dead"), "{stdout}");
     assert!(!stdout.contains(&token));
@@ -583,7 +583,7 @@ fn revoke_with_admin_key_deletes_and_stores_a_replacement() {
         .code(0)
         .get_output()
         .clone();
-    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stdout = stdout(&out);
     for expected in [
         "\"laptop\"",
         "Ada Lovelace <ada@example.com>",
@@ -597,7 +597,7 @@ fn revoke_with_admin_key_deletes_and_stores_a_replacement() {
     }
     for secret in [&admin, &leaked, &replacement] {
         assert!(!stdout.contains(secret.as_str()));
-        assert!(!String::from_utf8_lossy(&out.stderr).contains(secret.as_str()));
+        assert!(!stderr(&out).contains(secret.as_str()));
     }
     // The replacement is what `run` now hands out.
     sb.keywarden()
@@ -669,7 +669,7 @@ fn the_admin_key_can_live_in_the_keyring_and_deleting_needs_yes_without_a_termin
         .output()
         .expect("run");
     assert_eq!(out.status.code(), Some(2));
-    let stderr = String::from_utf8_lossy(&out.stderr);
+    let stderr = stderr(&out);
     assert!(stderr.contains("--yes"), "{stderr}");
     assert_eq!(
         server.count("DELETE", "/v1/organization/projects/proj_1/api_keys/key_1"),
@@ -703,7 +703,7 @@ fn revoke_with_a_refused_admin_key_is_a_clear_error() {
         .output()
         .expect("run");
     assert_eq!(out.status.code(), Some(2));
-    let stderr = String::from_utf8_lossy(&out.stderr);
+    let stderr = stderr(&out);
     let last = stderr.lines().last().unwrap_or_default();
     assert!(
         last.starts_with("keywarden: error: ") && last.contains("admin key was refused"),
@@ -726,12 +726,12 @@ fn a_key_that_cannot_be_checked_is_stored_with_a_warning() {
         .code(0)
         .get_output()
         .clone();
-    let stderr = String::from_utf8_lossy(&out.stderr);
+    let stderr = stderr(&out);
     assert!(
         stderr.contains("could not verify") && stderr.contains("500"),
         "{stderr}"
     );
-    assert!(String::from_utf8_lossy(&out.stdout).contains("unverified"));
+    assert!(stdout(&out).contains("unverified"));
     assert!(std::fs::read_to_string(keyring_path(&sb))
         .expect("keyring")
         .contains(&key));
@@ -779,8 +779,8 @@ fn a_key_the_admin_key_cannot_find_falls_back_to_the_manual_steps() {
         .code(0)
         .get_output()
         .clone();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = stderr(&out);
+    let stdout = stdout(&out);
     assert!(stderr.contains("no project key"), "{stderr}");
     assert!(
         stdout.contains("https://platform.openai.com/api-keys"),

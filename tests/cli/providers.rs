@@ -3,7 +3,7 @@
 //! (pagination, service accounts, replacements), the other vendors, and `scan --verify`.
 
 use crate::support::mock_server::{MockServer, Reply, Request};
-use crate::support::{jsonl, keys, Sandbox};
+use crate::support::{jsonl, keys, stderr, stdout, Sandbox};
 use keywarden::core::provider::anthropic::Anthropic;
 use keywarden::core::provider::github::GitHub;
 use keywarden::core::provider::gitlab::GitLab;
@@ -814,7 +814,7 @@ fn scan_verify_marks_findings_and_checks_each_key_once() {
         "each distinct key once"
     );
     assert_eq!(server.count("GET", "/user"), 1);
-    let stderr = String::from_utf8_lossy(&out.stderr);
+    let stderr = stderr(&out);
     assert!(stderr.contains("contacting"), "{stderr}");
     assert!(!stderr.contains(&live) && !stderr.contains(&dead));
 }
@@ -858,7 +858,7 @@ fn scan_verify_with_provider_trouble_reports_unknown_not_an_error() {
         .clone();
     let rows = jsonl(&out.stdout);
     assert_eq!(rows[0]["verified"], "unknown");
-    let stderr = String::from_utf8_lossy(&out.stderr);
+    let stderr = stderr(&out);
     assert!(stderr.contains("could not verify"), "{stderr}");
     assert!(!stderr.contains(&key));
 }
@@ -952,14 +952,14 @@ fn a_provider_that_quotes_the_key_back_never_gets_it_printed() {
         .code(1)
         .get_output()
         .clone();
-    let stderr = String::from_utf8_lossy(&out.stderr);
+    let stderr = stderr(&out);
     assert!(stderr.contains("I will not brew with"), "{stderr}");
     // Not even a piece of it (a message may be cut short before the key ends).
     let body = &key["sk-proj-".len()..];
     for start in (0..body.len() - 12).step_by(6) {
         assert!(!stderr.contains(&body[start..start + 12]), "{stderr}");
     }
-    assert!(!String::from_utf8_lossy(&out.stdout).contains(&key));
+    assert!(!stdout(&out).contains(&key));
 }
 
 #[test]
@@ -980,5 +980,5 @@ fn scan_verify_gives_up_on_a_slow_provider_as_configured() {
         .get_output()
         .clone();
     assert_eq!(jsonl(&out.stdout)[0]["verified"], "unknown");
-    assert!(String::from_utf8_lossy(&out.stderr).contains("timed out"));
+    assert!(stderr(&out).contains("timed out"));
 }

@@ -2,7 +2,7 @@
 //! what is kept (structure, metadata, modes, untracked files), the backup, the refusals, and
 //! the check that nothing in the object database still holds the secret.
 
-use crate::support::{keys, Sandbox};
+use crate::support::{keys, stderr, stdout, text, Sandbox};
 use std::path::{Path, PathBuf};
 
 /// Every object in the object database, raw, as one byte string.
@@ -28,11 +28,7 @@ fn assert_fsck_clean(sb: &Sandbox, dir: &Path) {
         .args(["fsck", "--strict", "--no-progress"])
         .output()
         .expect("run git fsck");
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let text = format!("{}{}", stdout(&out), stderr(&out));
     assert!(out.status.success(), "fsck failed: {text}");
     assert!(
         !text.contains("error") && !text.contains("missing") && !text.contains("broken"),
@@ -47,14 +43,6 @@ fn purge(sb: &Sandbox, secret: &str, extra: &[&str]) -> std::process::Output {
         .write_stdin(format!("{secret}\n"))
         .output()
         .expect("run keywarden")
-}
-
-fn text(out: &std::process::Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
 }
 
 fn backups(sb: &Sandbox) -> Vec<PathBuf> {
@@ -141,16 +129,7 @@ fn rich_repo() -> Fixture {
     sb.write("README.md", "# demo, edited\n");
     sb.git(&["stash", "-q"]);
     // A second worktree, on its own branch.
-    let worktree = sb.root().join("wt2");
-    sb.git(&[
-        "worktree",
-        "add",
-        "-q",
-        "-b",
-        "side",
-        &worktree.to_string_lossy(),
-        "feature",
-    ]);
+    let worktree = sb.add_worktree("wt2", "side", Some("feature"));
     // Untracked files in both worktrees.
     sb.write(".env", format!("OPENAI_API_KEY={secret}\n"));
     std::fs::write(worktree.join("notes.txt"), "untracked\n").expect("write");
@@ -369,7 +348,7 @@ fn dirty_tree_is_refused_and_nothing_changes() {
     let refs = sb.git(&["for-each-ref"]);
     let out = purge(&sb, &secret, &[]);
     assert_eq!(out.status.code(), Some(2));
-    let stderr = String::from_utf8_lossy(&out.stderr);
+    let stderr = stderr(&out);
     assert!(stderr.contains("uncommitted changes"), "{stderr}");
     assert!(stderr.contains("app.cfg"), "{stderr}");
     assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
@@ -398,7 +377,7 @@ fn merge_in_progress_is_refused() {
     sb.git(&["add", "f.txt"]);
     let out = purge(&sb, &secret, &[]);
     assert_eq!(out.status.code(), Some(2));
-    let stderr = String::from_utf8_lossy(&out.stderr);
+    let stderr = stderr(&out);
     assert!(stderr.contains("a merge is in progress"), "{stderr}");
     assert!(backups(&sb).is_empty());
 }
@@ -414,7 +393,7 @@ fn dry_run_shows_the_changes_and_writes_nothing() {
         .write_stdin(secret.clone())
         .output()
         .expect("run");
-    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stdout = stdout(&out);
     assert!(out.status.success(), "{}", text(&out));
     assert!(stdout.contains("dry run: nothing was written"), "{stdout}");
     assert!(stdout.contains("ref refs/heads/main"), "{stdout}");
@@ -514,7 +493,7 @@ fn signatures_that_no_longer_match_are_dropped_and_said() {
             .write_all(raw.as_bytes())
             .expect("write");
         let out = child.wait_with_output().expect("wait");
-        String::from_utf8_lossy(&out.stdout).trim().to_string()
+        stdout(&out).trim().to_string()
     };
     sb.git(&["update-ref", "refs/heads/signed", &signed]);
     let out = purge(&sb, &secret, &[]);
@@ -602,7 +581,7 @@ fn a_remote_tracking_ref_holding_the_secret_fails_verification() {
     sb.git(&["fetch", "-q", "origin"]);
     let out = purge(&sb, &secret, &[]);
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
-    let stderr = String::from_utf8_lossy(&out.stderr);
+    let stderr = stderr(&out);
     assert!(stderr.contains("refs/remotes/origin/main"), "{stderr}");
     assert!(stderr.contains("--include-remotes"), "{stderr}");
     assert!(!stderr.contains(&secret));
@@ -624,7 +603,7 @@ fn bad_input_is_one_line_and_exit_2() {
         }
         let out = cmd.args(args).write_stdin(stdin).output().expect("run");
         assert_eq!(out.status.code(), Some(2), "{args:?}: {}", text(&out));
-        let stderr = String::from_utf8_lossy(&out.stderr);
+        let stderr = stderr(&out);
         assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
         assert!(stderr.contains(needle), "{args:?}: {stderr}");
     };
@@ -735,15 +714,7 @@ fn purge_run_from_a_linked_worktree_updates_every_worktree() {
     let secret = keys::openai_admin();
     sb.write("settings.py", format!("KEY = '{secret}'\n"));
     sb.commit_all("settings");
-    let wt = sb.root().join("linked");
-    sb.git(&[
-        "worktree",
-        "add",
-        "-q",
-        "-b",
-        "other",
-        &wt.to_string_lossy(),
-    ]);
+    let wt = sb.add_worktree("linked", "other", None);
     let out = sb
         .keywarden()
         .current_dir(&wt)
@@ -911,7 +882,7 @@ fn git_with_input(sb: &Sandbox, args: &[&str], input: &str) -> String {
         .expect("write stdin");
     let out = child.wait_with_output().expect("wait for git");
     assert!(out.status.success(), "git {args:?} failed");
-    String::from_utf8_lossy(&out.stdout).trim().to_string()
+    stdout(&out).trim().to_string()
 }
 
 #[test]
@@ -974,15 +945,7 @@ fn per_worktree_refs_of_linked_worktrees_are_rewritten_and_backed_up() {
     let secret = keys::stripe_live();
     sb.write("billing.py", format!("STRIPE = '{secret}'\n"));
     sb.commit_all("billing");
-    let wt = sb.root().join("linked");
-    sb.git(&[
-        "worktree",
-        "add",
-        "-q",
-        "-b",
-        "other",
-        &wt.to_string_lossy(),
-    ]);
+    let wt = sb.add_worktree("linked", "other", None);
     // A ref only the linked worktree sees, pointing at the only copy of a commit.
     std::fs::write(wt.join("scratch.txt"), format!("again {secret}\n")).expect("write");
     sb.git_in(&wt, &["add", "scratch.txt"]);

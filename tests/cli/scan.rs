@@ -1,6 +1,6 @@
 //! `keywarden scan` from the outside: sources, formats, exit codes, allowlists, baselines.
 
-use crate::support::{jsonl, keys, Sandbox};
+use crate::support::{jsonl, keys, stderr, stdout, Sandbox};
 use predicates::prelude::*;
 
 #[test]
@@ -19,7 +19,7 @@ fn working_tree_scan_reports_redacted_key_and_exits_1() {
         .code(1)
         .get_output()
         .clone();
-    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stdout = stdout(&out);
     assert!(stdout.contains(".env"), "{stdout}");
     assert!(stdout.contains("2:24"), "{stdout}");
     assert!(stdout.contains("openai-project-key"), "{stdout}");
@@ -89,7 +89,7 @@ fn jsonl_follows_the_documented_schema() {
         .as_str()
         .expect("string")
         .starts_with("sha256:"));
-    assert!(!String::from_utf8_lossy(&out.stdout).contains(&key));
+    assert!(!stdout(&out).contains(&key));
 }
 
 #[test]
@@ -139,7 +139,7 @@ fn binary_and_oversized_files_are_skipped_with_a_note() {
         .code(0)
         .get_output()
         .clone();
-    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stdout = stdout(&out);
     assert!(stdout.contains("skipped"), "{stdout}");
     assert!(stdout.contains("big.txt"), "{stdout}");
     assert!(stdout.contains("binary"), "{stdout}");
@@ -366,7 +366,7 @@ fn invalid_config_is_one_line_naming_file_and_line() {
         .code(2)
         .get_output()
         .clone();
-    let stderr = String::from_utf8_lossy(&out.stderr);
+    let stderr = stderr(&out);
     assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
     assert!(stderr.contains(".keywarden.toml:3"), "{stderr}");
 }
@@ -483,10 +483,6 @@ fn a_closed_stdout_is_not_an_error() {
         .expect("spawn");
     drop(child.stdout.take());
     let out = child.wait_with_output().expect("wait");
-    assert!(
-        String::from_utf8_lossy(&out.stderr).is_empty(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert!(stderr(&out).is_empty(), "{}", stderr(&out));
     assert_ne!(out.status.code(), Some(2));
 }

@@ -162,6 +162,17 @@ impl Sandbox {
         Some(shown)
     }
 
+    /// Adds a linked worktree at `<sandbox>/<name>` on a new `branch` (from `start`, or
+    /// HEAD); returns its path.
+    pub fn add_worktree(&self, name: &str, branch: &str, start: Option<&str>) -> PathBuf {
+        let path = self.root().join(name);
+        let path_arg = path.to_string_lossy().into_owned();
+        let mut args = vec!["worktree", "add", "-q", "-b", branch, &path_arg];
+        args.extend(start);
+        self.git(&args);
+        path
+    }
+
     /// A sealed `git` command in `dir`.
     pub fn git_cmd_in(&self, dir: &Path) -> std::process::Command {
         let mut cmd = std::process::Command::new("git");
@@ -215,6 +226,21 @@ impl Sandbox {
 }
 
 /// Parses JSON lines output.
+/// A finished command's stdout, as text.
+pub fn stdout(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// A finished command's stderr, as text.
+pub fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// stdout then stderr, for assertion messages and for checks on everything shown.
+pub fn text(out: &Output) -> String {
+    stdout(out) + &stderr(out)
+}
+
 pub fn jsonl(stdout: &[u8]) -> Vec<serde_json::Value> {
     String::from_utf8_lossy(stdout)
         .lines()
