@@ -851,6 +851,23 @@ impl<'a> Engine<'a> {
         self.out.checked_clean.extend(other.out.checked_clean);
     }
 
+    /// The index of a tree that pass 1 recorded (every tree reachable from a rewritten
+    /// commit was).
+    fn tree_node(&self, oid: Oid) -> u32 {
+        *self
+            .node_index
+            .get(&oid)
+            .expect("every tree was visited in pass 1")
+    }
+
+    /// The index of a blob that pass 1 recorded.
+    fn blob_node(&self, oid: Oid) -> u32 {
+        *self
+            .blob_index
+            .get(&oid)
+            .expect("every blob was visited in pass 1")
+    }
+
     fn blob_idx(&mut self, oid: Oid) -> u32 {
         if let Some(&i) = self.blob_index.get(&oid) {
             return i;
@@ -972,17 +989,11 @@ impl<'a> Engine<'a> {
                 && !globs.is_some_and(|g| g.may_match_name(entry.name))
                 && match entry.kind() {
                     EntryKind::Tree => {
-                        let child = *self
-                            .node_index
-                            .get(&entry.oid)
-                            .expect("every tree was visited in pass 1");
+                        let child = self.tree_node(entry.oid);
                         globs.is_none_or(|g| g.checks_names()) && !self.is_dirty(child)
                     }
                     EntryKind::Blob => {
-                        let b = *self
-                            .blob_index
-                            .get(&entry.oid)
-                            .expect("every blob was visited in pass 1");
+                        let b = self.blob_node(entry.oid);
                         self.blob_new[b as usize].is_none()
                     }
                     EntryKind::Gitlink => true,
@@ -1006,10 +1017,7 @@ impl<'a> Engine<'a> {
             }
             let new_oid = match entry.kind() {
                 EntryKind::Tree => {
-                    let child = *self
-                        .node_index
-                        .get(&entry.oid)
-                        .expect("every tree was visited in pass 1");
+                    let child = self.tree_node(entry.oid);
                     let (new, empty) = self.rewrite_tree(odb, sink, child, &full)?;
                     if empty && new != entry.oid {
                         // git records no empty directories; one emptied by deletion goes.
@@ -1018,10 +1026,7 @@ impl<'a> Engine<'a> {
                     new
                 }
                 EntryKind::Blob => {
-                    let b = *self
-                        .blob_index
-                        .get(&entry.oid)
-                        .expect("every blob was visited in pass 1");
+                    let b = self.blob_node(entry.oid);
                     match self.blob_new[b as usize] {
                         Some(new) => {
                             self.out.files_scrubbed.insert(full);
@@ -1156,10 +1161,7 @@ impl<'a> Engine<'a> {
             let full_hex = hex.map(|h| format!("{hex_prefix}{h}"));
             match kind {
                 EntryKind::Tree if hex.is_some_and(|h| h.len() == 2) && hex_prefix.len() < 38 => {
-                    let child = *self
-                        .node_index
-                        .get(&entry_oid)
-                        .expect("every tree was visited in pass 1");
+                    let child = self.tree_node(entry_oid);
                     let before = hex_prefix.len();
                     hex_prefix.push_str(hex.expect("checked above"));
                     dirs.push(name);
@@ -1168,10 +1170,7 @@ impl<'a> Engine<'a> {
                     hex_prefix.truncate(before);
                 }
                 EntryKind::Blob => {
-                    let b = *self
-                        .blob_index
-                        .get(&entry_oid)
-                        .expect("every blob was visited in pass 1");
+                    let b = self.blob_node(entry_oid);
                     let content = self.blob_new[b as usize].unwrap_or(entry_oid);
                     let annotated = full_hex
                         .filter(|h| h.len() == 40)
@@ -1193,10 +1192,7 @@ impl<'a> Engine<'a> {
                     items.push((path, mode, content));
                 }
                 EntryKind::Tree => {
-                    let child = *self
-                        .node_index
-                        .get(&entry_oid)
-                        .expect("every tree was visited in pass 1");
+                    let child = self.tree_node(entry_oid);
                     let shown = String::from_utf8_lossy(&name).into_owned();
                     let (new, empty) = self.rewrite_tree(odb, sink, child, &shown)?;
                     if !(empty && new != entry_oid) {
@@ -1243,10 +1239,7 @@ impl<'a> Engine<'a> {
             .first()
             .and_then(|f| field_oid(f, b"tree "))
             .ok_or_else(|| malformed(oid, "commit"))?;
-        let tree_idx = *self
-            .node_index
-            .get(&old_tree)
-            .expect("every tree was visited in pass 1");
+        let tree_idx = self.tree_node(old_tree);
         let new_tree = if notes {
             self.rewrite_notes_tree(odb, sink, tree_idx)?
         } else {

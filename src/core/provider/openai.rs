@@ -152,10 +152,7 @@ impl OpenAi {
             if !has_more {
                 return Ok(items);
             }
-            let last = page
-                .get("last_id")
-                .and_then(Value::as_str)
-                .map(str::to_string)
+            let last = opt_field(&page, "last_id")
                 .or_else(|| {
                     data.last()
                         .and_then(|d| d.get("id"))
@@ -186,11 +183,7 @@ impl OpenAi {
             .map(|p| {
                 Ok(Project {
                     id: str_field(p, "id")?,
-                    name: p
-                        .get("name")
-                        .and_then(Value::as_str)
-                        .unwrap_or("")
-                        .to_string(),
+                    name: text_field(p, "name"),
                 })
             })
             .collect()
@@ -450,11 +443,17 @@ fn check_deleted(response: &Response) -> Result<(), ProviderError> {
 }
 
 fn str_field(value: &Value, field: &str) -> Result<String, ProviderError> {
-    value
-        .get(field)
-        .and_then(Value::as_str)
-        .map(str::to_string)
+    opt_field(value, field)
         .ok_or_else(|| ProviderError::malformed(NAME, format!("missing `{field}`")))
+}
+
+fn opt_field(value: &Value, field: &str) -> Option<String> {
+    value.get(field).and_then(Value::as_str).map(str::to_string)
+}
+
+/// A string field that may be missing (then empty): names shown to a person.
+fn text_field(value: &Value, field: &str) -> String {
+    opt_field(value, field).unwrap_or_default()
 }
 
 fn timestamp(value: &Value, field: &str) -> Option<DateTime<Utc>> {
@@ -469,20 +468,9 @@ fn parse_project_key(k: &Value, project: &Project) -> Result<ProjectKey, Provide
         Some("user") => {
             let user = k.pointer("/owner/user").cloned().unwrap_or(Value::Null);
             KeyOwner::User {
-                id: user
-                    .get("id")
-                    .and_then(Value::as_str)
-                    .unwrap_or("")
-                    .to_string(),
-                name: user
-                    .get("name")
-                    .and_then(Value::as_str)
-                    .unwrap_or("")
-                    .to_string(),
-                email: user
-                    .get("email")
-                    .and_then(Value::as_str)
-                    .map(str::to_string),
+                id: text_field(&user, "id"),
+                name: text_field(&user, "name"),
+                email: opt_field(&user, "email"),
             }
         }
         Some("service_account") => {
@@ -492,22 +480,14 @@ fn parse_project_key(k: &Value, project: &Project) -> Result<ProjectKey, Provide
                 .unwrap_or(Value::Null);
             KeyOwner::ServiceAccount {
                 id: str_field(&account, "id")?,
-                name: account
-                    .get("name")
-                    .and_then(Value::as_str)
-                    .unwrap_or("")
-                    .to_string(),
+                name: text_field(&account, "name"),
             }
         }
         _ => KeyOwner::Unknown,
     };
     Ok(ProjectKey {
         id: str_field(k, "id")?,
-        name: k
-            .get("name")
-            .and_then(Value::as_str)
-            .unwrap_or("")
-            .to_string(),
+        name: text_field(k, "name"),
         redacted_value: str_field(k, "redacted_value")?,
         created_at: timestamp(k, "created_at"),
         last_used_at: timestamp(k, "last_used_at"),
