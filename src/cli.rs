@@ -17,6 +17,16 @@ pub struct Cli {
     /// Read settings from this file instead of .keywarden.toml at the repository root.
     #[arg(long, global = true, value_name = "FILE")]
     pub config: Option<PathBuf>,
+
+    /// Run as if keywarden was started in DIR (as `git -C DIR`): repositories, relative
+    /// paths and the files it writes are all taken from there.
+    #[arg(short = 'C', global = true, value_name = "DIR")]
+    pub directory: Option<PathBuf>,
+
+    /// Never prompt: answer yes to every confirmation (optional offers, such as opening a
+    /// page, are declined).
+    #[arg(long, short, global = true)]
+    pub yes: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -207,10 +217,6 @@ pub struct KeysRevokeArgs {
     #[arg(long)]
     pub open: bool,
 
-    /// Do not ask before deleting (every prompt has this flag).
-    #[arg(long)]
-    pub yes: bool,
-
     /// Also create a replacement (OpenAI with an admin key: a new service account in the
     /// same project) and store it under the same name.
     #[arg(long)]
@@ -251,10 +257,6 @@ pub struct InstallArgs {
     /// Remove tracked env files from the index (the files stay on disk).
     #[arg(long)]
     pub untrack: bool,
-
-    /// Never prompt: apply the .gitignore change and create .env.example without asking.
-    #[arg(long, short)]
-    pub yes: bool,
 
     /// Do not offer to create .env.example from .env.
     #[arg(long)]
@@ -307,10 +309,6 @@ pub struct PurgeArgs {
     /// Show what would change (commits, refs, files) and write nothing.
     #[arg(long)]
     pub dry_run: bool,
-
-    /// Do not ask for confirmation.
-    #[arg(long, short)]
-    pub yes: bool,
 
     /// After the rewrite, force-push the rewritten branches, tags and notes to REMOTE.
     #[arg(long, value_name = "REMOTE")]

@@ -6,7 +6,6 @@
 //! counts. This is the hot path of every commit: it opens the repository once and reads
 //! only the blobs that changed.
 
-use super::scan::{scan_changes, ScanSetup};
 use super::{Context, Outcome};
 use crate::cli::HookArgs;
 use crate::core::config::{AlreadyCommitted, Config};
@@ -14,32 +13,32 @@ use crate::core::git::{self, push, Change, ChangeKind};
 use crate::core::hooks::{self, HookName};
 use crate::core::scan::baseline::Baseline;
 use crate::core::scan::Finding;
+use crate::ops::scan::{scan_changes, ScanSetup};
+use crate::ops::Reporter;
 use crate::output::hook::{render_already_committed, render_blocked, Guarded, HookReport};
-use crate::output::style::Style;
 use anyhow::{bail, Context as _};
 use git2::Repository;
 use std::collections::HashSet;
-use std::io::{IsTerminal, Read, Write};
-use std::path::{Path, PathBuf};
+use std::io::{Read, Write};
+use std::path::Path;
 use std::process::{Command, Stdio};
 
 const DEFAULT_BASELINE: &str = ".keywarden-baseline.json";
 
 pub fn run(ctx: &Context, args: HookArgs) -> anyhow::Result<Outcome> {
     let hook = HookName::parse(&args.name)?;
-    let cwd = std::env::current_dir().context("cannot read the current directory")?;
-    let repo = git::open(&cwd);
+    let repo = git::open(&ctx.cwd);
     if matches!(hook, HookName::PostCheckout | HookName::PostMerge) {
         // Rotation reminders will live here. Until then these hooks only run what they
         // chain, and nothing of ours can fail a checkout or a merge.
-        return run_chained(repo.ok().as_ref(), hook, &args.args, None);
+        return run_chained(ctx, repo.ok().as_ref(), hook, &args.args, None);
     }
     let repo = repo?;
     // git hands pre-push the ref updates on stdin; a chained hook needs them too.
     let input = if hook == HookName::PrePush {
         let mut buf = String::new();
         // Run by hand on a terminal, there is nothing to wait for.
-        if !std::io::stdin().is_terminal() {
+        if !ctx.ui.stdin_is_terminal() {
             std::io::stdin()
                 .read_to_string(&mut buf)
                 .context("cannot read the ref updates git passes on stdin")?;
@@ -60,18 +59,19 @@ pub fn run(ctx: &Context, args: HookArgs) -> anyhow::Result<Outcome> {
     if outcome != Outcome::Clean {
         return Ok(outcome);
     }
-    run_chained(Some(&repo), hook, &args.args, input.as_deref())
+    run_chained(ctx, Some(&repo), hook, &args.args, input.as_deref())
 }
 
 /// Runs the hooks keywarden displaced: the one renamed next to the shim, and — for a
 /// global install — the repository's own hook, which git no longer runs by itself.
 fn run_chained(
+    ctx: &Context,
     repo: Option<&Repository>,
     hook: HookName,
     args: &[String],
     input: Option<&str>,
 ) -> anyhow::Result<Outcome> {
-    let Some(shim) = std::env::var_os("KEYWARDEN_SHIM").map(PathBuf::from) else {
+    let Some(shim) = ctx.env.hook_shim() else {
         return Ok(Outcome::Clean);
     };
     let mut chained = vec![hooks::chained_path(&shim)];
@@ -108,10 +108,10 @@ fn run_chained(
             .wait()
             .with_context(|| format!("cannot run the chained hook {}", path.display()))?;
         if !status.success() {
-            eprintln!(
-                "keywarden: the chained hook {} failed ({status})",
+            ctx.ui.status(&format!(
+                "the chained hook {} failed ({status})",
                 path.display()
-            );
+            ));
             return Ok(Outcome::Findings);
         }
     }
@@ -315,7 +315,7 @@ fn decide(
     env_files.sort();
     sort(&mut keys);
     sort(&mut already);
-    let style = Style::new(ctx.stderr_color());
+    let style = ctx.ui.err_style();
     let stderr = std::io::stderr();
     let mut err = stderr.lock();
     let already_blocks = hs.config.hooks.already_committed == AlreadyCommitted::Block;

@@ -5,25 +5,27 @@
 
 use super::{Context, Outcome};
 use crate::cli::InstallArgs;
-use crate::core::envfiles::{self, EnvFilePolicy};
+use crate::core::envfiles;
 use crate::core::git::{self, tracked};
 use crate::core::gitignore::{self, GitignorePlan};
 use crate::core::hooks::{self, GlobalSetup, HookName, HooksLocation, InstallAction, Layout};
 use crate::core::txn::Txn;
+use crate::ops::install::tracked_env_files;
+use crate::ops::{PromptError, Prompter};
 use crate::output::style::Style;
+use crate::output::ui::Ui;
 use anyhow::Context as _;
 use git2::Repository;
-use std::io::{BufRead, IsTerminal, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
 pub fn run(ctx: &Context, args: InstallArgs) -> anyhow::Result<Outcome> {
-    let style = Style::new(ctx.color_for(std::io::stdout().is_terminal()));
+    let style = ctx.ui.out_style();
     let keywarden = current_binary()?;
     if args.global {
         return install_global(&keywarden, &style);
     }
-    let cwd = std::env::current_dir().context("cannot read the current directory")?;
-    let repo = git::open(&cwd)?;
+    let repo = git::open(&ctx.cwd)?;
     let root = git::root_dir(&repo);
     // A malformed configuration stops here, before anything is written.
     let config = ctx.load_config(&root)?;
@@ -34,10 +36,10 @@ pub fn run(ctx: &Context, args: InstallArgs) -> anyhow::Result<Outcome> {
 
     let gitignore_plan = gitignore::plan(&repo)?;
     let apply_gitignore = match &gitignore_plan {
-        Some(plan) => confirm_gitignore(plan, args.yes, &style)?,
+        Some(plan) => confirm_gitignore(plan, &ctx.ui, &style)?,
         None => false,
     };
-    let example = env_example_plan(&repo, args.no_env_example, args.yes)?;
+    let example = env_example_plan(&repo, args.no_env_example, &ctx.ui)?;
     let tracked_env = tracked_env_files(&repo, &policy)?;
 
     let mut txn = Txn::new();
@@ -217,41 +219,40 @@ fn file_mode(path: &Path) -> u32 {
 
 /// Shows the change and asks; `--yes` applies it, and without a terminal to ask on it is
 /// not applied (the report says how to apply it).
-fn confirm_gitignore(plan: &GitignorePlan, yes: bool, style: &Style) -> anyhow::Result<bool> {
-    if yes {
-        return Ok(true);
+fn confirm_gitignore(plan: &GitignorePlan, ui: &Ui, style: &Style) -> anyhow::Result<bool> {
+    if !ui.assume_yes() {
+        if !ui.can_ask() {
+            return Ok(false);
+        }
+        let diff = similar::TextDiff::from_lines(&plan.before, &plan.after);
+        let mut out = std::io::stdout().lock();
+        for line in diff
+            .unified_diff()
+            .context_radius(2)
+            .header("a/.gitignore", "b/.gitignore")
+            .to_string()
+            .lines()
+        {
+            let shown = if line.starts_with('+') && !line.starts_with("+++") {
+                style.green(line)
+            } else if line.starts_with('-') && !line.starts_with("---") {
+                style.red(line)
+            } else {
+                line.to_string()
+            };
+            writeln!(out, "{shown}")?;
+        }
     }
-    if !std::io::stdin().is_terminal() {
-        return Ok(false);
-    }
-    let diff = similar::TextDiff::from_lines(&plan.before, &plan.after);
-    let mut out = std::io::stdout().lock();
-    for line in diff
-        .unified_diff()
-        .context_radius(2)
-        .header("a/.gitignore", "b/.gitignore")
-        .to_string()
-        .lines()
-    {
-        let shown = if line.starts_with('+') && !line.starts_with("+++") {
-            style.green(line)
-        } else if line.starts_with('-') && !line.starts_with("---") {
-            style.red(line)
-        } else {
-            line.to_string()
-        };
-        writeln!(out, "{shown}")?;
-    }
-    drop(out);
-    ask("Apply this change to .gitignore?")
+    answered(ui.confirm("Apply this change to .gitignore?"))
 }
 
-fn ask(question: &str) -> anyhow::Result<bool> {
-    print!("{question} [y/N] ");
-    std::io::stdout().flush()?;
-    let mut answer = String::new();
-    std::io::stdin().lock().read_line(&mut answer)?;
-    Ok(matches!(answer.trim(), "y" | "Y" | "yes" | "Yes"))
+/// A yes/no answer; nobody to ask counts as no.
+fn answered(answer: Result<bool, PromptError>) -> anyhow::Result<bool> {
+    match answer {
+        Ok(yes) => Ok(yes),
+        Err(PromptError::NoTerminal) => Ok(false),
+        Err(err) => Err(err.into()),
+    }
 }
 
 /// `.env.example` to write, when there is a `.env` and no `.env.example` and the user
@@ -259,7 +260,7 @@ fn ask(question: &str) -> anyhow::Result<bool> {
 fn env_example_plan(
     repo: &Repository,
     skip: bool,
-    yes: bool,
+    ui: &Ui,
 ) -> anyhow::Result<Option<(PathBuf, String)>> {
     let Some(workdir) = repo.workdir() else {
         return Ok(None);
@@ -268,9 +269,9 @@ fn env_example_plan(
     if skip || !env.is_file() || example.exists() {
         return Ok(None);
     }
-    let agreed = yes
-        || (std::io::stdin().is_terminal()
-            && ask("Create .env.example from .env with the values removed (safe to commit)?")?);
+    let agreed = answered(
+        ui.confirm("Create .env.example from .env with the values removed (safe to commit)?"),
+    )?;
     if !agreed {
         return Ok(None);
     }
@@ -279,17 +280,6 @@ fn env_example_plan(
         example,
         envfiles::example_from_env(&String::from_utf8_lossy(&text)),
     )))
-}
-
-/// Tracked files whose name the env-file policy blocks.
-pub fn tracked_env_files(repo: &Repository, policy: &EnvFilePolicy) -> anyhow::Result<Vec<String>> {
-    if repo.is_bare() {
-        return Ok(Vec::new());
-    }
-    Ok(tracked::tracked_paths(repo)?
-        .into_iter()
-        .filter(|p| policy.is_blocked(p))
-        .collect())
 }
 
 /// Undoes every change of a failed install; otherwise prints what it did. Returns stdout

@@ -7,13 +7,16 @@ use crate::cli::{
     KeysAddArgs, KeysArgs, KeysCommand, KeysForgetArgs, KeysListArgs, KeysRevokeArgs, ListFormat,
 };
 use crate::core::provider::openai::{Deleted, OpenAi};
-use crate::core::provider::{self, Credentials, Http, Provider, Revocation, Verification};
-use crate::core::registry::keyring::{self, KeyStore};
-use crate::core::registry::{self, KeyRecord, Registry};
+use crate::core::provider::{self, Credentials, Provider, Revocation, Verification};
+use crate::core::registry::keyring::KeyStore;
+use crate::core::registry::{KeyRecord, Registry};
 use crate::core::secret::{Liveness, Secret};
+use crate::ops::keys::{looks_like_secret, validate_name, ARGV_KEY};
+use crate::ops::{PromptError, Prompter, Reporter};
+use crate::output::ui::Ui;
 use anyhow::{bail, Context as _};
 use chrono::{DateTime, Utc};
-use std::io::{IsTerminal, Read, Write};
+use std::io::{Read, Write};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -23,21 +26,16 @@ const DEFAULT_POLL_INTERVAL: Duration = Duration::from_secs(5);
 /// Checks made without a terminal (where nobody can press Enter to stop).
 const DEFAULT_MAX_CHECKS_UNATTENDED: u32 = 60;
 
-pub fn run(_ctx: &Context, args: KeysArgs) -> anyhow::Result<Outcome> {
+pub fn run(ctx: &Context, args: KeysArgs) -> anyhow::Result<Outcome> {
     match args.command {
-        KeysCommand::Add(args) => add(args),
-        KeysCommand::List(args) => list(args),
-        KeysCommand::Forget(args) => forget(args),
-        KeysCommand::Revoke(args) => revoke(args),
+        KeysCommand::Add(args) => add(ctx, args),
+        KeysCommand::List(args) => list(ctx, args),
+        KeysCommand::Forget(args) => forget(ctx, args),
+        KeysCommand::Revoke(args) => revoke(ctx, args),
     }
 }
 
-/// The refusal for a key on the command line. It never repeats the argument.
-const ARGV_KEY: &str = "keys are never taken from the command line (shell history and `ps` \
-would keep them): pipe the key on stdin (`keywarden keys add NAME --provider P < key.txt`) or \
-run without it to get a hidden prompt";
-
-fn add(args: KeysAddArgs) -> anyhow::Result<Outcome> {
+fn add(ctx: &Context, args: KeysAddArgs) -> anyhow::Result<Outcome> {
     // Every value that could end up in a message or in the registry is checked.
     let echoed = std::iter::once(&args.provider)
         .chain(args.env_var.iter())
@@ -46,14 +44,14 @@ fn add(args: KeysAddArgs) -> anyhow::Result<Outcome> {
         bail!(ARGV_KEY);
     }
     validate_name(&args.name)?;
-    let http = Http::from_env()?;
+    let http = ctx.http()?;
     let provider = provider::provider(&args.provider.to_ascii_lowercase(), &http)?;
     let env_var = match &args.env_var {
         Some(var) => var.clone(),
         None => default_env_var(&*provider, &args.name),
     };
     validate_env_var(&env_var)?;
-    let home = registry::home_dir()?;
+    let home = ctx.data_home()?;
     let mut reg = Registry::load(&home)?;
     if reg.get(&args.name).is_some() && !args.replace {
         bail!(
@@ -62,9 +60,10 @@ fn add(args: KeysAddArgs) -> anyhow::Result<Outcome> {
             args.name
         );
     }
-    let store = open_store()?;
+    let store = ctx.key_store()?;
 
     let key = read_secret(
+        &ctx.ui,
         &format!(
             "Paste the {} key for {} (input hidden): ",
             provider.name(),
@@ -79,20 +78,20 @@ fn add(args: KeysAddArgs) -> anyhow::Result<Outcome> {
         .find_by_fingerprint(&key.fingerprint())
         .filter(|r| r.name != args.name)
     {
-        eprintln!(
-            "keywarden: note: the same key is already registered as `{}`",
+        ctx.ui.note(&format!(
+            "the same key is already registered as `{}`",
             other.name
-        );
+        ));
     }
 
     let mut verdict = "not verified".to_string();
     if !args.no_verify && !provider.can_verify(&key) {
         verdict = format!("{} keys cannot be verified", provider.name());
     } else if !args.no_verify {
-        eprintln!(
-            "keywarden: checking the key with {} (this contacts the provider)",
+        ctx.ui.status(&format!(
+            "checking the key with {} (this contacts the provider)",
             provider.name()
-        );
+        ));
         let answer = provider.verify(&key).scrubbed(&key);
         match answer.liveness {
             Liveness::Dead => bail!(
@@ -102,10 +101,10 @@ fn add(args: KeysAddArgs) -> anyhow::Result<Outcome> {
                 answer.reason
             ),
             Liveness::Unknown => {
-                eprintln!(
-                    "keywarden: warning: could not verify the key ({}); storing it anyway",
+                ctx.ui.warn(&format!(
+                    "could not verify the key ({}); storing it anyway",
                     answer.reason
-                );
+                ));
                 verdict = "unverified".to_string();
             }
             Liveness::Live => {
@@ -121,7 +120,7 @@ fn add(args: KeysAddArgs) -> anyhow::Result<Outcome> {
     store
         .set(&args.name, &key)
         .with_context(|| format!("cannot store `{}` in the keyring", args.name))?;
-    let now = registry::now()?;
+    let now = ctx.clock.now();
     let previous = reg.get(&args.name).cloned();
     let mut locations = previous
         .as_ref()
@@ -154,10 +153,9 @@ fn add(args: KeysAddArgs) -> anyhow::Result<Outcome> {
     Ok(Outcome::Clean)
 }
 
-fn list(args: KeysListArgs) -> anyhow::Result<Outcome> {
-    let home = registry::home_dir()?;
-    let reg = Registry::load(&home)?;
-    let now = registry::now()?;
+fn list(ctx: &Context, args: KeysListArgs) -> anyhow::Result<Outcome> {
+    let reg = Registry::load(&ctx.data_home()?)?;
+    let now = ctx.clock.now();
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
     match args.format {
@@ -245,9 +243,9 @@ struct Registered {
     store: Box<dyn KeyStore>,
 }
 
-fn registered(name: &str) -> anyhow::Result<Registered> {
+fn registered(ctx: &Context, name: &str) -> anyhow::Result<Registered> {
     validate_name(name)?;
-    let home = registry::home_dir()?;
+    let home = ctx.data_home()?;
     let reg = Registry::load(&home)?;
     let Some(record) = reg.get(name).cloned() else {
         bail!("no key named `{name}` in the registry");
@@ -256,17 +254,17 @@ fn registered(name: &str) -> anyhow::Result<Registered> {
         home,
         reg,
         record,
-        store: open_store()?,
+        store: ctx.key_store()?,
     })
 }
 
-fn forget(args: KeysForgetArgs) -> anyhow::Result<Outcome> {
+fn forget(ctx: &Context, args: KeysForgetArgs) -> anyhow::Result<Outcome> {
     let Registered {
         home,
         mut reg,
         record,
         store,
-    } = registered(&args.name)?;
+    } = registered(ctx, &args.name)?;
     let removed = store
         .delete(&record.name)
         .with_context(|| format!("cannot remove `{}` from the keyring", record.name))?;
@@ -286,17 +284,17 @@ fn forget(args: KeysForgetArgs) -> anyhow::Result<Outcome> {
     Ok(Outcome::Clean)
 }
 
-fn revoke(args: KeysRevokeArgs) -> anyhow::Result<Outcome> {
+fn revoke(ctx: &Context, args: KeysRevokeArgs) -> anyhow::Result<Outcome> {
     let Registered {
         home,
         mut reg,
         record,
         store,
-    } = registered(&args.name)?;
+    } = registered(ctx, &args.name)?;
     let key = stored_key(&*store, &record)?;
-    let http = Http::from_env()?;
+    let http = ctx.http()?;
     let provider = provider::provider(&record.provider, &http)?;
-    let creds = credentials(&*store, &reg)?;
+    let creds = credentials(ctx, &*store, &reg)?;
 
     let openai_admin = creds
         .openai_admin
@@ -305,12 +303,13 @@ fn revoke(args: KeysRevokeArgs) -> anyhow::Result<Outcome> {
     let openai = OpenAi::from_env(http.clone());
     let found = match openai_admin {
         Some(admin) => {
-            eprintln!("keywarden: looking the key up with the OpenAI Admin API (every project)");
+            ctx.ui
+                .status("looking the key up with the OpenAI Admin API (every project)");
             match openai.find_unique_key(admin, &key) {
                 Ok(found) => Some((admin, found)),
                 // Not in this organization (or ambiguous): a person can still find it.
                 Err(provider::ProviderError::NotFound(message)) => {
-                    eprintln!("keywarden: warning: {message}");
+                    ctx.ui.warn(&message);
                     None
                 }
                 Err(err) => bail!(provider::scrub(&err.to_string(), &[&key, admin])),
@@ -329,7 +328,7 @@ fn revoke(args: KeysRevokeArgs) -> anyhow::Result<Outcome> {
         println!("  owner:     {}", found.owner.describe());
         println!("  created:   {}", format_time(found.created_at));
         println!("  last used: {}", format_time(found.last_used_at));
-        confirm("Delete this key now? [y/N] ", args.yes)?;
+        confirm(&ctx.ui, "Delete this key now?")?;
         match openai.delete_key(admin, &found).map_err(safe)? {
             Deleted::Key { id } => println!("deleted key {id}"),
             Deleted::ServiceAccount { id } => println!(
@@ -340,13 +339,13 @@ fn revoke(args: KeysRevokeArgs) -> anyhow::Result<Outcome> {
             let name = format!(
                 "keywarden-{}-{}",
                 record.name,
-                registry::now()?.format("%Y%m%d")
+                ctx.clock.now().format("%Y%m%d")
             );
             let made = openai
                 .create_service_account(admin, &found.project, &name)
                 .map_err(safe)?;
             // Stored at once: the API shows a new key only this one time.
-            store_replacement(&*store, &mut reg, &home, &record, &made)?;
+            store_replacement(ctx, &*store, &mut reg, &home, &record, &made)?;
         }
     } else {
         // The admin path was tried above (or there is no admin key): never again here.
@@ -370,42 +369,41 @@ fn revoke(args: KeysRevokeArgs) -> anyhow::Result<Outcome> {
                     println!("  {}. {step}", i + 1);
                 }
                 if let Some(page) = &steps.page {
-                    let open = args.open
-                        || (!args.yes
-                            && std::io::stdin().is_terminal()
-                            && ask(&format!("Open {page} in your browser? [y/N] "))?);
+                    let open =
+                        args.open || ctx.ui.offer(&format!("Open {page} in your browser?"))?;
                     if open {
-                        match open_in_browser(page) {
-                            Ok(()) => eprintln!("keywarden: opened {page} in the browser"),
-                            Err(err) => eprintln!(
-                                "keywarden: could not open a browser ({err}); open {page} yourself"
-                            ),
+                        match open_in_browser(ctx, page) {
+                            Ok(()) => ctx.ui.status(&format!("opened {page} in the browser")),
+                            Err(err) => ctx.ui.status(&format!(
+                                "could not open a browser ({err}); open {page} yourself"
+                            )),
                         }
                     } else {
-                        eprintln!("keywarden: pass --open to open {page} in the browser");
+                        ctx.ui
+                            .status(&format!("pass --open to open {page} in the browser"));
                     }
                 }
             }
         }
         if args.replace {
-            eprintln!(
-                "keywarden: {} cannot create the replacement here; create it at the provider and run `keywarden keys add {} --provider {} --replace`",
+            ctx.ui.status(&format!(
+                "{} cannot create the replacement here; create it at the provider and run `keywarden keys add {} --provider {} --replace`",
                 provider.name(),
                 record.name,
                 record.provider
-            );
+            ));
         }
     }
     std::io::stdout().flush()?;
 
     let mut outcome = Outcome::Clean;
     if !args.no_wait && !provider.can_verify(&key) {
-        eprintln!(
-            "keywarden: {} cannot tell whether this key still works; check it at the provider",
+        ctx.ui.status(&format!(
+            "{} cannot tell whether this key still works; check it at the provider",
             provider.name()
-        );
+        ));
     } else if !args.no_wait {
-        let answer = wait_until_dead(&*provider, &key, args.max_checks);
+        let answer = wait_until_dead(ctx, &*provider, &key, args.max_checks)?;
         match answer.liveness {
             Liveness::Dead => println!("{} is dead: {}", record.name, answer.reason),
             other => {
@@ -426,6 +424,7 @@ fn revoke(args: KeysRevokeArgs) -> anyhow::Result<Outcome> {
 
 /// Puts a new key under the old one's name: keyring first, then the registry.
 fn store_replacement(
+    ctx: &Context,
     store: &dyn KeyStore,
     reg: &mut Registry,
     home: &std::path::Path,
@@ -435,7 +434,7 @@ fn store_replacement(
     store
         .set(&record.name, &made.key)
         .with_context(|| format!("cannot store the new key for `{}`", record.name))?;
-    let now = registry::now()?;
+    let now = ctx.clock.now();
     let mut updated = record.clone();
     updated.fingerprint = made.key.fingerprint();
     updated.redacted = made.key.redacted();
@@ -456,13 +455,14 @@ fn store_replacement(
 
 /// Checks the key until it is dead, the check budget runs out, or (on a terminal) the user
 /// presses Enter. Providers that cannot tell are asked once.
-fn wait_until_dead(provider: &dyn Provider, key: &Secret, max_checks: Option<u32>) -> Verification {
-    let interval = std::env::var("KEYWARDEN_POLL_INTERVAL_MS")
-        .ok()
-        .and_then(|v| v.trim().parse::<u64>().ok())
-        .map(Duration::from_millis)
-        .unwrap_or(DEFAULT_POLL_INTERVAL);
-    let interactive = std::io::stdin().is_terminal();
+fn wait_until_dead(
+    ctx: &Context,
+    provider: &dyn Provider,
+    key: &Secret,
+    max_checks: Option<u32>,
+) -> anyhow::Result<Verification> {
+    let interval = ctx.env.poll_interval()?.unwrap_or(DEFAULT_POLL_INTERVAL);
+    let interactive = ctx.ui.stdin_is_terminal();
     let max_checks = max_checks.unwrap_or(if interactive {
         u32::MAX
     } else {
@@ -479,35 +479,35 @@ fn wait_until_dead(provider: &dyn Provider, key: &Secret, max_checks: Option<u32
             }
         });
     }
-    eprintln!(
-        "keywarden: checking with {} until the key is dead{}",
+    ctx.ui.status(&format!(
+        "checking with {} until the key is dead{}",
         provider.name(),
         if interactive {
             " (press Enter to stop)"
         } else {
             ""
         }
-    );
+    ));
     let mut checks = 0u32;
-    provider::poll_until_dead(provider, key, interval, |answer| {
-        checks += 1;
-        eprintln!(
-            "keywarden: check {checks}: still {} ({})",
-            answer.liveness.as_str(),
-            answer.reason
-        );
-        checks < max_checks && !gave_up.load(Ordering::Relaxed)
-    })
+    Ok(provider::poll_until_dead(
+        provider,
+        key,
+        interval,
+        |answer| {
+            checks += 1;
+            ctx.ui.status(&format!(
+                "check {checks}: still {} ({})",
+                answer.liveness.as_str(),
+                answer.reason
+            ));
+            checks < max_checks && !gave_up.load(Ordering::Relaxed)
+        },
+    ))
 }
 
 /// The OpenAI admin key: `OPENAI_ADMIN_KEY`, else a registered key kept under that variable.
-fn credentials(store: &dyn KeyStore, reg: &Registry) -> anyhow::Result<Credentials> {
-    let from_env = std::env::var("OPENAI_ADMIN_KEY")
-        .ok()
-        .map(|v| v.trim().to_string())
-        .filter(|v| !v.is_empty())
-        .map(Secret::new);
-    let openai_admin = match from_env {
+fn credentials(ctx: &Context, store: &dyn KeyStore, reg: &Registry) -> anyhow::Result<Credentials> {
+    let openai_admin = match ctx.env.openai_admin_key() {
         Some(key) => Some(key),
         None => match reg.keys.iter().find(|k| k.env_var == "OPENAI_ADMIN_KEY") {
             Some(record) => store.get(&record.name)?,
@@ -532,60 +532,42 @@ fn stored_key(store: &dyn KeyStore, record: &KeyRecord) -> anyhow::Result<Secret
         })
 }
 
-/// The keyring, with its warning (if any) on stderr.
-pub fn open_store() -> anyhow::Result<Box<dyn KeyStore>> {
-    let store = keyring::open_store()?;
-    if let Some(warning) = store.warning() {
-        eprintln!("keywarden: warning: {warning}");
-    }
-    Ok(store)
-}
-
 /// Reads a key from a hidden prompt (terminal) or all of stdin.
-pub fn read_secret(prompt: &str, force_stdin: bool) -> anyhow::Result<Secret> {
-    let value = if !force_stdin && std::io::stdin().is_terminal() {
-        rpassword::prompt_password(prompt).context("cannot read the key from the terminal")?
+fn read_secret(ui: &Ui, prompt: &str, force_stdin: bool) -> anyhow::Result<Secret> {
+    let key = if !force_stdin && ui.stdin_is_terminal() {
+        let typed = ui
+            .secret(prompt)
+            .context("cannot read the key from the terminal")?;
+        Secret::new(typed.expose().trim())
     } else {
         let mut text = String::new();
         std::io::stdin()
             .read_to_string(&mut text)
             .context("cannot read the key from stdin")?;
-        text
+        let key = Secret::new(text.trim());
+        drop(text);
+        key
     };
-    let key = Secret::new(value.trim());
-    drop(value);
     if key.is_empty() {
         bail!("empty key: pipe the key on stdin or paste it at the prompt");
     }
     Ok(key)
 }
 
-fn confirm(question: &str, yes: bool) -> anyhow::Result<()> {
-    if yes {
-        return Ok(());
+fn confirm(ui: &Ui, question: &str) -> anyhow::Result<()> {
+    match ui.confirm(question) {
+        Ok(true) => Ok(()),
+        Ok(false) => bail!("not confirmed; nothing was deleted"),
+        Err(PromptError::NoTerminal) => {
+            bail!("refusing to delete without confirmation: pass --yes")
+        }
+        Err(err) => Err(err.into()),
     }
-    if !std::io::stdin().is_terminal() {
-        bail!("refusing to delete without confirmation: pass --yes");
-    }
-    if ask(question)? {
-        Ok(())
-    } else {
-        bail!("not confirmed; nothing was deleted")
-    }
-}
-
-/// A yes/no question on the terminal; anything but yes is no.
-fn ask(question: &str) -> anyhow::Result<bool> {
-    eprint!("{question}");
-    std::io::stderr().flush()?;
-    let mut answer = String::new();
-    std::io::stdin().read_line(&mut answer)?;
-    Ok(matches!(answer.trim(), "y" | "Y" | "yes" | "Yes"))
 }
 
 /// Opens `url` with `$BROWSER` when set, else the platform's opener.
-fn open_in_browser(url: &str) -> std::io::Result<()> {
-    let mut command = if let Some(browser) = std::env::var_os("BROWSER").filter(|b| !b.is_empty()) {
+fn open_in_browser(ctx: &Context, url: &str) -> std::io::Result<()> {
+    let mut command = if let Some(browser) = ctx.env.browser() {
         std::process::Command::new(browser)
     } else if cfg!(target_os = "macos") {
         std::process::Command::new("open")
@@ -609,37 +591,6 @@ fn open_in_browser(url: &str) -> std::io::Result<()> {
             "the opener exited with {status}"
         )))
     }
-}
-
-/// Whether a command-line argument is probably a key pasted in the wrong place.
-fn looks_like_secret(arg: &str) -> bool {
-    if arg.len() < 16 {
-        return false;
-    }
-    let rules = crate::core::rules::RuleSet::builtin();
-    let hit = rules
-        .ok()
-        .and_then(|rules| crate::core::scan::Scanner::new(&rules, Vec::new()).ok())
-        .is_some_and(|scanner| !scanner.scan(arg.as_bytes()).is_empty());
-    hit || (arg.len() >= 24 && crate::core::entropy::shannon(arg.as_bytes()) >= 4.0)
-}
-
-/// Checks a key name from the command line. A name that looks like a key is refused
-/// without being repeated (it is probably a key pasted in the wrong place).
-pub fn validate_name(name: &str) -> anyhow::Result<()> {
-    if looks_like_secret(name) {
-        bail!(ARGV_KEY);
-    }
-    let ok = !name.is_empty()
-        && name.len() <= 64
-        && name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
-        && !name.starts_with(['-', '.']);
-    if !ok {
-        bail!("invalid key name `{name}`: use up to 64 letters, digits, `-`, `_` and `.`");
-    }
-    Ok(())
 }
 
 fn validate_env_var(var: &str) -> anyhow::Result<()> {
@@ -698,23 +649,10 @@ mod tests {
     use super::*;
 
     #[test]
-    fn names_and_variables_are_checked() {
-        assert!(validate_name("openai-prod_2.x").is_ok());
-        assert!(validate_name("-x").is_err());
-        assert!(validate_name("a b").is_err());
+    fn variables_are_checked() {
         assert!(validate_env_var("OPENAI_API_KEY").is_ok());
         assert!(validate_env_var("1X").is_err());
         assert!(validate_env_var("A-B").is_err());
-    }
-
-    #[test]
-    fn secret_looking_arguments_are_spotted() {
-        assert!(!looks_like_secret("openai-prod"));
-        assert!(!looks_like_secret("my-service-account-name"));
-        let body: String = (0..40)
-            .map(|i| (b"aZ3kQ9xPm2Lw7RtY"[(i * 7) % 16]) as char)
-            .collect();
-        assert!(looks_like_secret(&format!("ghp_{}", &body[..36])));
     }
 
     #[test]

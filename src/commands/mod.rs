@@ -9,13 +9,10 @@ pub mod run;
 pub mod scan;
 pub mod status;
 pub mod uninstall;
-pub mod verify;
 
 use crate::cli::{Cli, Command};
-use crate::core::config::Config;
+pub use crate::context::Context;
 use clap::Parser;
-use std::io::IsTerminal;
-use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 /// How a command ended when it did not fail.
@@ -36,38 +33,8 @@ impl Outcome {
     }
 }
 
-/// Settings every command shares.
-#[derive(Debug, Clone)]
-pub struct Context {
-    pub no_color: bool,
-    pub config_path: Option<PathBuf>,
-}
-
-impl Context {
-    /// Whether to colour a stream: never with `--no-color` or `NO_COLOR`, otherwise only
-    /// on a terminal.
-    pub fn color_for(&self, is_terminal: bool) -> bool {
-        !self.no_color && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()) && is_terminal
-    }
-
-    pub fn stderr_color(&self) -> bool {
-        self.color_for(std::io::stderr().is_terminal())
-    }
-
-    /// The configuration: `--config FILE`, else `.keywarden.toml` in `root`.
-    pub fn load_config(&self, root: &Path) -> anyhow::Result<Config> {
-        Ok(match &self.config_path {
-            Some(path) => Config::load(path)?,
-            None => Config::load_from_dir(root)?,
-        })
-    }
-}
-
 pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
-    let ctx = Context {
-        no_color: cli.no_color,
-        config_path: cli.config,
-    };
+    let ctx = Context::for_cli(&cli)?;
     match cli.command {
         Command::Scan(args) => scan::run(&ctx, args),
         Command::Install(args) => install::run(&ctx, args),

@@ -5,17 +5,19 @@
 
 use super::{Context, Outcome};
 use crate::cli::PurgeArgs;
+use crate::core::clock::Clock;
 use crate::core::git;
 use crate::core::git::delete_paths::DeletePaths;
 use crate::core::git::pack::ObjectSink;
 use crate::core::git::purge::{self as aftercare, Leftover, Records};
-use crate::core::git::rewrite::{self, Progress, Rewrite, RewriteOptions, Tips};
+use crate::core::git::rewrite::{self, Rewrite, RewriteOptions, Tips};
 use crate::core::git::scrub::Scrubber;
+use crate::ops::{PromptError, Prompter, Reporter};
+use crate::output::progress::Bars;
+use crate::output::ui::Ui;
 use anyhow::{bail, Context as _};
-use indicatif::{ProgressBar, ProgressStyle};
-use std::io::{BufRead, IsTerminal, Read, Write};
+use std::io::{Read, Write};
 use std::path::Path;
-use std::sync::Mutex;
 
 /// `eprintln!` that cannot panic: a closed stderr must not stop a rewrite half-way either.
 macro_rules! note {
@@ -24,73 +26,27 @@ macro_rules! note {
     }};
 }
 
-/// A progress bar on stderr (one per phase) when stderr is a terminal, and with
-/// `--verbose` how long each phase took.
-struct Bar {
-    visible: bool,
-    verbose: bool,
-    bar: Mutex<Option<ProgressBar>>,
-    current: Mutex<Option<(String, std::time::Instant)>>,
-}
-
-impl Progress for Bar {
-    fn phase(&self, name: &str, total: u64) {
-        self.end_phase();
-        *self.current.lock().expect("progress lock") =
-            Some((name.to_string(), std::time::Instant::now()));
-        if !self.visible {
-            return;
-        }
-        let bar = ProgressBar::new(total);
-        if let Ok(style) = ProgressStyle::with_template(&format!(
-            "{{spinner}} {name} {{pos}}/{{len}} [{{bar:30}}] {{eta}}"
-        )) {
-            bar.set_style(style.progress_chars("=> "));
-        }
-        *self.bar.lock().expect("progress lock") = Some(bar);
-    }
-
-    fn inc(&self, n: u64) {
-        if let Some(bar) = self.bar.lock().expect("progress lock").as_ref() {
-            bar.inc(n);
-        }
-    }
-}
-
-impl Bar {
-    fn end_phase(&self) {
-        if let Some(bar) = self.bar.lock().expect("progress lock").take() {
-            bar.finish_and_clear();
-        }
-        if let Some((name, started)) = self.current.lock().expect("progress lock").take() {
-            if self.verbose {
-                note!(
-                    "keywarden:   {name}: {:.2} s",
-                    started.elapsed().as_secs_f64()
-                );
-            }
-        }
-    }
-}
-
 /// Secrets typed at the terminal, one per hidden prompt, until an empty line.
-fn read_secrets_hidden() -> anyhow::Result<String> {
-    note!("keywarden: type or paste each secret at the prompt (it is not shown); an empty line ends the list");
+fn read_secrets_hidden(ui: &Ui) -> anyhow::Result<String> {
+    ui.status(
+        "type or paste each secret at the prompt (it is not shown); an empty line ends the list",
+    );
     let mut text = String::new();
     loop {
-        let line = rpassword::prompt_password(format!("secret {}: ", text.lines().count() + 1))
+        let line = ui
+            .secret(&format!("secret {}: ", text.lines().count() + 1))
             .context("cannot read the secrets from the terminal")?;
-        if line.trim().is_empty() {
+        if line.expose().trim().is_empty() {
             return Ok(text);
         }
-        text.push_str(line.trim_end_matches(['\r', '\n']));
+        text.push_str(line.expose());
         text.push('\n');
     }
 }
 
-fn read_secrets(args: &PurgeArgs) -> anyhow::Result<Option<Scrubber>> {
-    let text = if args.secret_stdin && std::io::stdin().is_terminal() {
-        read_secrets_hidden()?
+fn read_secrets(args: &PurgeArgs, ui: &Ui) -> anyhow::Result<Option<Scrubber>> {
+    let text = if args.secret_stdin && ui.stdin_is_terminal() {
+        read_secrets_hidden(ui)?
     } else if args.secret_stdin {
         let mut text = String::new();
         std::io::stdin()
@@ -119,27 +75,6 @@ fn read_secrets(args: &PurgeArgs) -> anyhow::Result<Option<Scrubber>> {
     let scrubber = Scrubber::from_lines(&text, &args.replacement)
         .with_context(|| format!("secrets from {source}"))?;
     Ok(Some(scrubber))
-}
-
-fn confirm(question: &str) -> anyhow::Result<bool> {
-    // Nobody to ask unless a person is watching stderr.
-    if !std::io::stderr().is_terminal() {
-        bail!("refusing to rewrite history without confirmation: pass --yes (or --dry-run)");
-    }
-    // stdin may carry the secrets, so ask on the terminal itself.
-    let tty = std::fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .open("/dev/tty");
-    let Ok(tty) = tty else {
-        bail!("refusing to rewrite history without confirmation: pass --yes (or --dry-run)");
-    };
-    let mut writer = &tty;
-    write!(writer, "{question} [y/N] ")?;
-    writer.flush()?;
-    let mut answer = String::new();
-    std::io::BufReader::new(&tty).read_line(&mut answer)?;
-    Ok(matches!(answer.trim(), "y" | "Y" | "yes" | "Yes"))
 }
 
 /// A writer that never fails: once refs start moving the purge must run to the end, whatever
@@ -195,17 +130,17 @@ fn list<T: AsRef<str>>(items: impl IntoIterator<Item = T>, limit: usize) -> Stri
     text
 }
 
-pub fn run(_ctx: &Context, args: PurgeArgs) -> anyhow::Result<Outcome> {
-    let scrubber = read_secrets(&args)?;
+pub fn run(ctx: &Context, args: PurgeArgs) -> anyhow::Result<Outcome> {
+    let scrubber = read_secrets(&args, &ctx.ui)?;
     let globs =
         DeletePaths::new(&args.delete_paths).map_err(|e| anyhow::anyhow!("--delete-path {e}"))?;
-    let cwd = std::env::current_dir().context("cannot read the current directory")?;
+    let cwd = &ctx.cwd;
     let mut timer = Timer {
         on: args.verbose,
         last: std::time::Instant::now(),
     };
     rewrite::tune_for_rewrite();
-    let repo = aftercare::main_repository(git::open(&cwd)?)?;
+    let repo = aftercare::main_repository(git::open(cwd)?)?;
     aftercare::preflight(&repo)?;
     timer.step("checked the worktrees");
 
@@ -232,28 +167,28 @@ pub fn run(_ctx: &Context, args: PurgeArgs) -> anyhow::Result<Outcome> {
         )?;
     }
 
-    if !args.dry_run
-        && !args.yes
-        && !confirm(&format!(
+    if !args.dry_run {
+        let question = format!(
             "Rewrite the history of every ref in {} (a backup bundle is written first)?",
             git::root_dir(&repo).display()
-        ))?
-    {
-        bail!("cancelled; nothing was changed");
+        );
+        match ctx.ui.confirm(&question) {
+            Ok(true) => {}
+            Ok(false) => bail!("cancelled; nothing was changed"),
+            Err(PromptError::NoTerminal) => {
+                bail!("refusing to rewrite history without confirmation: pass --yes (or --dry-run)")
+            }
+            Err(err) => return Err(err.into()),
+        }
     }
 
-    let stamp = unique_stamp(&repo);
+    let stamp = unique_stamp(&repo, &ctx.clock);
     let options = RewriteOptions {
         scrubber: scrubber.as_ref(),
         delete_paths: globs.as_ref(),
         include_remotes: args.include_remotes,
     };
-    let bar = Bar {
-        visible: std::io::stderr().is_terminal(),
-        verbose: args.verbose,
-        bar: Mutex::new(None),
-        current: Mutex::new(None),
-    };
+    let bar = Bars::new(ctx.ui.stderr_is_terminal(), args.verbose);
     let mut sink = if args.dry_run {
         ObjectSink::dry_run()
     } else {
@@ -436,8 +371,8 @@ fn own_peak_memory() -> Option<String> {
 }
 
 /// A timestamp for file names, made unique if a purge already ran this second.
-fn unique_stamp(repo: &git2::Repository) -> String {
-    let base = chrono::Utc::now().format("%Y%m%dT%H%M%SZ").to_string();
+fn unique_stamp(repo: &git2::Repository, clock: &Clock) -> String {
+    let base = clock.stamp();
     let dir = repo.commondir().join("keywarden");
     let taken = |s: &str| {
         dir.join(format!("backup-{s}.bundle")).exists()

@@ -5,14 +5,15 @@
 
 use super::{Context, Outcome};
 use crate::cli::RunArgs;
-use crate::core::registry::{self, KeyRecord, Registry};
+use crate::core::registry::{KeyRecord, Registry};
+use crate::ops::keys::validate_name;
+use crate::ops::Reporter;
 use anyhow::{bail, Context as _};
 
-pub fn run(_ctx: &Context, args: RunArgs) -> anyhow::Result<Outcome> {
-    let home = registry::home_dir()?;
-    let reg = Registry::load(&home)?;
+pub fn run(ctx: &Context, args: RunArgs) -> anyhow::Result<Outcome> {
+    let reg = Registry::load(&ctx.data_home()?)?;
     for name in &args.only {
-        super::keys::validate_name(name)?;
+        validate_name(name)?;
         if reg.get(name).is_none() {
             bail!("no key named `{name}` in the registry (see `keywarden keys list`)");
         }
@@ -35,7 +36,7 @@ pub fn run(_ctx: &Context, args: RunArgs) -> anyhow::Result<Outcome> {
     let mut command = std::process::Command::new(program);
     command.args(program_args);
     if !records.is_empty() {
-        let store = super::keys::open_store()?;
+        let store = ctx.key_store()?;
         let mut seen_vars = std::collections::HashMap::new();
         for record in &records {
             if let Some(previous) = seen_vars.insert(record.env_var.as_str(), record.name.as_str())
@@ -59,7 +60,8 @@ pub fn run(_ctx: &Context, args: RunArgs) -> anyhow::Result<Outcome> {
             command.env(&record.env_var, key.expose());
         }
     } else {
-        eprintln!("keywarden: warning: no keys registered; running the command without any");
+        ctx.ui
+            .warn("no keys registered; running the command without any");
     }
 
     let status = command

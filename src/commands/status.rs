@@ -2,19 +2,16 @@
 //! in each of them (and what it chains), the global hooks directory, how `.gitignore`
 //! covers env files, and which env files git tracks.
 
-use super::install::tracked_env_files;
 use super::{Context, Outcome};
 use crate::core::git;
 use crate::core::gitignore;
 use crate::core::hooks::{self, Layout};
-use crate::output::style::Style;
-use anyhow::Context as _;
-use std::io::{IsTerminal, Write};
+use crate::ops::install::tracked_env_files;
+use std::io::Write;
 
 pub fn run(ctx: &Context) -> anyhow::Result<Outcome> {
-    let style = Style::new(ctx.color_for(std::io::stdout().is_terminal()));
-    let cwd = std::env::current_dir().context("cannot read the current directory")?;
-    let repo = git::open(&cwd)?;
+    let style = ctx.ui.out_style();
+    let repo = git::open(&ctx.cwd)?;
     let root = git::root_dir(&repo);
     let config = ctx.load_config(&root)?;
     let policy = config.env_file_policy()?;

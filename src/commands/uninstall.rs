@@ -8,12 +8,10 @@ use crate::cli::UninstallArgs;
 use crate::core::git;
 use crate::core::hooks::{self, GlobalSetup, HooksLocation, Layout, UninstallAction};
 use crate::core::txn::Txn;
-use crate::output::style::Style;
-use anyhow::Context as _;
-use std::io::{IsTerminal, Write};
+use std::io::Write;
 
 pub fn run(ctx: &Context, args: UninstallArgs) -> anyhow::Result<Outcome> {
-    let style = Style::new(ctx.color_for(std::io::stdout().is_terminal()));
+    let style = ctx.ui.out_style();
     let (location, global) = if args.global {
         let setup = GlobalSetup::plan()?;
         let location = HooksLocation {
@@ -22,8 +20,7 @@ pub fn run(ctx: &Context, args: UninstallArgs) -> anyhow::Result<Outcome> {
         };
         (location, Some(setup))
     } else {
-        let cwd = std::env::current_dir().context("cannot read the current directory")?;
-        let repo = git::open(&cwd)?;
+        let repo = git::open(&ctx.cwd)?;
         (hooks::resolve(&repo)?, None)
     };
     let mut txn = Txn::new();

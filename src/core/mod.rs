@@ -1,9 +1,11 @@
 //! The core: secrets, rules, the scan engine, git access, configuration, providers and
-//! the key registry. It never imports `cli`, `commands` or `output`.
+//! the key registry. It never imports `cli`, `commands`, `ops` or `output`.
 
+pub mod clock;
 pub mod config;
 pub mod entropy;
 pub mod envfiles;
+pub mod environment;
 pub mod git;
 pub mod gitignore;
 pub mod hooks;

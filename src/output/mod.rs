@@ -4,8 +4,10 @@
 pub mod hook;
 pub mod human;
 pub mod json;
+pub mod progress;
 pub mod sarif;
 pub mod style;
+pub mod ui;
 
 use crate::core::rules::Rule;
 use crate::core::scan::{Finding, Skipped};

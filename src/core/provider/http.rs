@@ -9,8 +9,8 @@
 use super::ProviderError;
 use std::time::Duration;
 
-/// Timeouts and retry bounds. `from_env` reads `KEYWARDEN_HTTP_TIMEOUT_MS` (total time per
-/// request) so that tests and slow gateways can change it without a flag.
+/// Timeouts and retry bounds. `KEYWARDEN_HTTP_TIMEOUT_MS` (the total time per request, see
+/// `HttpConfig::with_timeout`) lets tests and slow gateways change the timeout without a flag.
 #[derive(Debug, Clone)]
 pub struct HttpConfig {
     pub connect_timeout: Duration,
@@ -34,15 +34,13 @@ impl Default for HttpConfig {
 }
 
 impl HttpConfig {
-    pub fn from_env() -> Self {
+    /// The defaults, with `timeout` (from `KEYWARDEN_HTTP_TIMEOUT_MS`) as the total time per
+    /// request when given.
+    pub fn with_timeout(timeout: Option<Duration>) -> Self {
         let mut config = HttpConfig::default();
-        if let Some(ms) = std::env::var("KEYWARDEN_HTTP_TIMEOUT_MS")
-            .ok()
-            .and_then(|v| v.trim().parse::<u64>().ok())
-            .filter(|ms| *ms > 0)
-        {
-            config.timeout = Duration::from_millis(ms);
-            config.connect_timeout = config.connect_timeout.min(config.timeout);
+        if let Some(timeout) = timeout {
+            config.timeout = timeout;
+            config.connect_timeout = config.connect_timeout.min(timeout);
         }
         config
     }
@@ -150,10 +148,6 @@ impl Http {
             .build()
             .map_err(|err| ProviderError::Network(describe(&err)))?;
         Ok(Http { client, config })
-    }
-
-    pub fn from_env() -> Result<Self, ProviderError> {
-        Self::new(HttpConfig::from_env())
     }
 
     pub fn client(&self) -> &reqwest::blocking::Client {

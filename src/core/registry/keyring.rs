@@ -78,12 +78,8 @@ pub trait KeyStore {
     fn delete(&self, name: &str) -> Result<bool, KeyringError>;
 }
 
-/// The store `KEYWARDEN_KEYRING` selects (default: the best OS keyring available).
-pub fn open_store() -> Result<Box<dyn KeyStore>, KeyringError> {
-    let selector = std::env::var("KEYWARDEN_KEYRING").unwrap_or_default();
-    open_selected(selector.trim())
-}
-
+/// The store a `KEYWARDEN_KEYRING` value selects: `file:PATH`, `secret-service`,
+/// `keyutils`, or empty / `os` for the best OS keyring available.
 pub fn open_selected(selector: &str) -> Result<Box<dyn KeyStore>, KeyringError> {
     if let Some(path) = selector.strip_prefix("file:") {
         if path.is_empty() {

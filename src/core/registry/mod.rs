@@ -1,7 +1,7 @@
 //! The key registry: what keywarden knows about each stored key — name, provider,
 //! environment variable, fingerprint, redacted form, dates and where it is used — but
 //! never the key itself (that lives in the keyring, see `keyring`). Stored as JSON in
-//! `registry.json` under `KEYWARDEN_HOME` (default: the platform data directory), written
+//! `registry.json` in keywarden's data directory (`core::environment`), written
 //! atomically so a crash never leaves half a file.
 
 pub mod keyring;
@@ -14,8 +14,6 @@ use thiserror::Error;
 
 #[derive(Debug, Error)]
 pub enum RegistryError {
-    #[error("cannot find a home for keywarden's data: set KEYWARDEN_HOME")]
-    NoHome,
     #[error("cannot read {path}: {source}")]
     Read {
         path: PathBuf,
@@ -28,8 +26,6 @@ pub enum RegistryError {
     },
     #[error("{path} is not a valid registry: {message}")]
     Corrupt { path: PathBuf, message: String },
-    #[error("KEYWARDEN_NOW is not an RFC 3339 time: {0}")]
-    BadNow(String),
     #[error("no key named `{0}` in the registry")]
     Unknown(String),
     #[error("a key named `{0}` is already in the registry")]
@@ -135,40 +131,6 @@ impl Registry {
 
     pub fn find_by_fingerprint(&self, fingerprint: &str) -> Option<&KeyRecord> {
         self.keys.iter().find(|k| k.fingerprint == fingerprint)
-    }
-}
-
-/// keywarden's data directory: `KEYWARDEN_HOME`, else the platform data dir
-/// (`$XDG_DATA_HOME/keywarden`, `~/Library/Application Support/keywarden`,
-/// `%APPDATA%\keywarden`).
-pub fn home_dir() -> Result<PathBuf, RegistryError> {
-    if let Some(home) = std::env::var_os("KEYWARDEN_HOME").filter(|v| !v.is_empty()) {
-        return Ok(PathBuf::from(home));
-    }
-    let env_dir = |var: &str| {
-        std::env::var_os(var)
-            .filter(|v| !v.is_empty())
-            .map(PathBuf::from)
-            .filter(|p| p.is_absolute())
-    };
-    let base = if cfg!(windows) {
-        env_dir("APPDATA")
-    } else if cfg!(target_os = "macos") {
-        env_dir("HOME").map(|h| h.join("Library/Application Support"))
-    } else {
-        env_dir("XDG_DATA_HOME").or_else(|| env_dir("HOME").map(|h| h.join(".local/share")))
-    };
-    base.map(|b| b.join("keywarden"))
-        .ok_or(RegistryError::NoHome)
-}
-
-/// The current time, or `KEYWARDEN_NOW` when set (tests and reminders).
-pub fn now() -> Result<DateTime<Utc>, RegistryError> {
-    match std::env::var("KEYWARDEN_NOW") {
-        Ok(value) if !value.trim().is_empty() => DateTime::parse_from_rfc3339(value.trim())
-            .map(|t| t.with_timezone(&Utc))
-            .map_err(|_| RegistryError::BadNow(value)),
-        _ => Ok(Utc::now()),
     }
 }
 

@@ -8,6 +8,7 @@
 
 pub mod keys;
 pub mod mock_server;
+pub mod run;
 
 use assert_cmd::Command;
 use std::path::{Path, PathBuf};

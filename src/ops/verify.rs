@@ -1,19 +1,19 @@
-//! `scan --verify`: asks each finding's provider whether its key still works and marks the
-//! finding live, dead or unknown. Each distinct key is checked once, several at a time;
-//! the user is told on stderr that the providers are being contacted.
+//! Verifying findings (`scan --verify`): asks each finding's provider whether its key still
+//! works and marks the finding live, dead or unknown. Each distinct key is checked once,
+//! several at a time; the person is told which providers are being contacted.
 
+use super::Reporter;
 use crate::core::provider::{self, Http};
 use crate::core::scan::Finding;
 use crate::core::secret::{Liveness, Secret};
-use anyhow::Context as _;
 use std::collections::{BTreeSet, HashSet};
 
 /// How many providers are asked at the same time.
 const CONCURRENCY: usize = 8;
 
-pub fn verify_findings(findings: &mut [Finding]) -> anyhow::Result<()> {
+pub fn verify_findings(findings: &mut [Finding], http: &Http, reporter: &dyn Reporter) {
     if findings.is_empty() {
-        return Ok(());
+        return;
     }
     let keys: Vec<(String, Secret)> = findings
         .iter()
@@ -23,23 +23,22 @@ pub fn verify_findings(findings: &mut [Finding]) -> anyhow::Result<()> {
         .iter()
         .map(|(p, k)| (p.as_str(), k.fingerprint()))
         .collect();
-    let http = Http::from_env().context("cannot set up the HTTP client")?;
     // Only the providers that will really be asked are named.
     let contacted: BTreeSet<&str> = keys
         .iter()
-        .filter(|(p, k)| provider::provider(p, &http).is_ok_and(|p| p.can_verify(k)))
+        .filter(|(p, k)| provider::provider(p, http).is_ok_and(|p| p.can_verify(k)))
         .map(|(p, _)| p.as_str())
         .collect();
     if contacted.is_empty() {
-        eprintln!("keywarden: --verify: none of these keys can be checked with a provider");
+        reporter.status("--verify: none of these keys can be checked with a provider");
     } else {
-        eprintln!(
-            "keywarden: --verify: contacting {} to check {} distinct key(s)",
+        reporter.status(&format!(
+            "--verify: contacting {} to check {} distinct key(s)",
             contacted.into_iter().collect::<Vec<_>>().join(", "),
             distinct.len()
-        );
+        ));
     }
-    let answers = provider::verify_many(&http, &keys, CONCURRENCY);
+    let answers = provider::verify_many(http, &keys, CONCURRENCY);
     let mut reported = HashSet::new();
     for finding in findings.iter_mut() {
         let id = (finding.provider.to_string(), finding.fingerprint());
@@ -47,14 +46,13 @@ pub fn verify_findings(findings: &mut [Finding]) -> anyhow::Result<()> {
         finding.verified = Some(answer.map_or(Liveness::Unknown, |a| a.liveness));
         if let Some(answer) = answer {
             if answer.liveness == Liveness::Unknown && reported.insert(id) {
-                eprintln!(
-                    "keywarden: could not verify {} ({}): {}",
+                reporter.status(&format!(
+                    "could not verify {} ({}): {}",
                     finding.redacted(),
                     finding.provider,
                     answer.reason
-                );
+                ));
             }
         }
     }
-    Ok(())
 }

@@ -1,0 +1,234 @@
+//! The process environment keywarden reads, taken once at start-up (`Environment::capture`)
+//! and handed down explicitly: the clock (`KEYWARDEN_NOW`), the data directory
+//! (`KEYWARDEN_HOME`), the keyring (`KEYWARDEN_KEYRING`), timeouts and poll intervals for
+//! tests and slow gateways, provider credentials, colour, the browser. A value is checked
+//! when it is used, so a malformed setting only stops the commands that need it — and then
+//! with an error naming the variable, never by being ignored.
+//!
+//! git's own variables (`GIT_DIR`, `GIT_INDEX_FILE`, …) are not here: they belong to the
+//! git protocol and are read where git would read them (`core::git`).
+
+use crate::core::clock::{BadNow, Clock};
+use crate::core::secret::Secret;
+use std::collections::BTreeMap;
+use std::ffi::OsString;
+use std::path::PathBuf;
+use std::time::Duration;
+use thiserror::Error;
+
+#[derive(Debug, Error)]
+pub enum EnvironmentError {
+    #[error(transparent)]
+    BadNow(#[from] BadNow),
+    #[error("{var} must be a whole number of milliseconds greater than 0, not `{value}`")]
+    BadMilliseconds { var: &'static str, value: String },
+    #[error("cannot find a home for keywarden's data: set KEYWARDEN_HOME")]
+    NoHome,
+}
+
+/// The variables keywarden reads, with their values at start-up.
+#[derive(Debug, Clone, Default)]
+pub struct Environment {
+    vars: BTreeMap<&'static str, String>,
+    os_vars: BTreeMap<&'static str, OsString>,
+}
+
+/// Variables read as text.
+const TEXT_VARS: &[&str] = &[
+    "KEYWARDEN_NOW",
+    "KEYWARDEN_KEYRING",
+    "KEYWARDEN_HTTP_TIMEOUT_MS",
+    "KEYWARDEN_POLL_INTERVAL_MS",
+    "OPENAI_ADMIN_KEY",
+    "NO_COLOR",
+];
+
+/// Variables that are paths or programs (any bytes).
+const OS_VARS: &[&str] = &[
+    "KEYWARDEN_HOME",
+    "KEYWARDEN_SHIM",
+    "XDG_DATA_HOME",
+    "XDG_CONFIG_HOME",
+    "HOME",
+    "APPDATA",
+    "BROWSER",
+];
+
+impl Environment {
+    /// Reads every variable keywarden uses from this process's environment.
+    pub fn capture() -> Self {
+        let mut env = Environment::default();
+        for var in TEXT_VARS {
+            if let Ok(value) = std::env::var(var) {
+                env.vars.insert(var, value);
+            }
+        }
+        for var in OS_VARS {
+            if let Some(value) = std::env::var_os(var) {
+                env.os_vars.insert(var, value);
+            }
+        }
+        env
+    }
+
+    /// An environment with exactly these values (tests).
+    pub fn from_pairs(pairs: &[(&'static str, &str)]) -> Self {
+        let mut env = Environment::default();
+        for (var, value) in pairs {
+            if OS_VARS.contains(var) {
+                env.os_vars.insert(var, OsString::from(value));
+            } else {
+                env.vars.insert(var, value.to_string());
+            }
+        }
+        env
+    }
+
+    fn text(&self, var: &str) -> Option<&str> {
+        self.vars.get(var).map(String::as_str)
+    }
+
+    fn nonempty_os(&self, var: &str) -> Option<&OsString> {
+        self.os_vars.get(var).filter(|v| !v.is_empty())
+    }
+
+    /// The clock: `KEYWARDEN_NOW` when set, else the system clock.
+    pub fn clock(&self) -> Result<Clock, EnvironmentError> {
+        Ok(Clock::from_setting(self.text("KEYWARDEN_NOW"))?)
+    }
+
+    /// keywarden's data directory: `KEYWARDEN_HOME`, else the platform data dir
+    /// (`$XDG_DATA_HOME/keywarden`, `~/Library/Application Support/keywarden`,
+    /// `%APPDATA%\keywarden`).
+    pub fn data_home(&self) -> Result<PathBuf, EnvironmentError> {
+        if let Some(home) = self.nonempty_os("KEYWARDEN_HOME") {
+            return Ok(PathBuf::from(home));
+        }
+        let absolute = |var: &str| {
+            self.nonempty_os(var)
+                .map(PathBuf::from)
+                .filter(|p| p.is_absolute())
+        };
+        let base = if cfg!(windows) {
+            absolute("APPDATA")
+        } else if cfg!(target_os = "macos") {
+            absolute("HOME").map(|h| h.join("Library/Application Support"))
+        } else {
+            absolute("XDG_DATA_HOME").or_else(|| absolute("HOME").map(|h| h.join(".local/share")))
+        };
+        base.map(|b| b.join("keywarden"))
+            .ok_or(EnvironmentError::NoHome)
+    }
+
+    /// The user's configuration directory for keywarden (`$XDG_CONFIG_HOME/keywarden`, else
+    /// `~/.config/keywarden`), when one can be named.
+    pub fn config_home(&self) -> Option<PathBuf> {
+        let absolute = |var: &str| {
+            self.nonempty_os(var)
+                .map(PathBuf::from)
+                .filter(|p| p.is_absolute())
+        };
+        absolute("XDG_CONFIG_HOME")
+            .or_else(|| absolute("HOME").map(|h| h.join(".config")))
+            .map(|c| c.join("keywarden"))
+    }
+
+    /// Which keyring `KEYWARDEN_KEYRING` selects (empty: the best the OS has).
+    pub fn keyring_selector(&self) -> &str {
+        self.text("KEYWARDEN_KEYRING").map_or("", str::trim)
+    }
+
+    /// `KEYWARDEN_HTTP_TIMEOUT_MS`: the total time allowed for one provider request.
+    pub fn http_timeout(&self) -> Result<Option<Duration>, EnvironmentError> {
+        self.milliseconds("KEYWARDEN_HTTP_TIMEOUT_MS")
+    }
+
+    /// `KEYWARDEN_POLL_INTERVAL_MS`: the pause between two checks while waiting for a
+    /// revoked key to die.
+    pub fn poll_interval(&self) -> Result<Option<Duration>, EnvironmentError> {
+        self.milliseconds("KEYWARDEN_POLL_INTERVAL_MS")
+    }
+
+    fn milliseconds(&self, var: &'static str) -> Result<Option<Duration>, EnvironmentError> {
+        let Some(value) = self.text(var).map(str::trim).filter(|v| !v.is_empty()) else {
+            return Ok(None);
+        };
+        match value.parse::<u64>() {
+            Ok(ms) if ms > 0 => Ok(Some(Duration::from_millis(ms))),
+            _ => Err(EnvironmentError::BadMilliseconds {
+                var,
+                value: value.to_string(),
+            }),
+        }
+    }
+
+    /// `OPENAI_ADMIN_KEY`, when set: an OpenAI admin key for the Admin, Usage and Costs APIs.
+    pub fn openai_admin_key(&self) -> Option<Secret> {
+        self.text("OPENAI_ADMIN_KEY")
+            .map(str::trim)
+            .filter(|v| !v.is_empty())
+            .map(Secret::new)
+    }
+
+    /// Whether `NO_COLOR` asks for no colour (set and not empty, as no-color.org says).
+    pub fn no_color(&self) -> bool {
+        self.text("NO_COLOR").is_some_and(|v| !v.is_empty())
+    }
+
+    /// The shim that started this hook (`KEYWARDEN_SHIM`, set by the installed shims).
+    pub fn hook_shim(&self) -> Option<PathBuf> {
+        self.nonempty_os("KEYWARDEN_SHIM").map(PathBuf::from)
+    }
+
+    /// The browser `$BROWSER` names, when set.
+    pub fn browser(&self) -> Option<&OsString> {
+        self.nonempty_os("BROWSER")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn malformed_numbers_are_errors_naming_the_variable() {
+        let env = Environment::from_pairs(&[("KEYWARDEN_HTTP_TIMEOUT_MS", "fast")]);
+        let err = env.http_timeout().expect_err("not a number");
+        assert_eq!(
+            err.to_string(),
+            "KEYWARDEN_HTTP_TIMEOUT_MS must be a whole number of milliseconds greater than 0, not `fast`"
+        );
+        let env = Environment::from_pairs(&[("KEYWARDEN_POLL_INTERVAL_MS", "0")]);
+        assert!(env.poll_interval().is_err());
+        let env = Environment::from_pairs(&[("KEYWARDEN_POLL_INTERVAL_MS", " 250 ")]);
+        assert_eq!(
+            env.poll_interval().expect("valid"),
+            Some(Duration::from_millis(250))
+        );
+        assert_eq!(Environment::default().http_timeout().expect("unset"), None);
+    }
+
+    #[test]
+    fn the_data_home_prefers_keywarden_home_then_the_platform_dir() {
+        let env = Environment::from_pairs(&[("KEYWARDEN_HOME", "/k"), ("HOME", "/h")]);
+        assert_eq!(env.data_home().expect("set"), PathBuf::from("/k"));
+        if cfg!(target_os = "linux") {
+            let env = Environment::from_pairs(&[("HOME", "/h")]);
+            assert_eq!(
+                env.data_home().expect("from HOME"),
+                PathBuf::from("/h/.local/share/keywarden")
+            );
+            let env = Environment::from_pairs(&[("HOME", "relative")]);
+            assert!(matches!(env.data_home(), Err(EnvironmentError::NoHome)));
+            let env = Environment::from_pairs(&[("XDG_CONFIG_HOME", "/c")]);
+            assert_eq!(env.config_home(), Some(PathBuf::from("/c/keywarden")));
+        }
+    }
+
+    #[test]
+    fn no_color_counts_only_when_not_empty() {
+        assert!(Environment::from_pairs(&[("NO_COLOR", "1")]).no_color());
+        assert!(!Environment::from_pairs(&[("NO_COLOR", "")]).no_color());
+        assert!(!Environment::default().no_color());
+    }
+}
