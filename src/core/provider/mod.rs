@@ -17,6 +17,7 @@ pub mod http;
 pub mod huggingface;
 pub mod manual;
 pub mod openai;
+pub mod openai_usage;
 pub mod slack;
 pub mod stripe;
 
