@@ -313,6 +313,59 @@ fn scan_history(
     Ok(results)
 }
 
+/// Every blob reachable from every ref (with `all_objects`, every blob in the odb), read in
+/// parallel while the history walk goes on, each handed to `visit` once with the commit and
+/// path it was first seen at. Returns the walk's inventory (messages, counts). Blobs over
+/// `max_size` come as `TooLarge`; an unreadable blob is an error.
+pub fn stream_history(
+    repo: &git2::Repository,
+    all_objects: bool,
+    max_size: u64,
+    progress: &dyn Progress,
+    visit: &(dyn Fn(&BlobRef, BlobRead<'_>) + Sync),
+) -> anyhow::Result<git::Inventory> {
+    let git_dir = repo.path();
+    let read_failure: Mutex<Option<git::GitError>> = Mutex::new(None);
+    // The walk (one thread) streams batches of blobs to the readers (the rayon pool), so
+    // listing history and reading it overlap instead of adding up.
+    let (sender, receiver) = std::sync::mpsc::sync_channel::<Vec<BlobRef>>(64);
+    let (inventory, joined) = std::thread::scope(|scope| {
+        let readers = scope.spawn(|| {
+            receiver.into_iter().par_bridge().for_each(|batch| {
+                let counted = |blob: &BlobRef, read: BlobRead<'_>| {
+                    progress.inc(1);
+                    visit(blob, read);
+                };
+                if let Err(err) =
+                    git::read_blobs(git_dir, &batch, |b: &BlobRef| b.oid, max_size, &counted)
+                {
+                    read_failure
+                        .lock()
+                        .expect("no reader panics holding the failure slot")
+                        .get_or_insert(err);
+                }
+            });
+        });
+        let inventory = git::history_inventory(repo, all_objects, &mut |batch| {
+            // The receiver only stops early if a reader panicked; the join reports that.
+            let _ = sender.send(batch);
+        });
+        drop(sender);
+        (inventory, readers.join())
+    });
+    if joined.is_err() {
+        bail!("a blob reader thread panicked");
+    }
+    let inventory = inventory?;
+    if let Some(err) = read_failure
+        .into_inner()
+        .expect("no reader panics holding the failure slot")
+    {
+        return Err(err.into());
+    }
+    Ok(inventory)
+}
+
 fn scan_blob(setup: &ScanSetup, collector: &Collector, blob: &BlobRef, read: BlobRead<'_>) {
     let shown = blob
         .path
