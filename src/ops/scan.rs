@@ -262,50 +262,15 @@ fn scan_history(
     all_objects: bool,
     bar: &dyn Progress,
 ) -> anyhow::Result<ScanResults> {
-    let git_dir = repo.path();
     bar.phase("scanning history", 0);
     let collector = Collector::default();
-    let read_failure: Mutex<Option<git::GitError>> = Mutex::new(None);
-    // The walk (one thread) streams batches of blobs to the scanners (the rayon pool), so
-    // listing history and scanning it overlap instead of adding up.
-    let (sender, receiver) = std::sync::mpsc::sync_channel::<Vec<BlobRef>>(64);
-    let inventory = std::thread::scope(|scope| {
-        let scanners = scope.spawn(|| {
-            receiver.into_iter().par_bridge().for_each(|batch| {
-                let visit = |blob: &BlobRef, read: BlobRead<'_>| {
-                    bar.inc(1);
-                    scan_blob(setup, &collector, blob, read);
-                };
-                if let Err(err) = git::read_blobs(
-                    git_dir,
-                    &batch,
-                    |b: &BlobRef| b.oid,
-                    setup.max_file_size,
-                    &visit,
-                ) {
-                    read_failure
-                        .lock()
-                        .expect("failure lock")
-                        .get_or_insert(err);
-                }
-            });
-        });
-        let inventory = git::history_inventory(repo, all_objects, &mut |batch| {
-            // The receiver only stops early if a scanner panicked; the join reports that.
-            let _ = sender.send(batch);
-        });
-        drop(sender);
-        let joined = scanners.join();
-        (inventory, joined)
-    });
-    let (inventory, joined) = inventory;
-    if joined.is_err() {
-        bail!("a scanner thread panicked");
-    }
-    let inventory = inventory?;
-    if let Some(err) = read_failure.into_inner().expect("failure lock") {
-        return Err(err.into());
-    }
+    let inventory = stream_history(
+        repo,
+        all_objects,
+        setup.max_file_size,
+        bar,
+        &|blob, read| scan_blob(setup, &collector, blob, read),
+    )?;
     let mut results = collector.into_results();
     results
         .findings
