@@ -4,6 +4,7 @@
 pub mod config;
 pub mod entropy;
 pub mod envfiles;
+pub mod fs;
 pub mod git;
 pub mod gitignore;
 pub mod hooks;
