@@ -408,9 +408,6 @@ mod tests {
         let path = dir.path().join("state.json");
         drop(create_private(&path).expect("create"));
         assert_eq!(mode_of(&path), 0o600);
-        assert!(matches!(
-            create_private(&path),
-            Err(FsError::Create { .. })
-        ));
+        assert!(matches!(create_private(&path), Err(FsError::Create { .. })));
     }
 }

@@ -3,6 +3,7 @@
 
 pub mod config;
 pub mod entropy;
+pub mod envfile;
 pub mod envfiles;
 pub mod fs;
 pub mod git;

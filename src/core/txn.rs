@@ -163,13 +163,7 @@ mod tests {
         std::fs::set_permissions(&hook, std::fs::Permissions::from_mode(0o700)).expect("chmod");
         let mut txn = Txn::new();
         txn.write(&hook, b"new", 0o755).expect("write");
-        let mode = |p: &Path| {
-            std::fs::metadata(p)
-                .expect("metadata")
-                .permissions()
-                .mode()
-                & 0o777
-        };
+        let mode = |p: &Path| std::fs::metadata(p).expect("metadata").permissions().mode() & 0o777;
         assert_eq!(mode(&hook), 0o755);
         txn.rollback();
         assert_eq!(std::fs::read(&hook).expect("read"), b"old");

@@ -6,8 +6,8 @@
 
 pub mod keyring;
 
-use chrono::{DateTime, Utc};
 use crate::core::fs::{self, FsError, Mode, SECRET_MODE};
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 use thiserror::Error;
