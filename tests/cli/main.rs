@@ -3,6 +3,7 @@
 mod support;
 
 mod accuracy;
+mod envfiles;
 mod hooks;
 mod keys;
 mod providers;
