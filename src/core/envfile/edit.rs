@@ -225,9 +225,7 @@ impl Document {
             }));
         }
         changes.sort_by_key(|c| c.line);
-        let mut edited: Vec<&str> = sites.iter().map(|s| s.key.as_str()).collect();
-        edited.dedup();
-        for var in edited {
+        for var in verify::edited_vars(&sites) {
             let at: Vec<usize> = lines
                 .iter()
                 .filter(|l| matches!(&l.kind, LineKind::Assignment(a) if &candidate[a.key.clone()] == var.as_bytes()))
@@ -277,9 +275,7 @@ pub(super) struct Reference {
 /// variable as `$VAR` or `${VAR…}`.
 fn references(src: &[u8], lines: &[super::Line], sites: &[Site]) -> Vec<Reference> {
     let mut found = Vec::new();
-    let mut vars: Vec<&str> = sites.iter().map(|s| s.key.as_str()).collect();
-    vars.sort_unstable();
-    vars.dedup();
+    let vars = verify::edited_vars(sites);
     for (index, line) in lines.iter().enumerate() {
         if sites.iter().any(|s| s.index == index) {
             continue;

@@ -142,7 +142,10 @@ pub enum Refusal {
     EmptyOld,
     #[error("line {line}: {what} is in a line keywarden cannot read; change it by hand")]
     Unreadable { line: usize, what: &'static str },
-    #[error("line {line}: after the edit, dotenvy {reason} {var}; nothing was changed")]
+    #[error(
+        "line {line}: after the edit, dotenvy {reason} {var}, so the edit cannot be checked; \
+         nothing was changed, change the line by hand"
+    )]
     Disagreement {
         line: usize,
         var: String,

@@ -238,7 +238,7 @@ fn assignment(src: &[u8], start: usize, content_end: usize) -> Parsed {
     } else {
         None
     };
-    match quote {
+    let (value, quote, trailer, end, ending) = match quote {
         Some(quote) => {
             let open = value_start;
             let Some(close) = closing_quote(src, open + 1, src[open]) else {
@@ -250,19 +250,8 @@ fn assignment(src: &[u8], start: usize, content_end: usize) -> Parsed {
                 // `"a"b`, `'a' b`: parsers disagree on text after a closing quote.
                 return Parsed::No(closing_line.end, closing_line.ending);
             }
-            Parsed::Line(
-                Assignment {
-                    export,
-                    key,
-                    separator,
-                    prefix_end: template_end(separator, op_end, value_start),
-                    value: open + 1..close,
-                    quote,
-                    trailer,
-                },
-                closing_line.end,
-                closing_line.ending,
-            )
+            let value = open + 1..close;
+            (value, quote, trailer, closing_line.end, closing_line.ending)
         }
         None => {
             // A `#` after a blank starts a comment (dotenvy, python-dotenv, compose);
@@ -280,28 +269,23 @@ fn assignment(src: &[u8], start: usize, content_end: usize) -> Parsed {
                 Separator::Equals if value_end == value_start => op_end..op_end,
                 _ => value_start..value_end,
             };
-            Parsed::Line(
-                Assignment {
-                    export,
-                    key,
-                    separator,
-                    prefix_end: template_end(separator, op_end, value_start),
-                    trailer: value.end..content_end,
-                    value,
-                    quote: Quote::None,
-                },
-                physical.end,
-                physical.ending,
-            )
+            let trailer = value.end..content_end;
+            (value, Quote::None, trailer, physical.end, physical.ending)
         }
-    }
-}
-
-fn template_end(separator: Separator, op_end: usize, value_start: usize) -> usize {
-    match separator {
-        Separator::Equals => op_end,
-        Separator::Colon => value_start,
-    }
+    };
+    let assignment = Assignment {
+        export,
+        key,
+        separator,
+        prefix_end: match separator {
+            Separator::Equals => op_end,
+            Separator::Colon => value_start,
+        },
+        value,
+        quote,
+        trailer,
+    };
+    Parsed::Line(assignment, end, ending)
 }
 
 /// The index of the quote that closes a value opened just before `from`; a backslash escapes

@@ -16,6 +16,17 @@ pub(super) struct Site {
     pub raw: Vec<u8>,
 }
 
+/// The edited variables, each once, in the order of their first edit.
+pub(super) fn edited_vars(sites: &[Site]) -> Vec<&str> {
+    let mut vars: Vec<&str> = Vec::new();
+    for site in sites {
+        if !vars.contains(&site.key.as_str()) {
+            vars.push(&site.key);
+        }
+    }
+    vars
+}
+
 pub(super) struct Check<'a> {
     pub before: &'a [u8],
     pub after: &'a [u8],
@@ -105,12 +116,7 @@ fn expected_reading(raw: &[u8], quote: Quote) -> Option<String> {
 fn dotenvy_agrees(check: &Check<'_>) -> Result<(), Refusal> {
     let before = dotenvy_reading(check.before);
     let after = dotenvy_reading(check.after);
-    let mut edited: Vec<&str> = Vec::new();
-    for site in check.sites {
-        if !edited.contains(&site.key.as_str()) {
-            edited.push(&site.key);
-        }
-    }
+    let edited = edited_vars(check.sites);
     let disagreement = |site: &Site, reason| Refusal::Disagreement {
         line: line_of(check, site),
         var: site.key.clone(),
