@@ -3,6 +3,7 @@
 //! matches globs against the file *name* only — never a substring test on "env", which
 //! would flag `environment.ts` or `envoy.yaml`.
 
+use crate::core::envfile::{Document, LineKind};
 use globset::{GlobBuilder, GlobSet, GlobSetBuilder};
 use thiserror::Error;
 
@@ -83,68 +84,45 @@ fn build(field: &'static str, patterns: &[String]) -> Result<GlobSet, EnvPolicyE
 const EXAMPLE_HEADER: &str = include_str!("../../templates/env.example.header");
 
 /// A `.env.example` for `env`: the header from `templates/env.example.header`, then every
-/// line of `env` in order with each value emptied (`KEY=`, `export KEY=`). Comments, blank
-/// lines, inline comments after a value and the file's line endings are kept; the lines of
-/// a multi-line quoted value are dropped with it.
+/// line of `env` in order with each value emptied (`KEY=`, `export KEY=`, `KEY: `). Comments,
+/// blank lines, inline comments after a value and the file's line endings are kept; the lines
+/// of a multi-line quoted value are dropped with it. A line the `.env` reader cannot read
+/// keeps only what stands before its first `=` (an unterminated quote takes the rest of the
+/// file with it), so no value leaks into the template. A BOM is not copied.
 pub fn example_from_env(env: &str) -> String {
     let newline = if env.contains("\r\n") { "\r\n" } else { "\n" };
-    let mut out: String = EXAMPLE_HEADER
+    let mut out: Vec<u8> = EXAMPLE_HEADER
         .lines()
-        .map(|l| format!("{l}{newline}"))
+        .flat_map(|l| [l, newline])
+        .flat_map(str::bytes)
         .collect();
-    let mut open_quote: Option<char> = None;
-    for raw in env.split_inclusive('\n') {
-        let line = raw.trim_end_matches(['\r', '\n']);
-        let ending = &raw[line.len()..];
-        if let Some(quote) = open_quote {
-            if line.contains(quote) {
-                open_quote = None;
-            }
-            continue;
-        }
-        let trimmed = line.trim_start();
-        let Some(eq) = line.find('=').filter(|_| !trimmed.starts_with('#')) else {
-            out.push_str(line);
-            out.push_str(ending);
-            continue;
-        };
-        let (name, value) = (&line[..eq], &line[eq + 1..]);
-        let rest = value.trim_start();
-        let comment = match rest.chars().next() {
-            Some(q @ ('"' | '\'' | '`')) => match rest[1..].find(q) {
-                Some(close) => comment_after(&rest[close + 2..]),
-                None => {
-                    open_quote = Some(q);
-                    ""
+    let doc = Document::parse(env.as_bytes());
+    for line in doc.lines() {
+        let text = doc.bytes(&line.span);
+        let ending = line.ending.as_bytes();
+        match &line.kind {
+            LineKind::Comment | LineKind::Blank => out.extend_from_slice(text),
+            LineKind::Assignment(a) => {
+                out.extend_from_slice(doc.bytes(&(line.span.start..a.prefix_end)));
+                let trailer = doc.bytes(&a.trailer);
+                if trailer.contains(&b'#') {
+                    out.extend_from_slice(trailer);
                 }
-            },
-            _ => comment_after(value),
-        };
-        out.push_str(name);
-        out.push('=');
-        out.push_str(comment);
-        out.push_str(ending);
-    }
-    if !out.ends_with('\n') {
-        out.push_str(newline);
-    }
-    out
-}
-
-/// An inline comment (` # …`, preceded by whitespace as dotenv requires) in `text`.
-fn comment_after(text: &str) -> &str {
-    let bytes = text.as_bytes();
-    (0..bytes.len())
-        .find(|&i| bytes[i] == b'#' && (i == 0 || bytes[i - 1].is_ascii_whitespace()))
-        .map(|i| {
-            let start = text[..i].trim_end().len();
-            if start == 0 && i == 0 {
-                &text[i..]
-            } else {
-                &text[start..]
+                out.extend_from_slice(ending);
             }
-        })
-        .unwrap_or("")
+            LineKind::Opaque => match memchr::memchr(b'=', text) {
+                Some(eq) => {
+                    out.extend_from_slice(&text[..=eq]);
+                    out.extend_from_slice(ending);
+                }
+                None => out.extend_from_slice(text),
+            },
+        }
+    }
+    if !out.ends_with(b"\n") {
+        out.extend_from_slice(newline.as_bytes());
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 #[cfg(test)]
@@ -221,5 +199,19 @@ mod tests {
             ]
         );
         assert!(example.starts_with("# Copy this file"));
+    }
+
+    #[test]
+    fn example_leaks_no_value_from_any_kind_of_line() {
+        let env =
+            "\u{feff}A: colon-value # c\nB=\"glued\"tail\nexport C='x' \nD=\"open\nsecret-line\n";
+        let example = example_from_env(env);
+        for value in ["colon-value", "glued", "tail", "x'", "open", "secret-line"] {
+            assert!(!example.contains(value), "{value}: {example}");
+        }
+        let body: Vec<&str> = example.lines().skip(2).collect();
+        assert_eq!(body, ["A:  # c", "B=", "export C=", "D="]);
+        assert!(!example.contains('\u{feff}'));
+        assert!(example.ends_with('\n'));
     }
 }

@@ -4,8 +4,10 @@
 pub mod clock;
 pub mod config;
 pub mod entropy;
+pub mod envfile;
 pub mod envfiles;
 pub mod environment;
+pub mod fs;
 pub mod git;
 pub mod gitignore;
 pub mod hooks;

@@ -1,23 +1,33 @@
-//! All-or-nothing file changes: every file an install touches is written to a temporary
-//! file and renamed into place, and its previous state is remembered, so that a failure
+//! All-or-nothing file changes: every file an install touches is written through the one
+//! atomic write (`core::fs`), and its previous state is remembered, so that a failure
 //! half-way (an unwritable directory, a full disk) puts every file back as it was.
 
+use crate::core::fs::{self, FsError, Mode};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use thiserror::Error;
 
 #[derive(Debug, Error)]
-#[error("{path}: {message}")]
-pub struct TxnError {
-    pub path: PathBuf,
-    pub message: String,
+pub enum TxnError {
+    #[error(transparent)]
+    Write(#[from] FsError),
+    #[error("cannot {action} {path}")]
+    Io {
+        action: &'static str,
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{path} exists and is not a directory")]
+    NotADirectory { path: PathBuf },
 }
 
 impl TxnError {
-    fn new(path: &Path, err: std::io::Error) -> Self {
-        TxnError {
+    fn io(action: &'static str, path: &Path, source: std::io::Error) -> Self {
+        TxnError::Io {
+            action,
             path: path.to_path_buf(),
-            message: err.to_string(),
+            source,
         }
     }
 }
@@ -46,13 +56,13 @@ impl Txn {
         let previous = match std::fs::read(path) {
             Ok(bytes) => {
                 let mode = std::fs::metadata(path)
-                    .map_err(|e| TxnError::new(path, e))?
+                    .map_err(|e| TxnError::io("read", path, e))?
                     .permissions()
                     .mode();
                 Some((bytes, mode))
             }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
-            Err(e) => return Err(TxnError::new(path, e)),
+            Err(e) => return Err(TxnError::io("read", path, e)),
         };
         self.undo.push(Before {
             path: path.to_path_buf(),
@@ -73,34 +83,33 @@ impl Txn {
             cursor = d.parent();
         }
         if dir.exists() && !dir.is_dir() {
-            return Err(TxnError::new(
-                dir,
-                std::io::Error::other("exists and is not a directory"),
-            ));
+            return Err(TxnError::NotADirectory {
+                path: dir.to_path_buf(),
+            });
         }
-        std::fs::create_dir_all(dir).map_err(|e| TxnError::new(dir, e))?;
+        std::fs::create_dir_all(dir).map_err(|e| TxnError::io("create", dir, e))?;
         missing.reverse();
         self.created_dirs.extend(missing);
         Ok(())
     }
 
-    /// Replaces `path` with `content` (mode `mode`): a temporary file in the same directory,
-    /// then a rename, so that git never runs a half-written hook.
+    /// Replaces `path` with `content`, with exactly the permissions `mode`, through the
+    /// atomic write, so that git never runs a half-written hook.
     pub fn write(&mut self, path: &Path, content: &[u8], mode: u32) -> Result<(), TxnError> {
         self.remember(path)?;
-        write_atomic(path, content, mode)
+        Ok(fs::write_atomic(path, content, Mode::Exact(mode))?)
     }
 
     /// Moves `from` to `to` (both remembered).
     pub fn rename(&mut self, from: &Path, to: &Path) -> Result<(), TxnError> {
         self.remember(from)?;
         self.remember(to)?;
-        std::fs::rename(from, to).map_err(|e| TxnError::new(from, e))
+        std::fs::rename(from, to).map_err(|e| TxnError::io("rename", from, e))
     }
 
     pub fn remove(&mut self, path: &Path) -> Result<(), TxnError> {
         self.remember(path)?;
-        std::fs::remove_file(path).map_err(|e| TxnError::new(path, e))
+        std::fs::remove_file(path).map_err(|e| TxnError::io("remove", path, e))
     }
 
     /// Puts every touched file back, newest change first. Best effort: a rollback that
@@ -109,7 +118,7 @@ impl Txn {
         for before in self.undo.into_iter().rev() {
             match before.previous {
                 Some((bytes, mode)) => {
-                    let _ = write_atomic(&before.path, &bytes, mode);
+                    let _ = fs::write_atomic(&before.path, &bytes, Mode::Exact(mode));
                 }
                 None => {
                     let _ = std::fs::remove_file(&before.path);
@@ -125,26 +134,6 @@ impl Txn {
     pub fn is_empty(&self) -> bool {
         self.undo.is_empty() && self.created_dirs.is_empty()
     }
-}
-
-/// Writes `content` to a temporary sibling of `path` and renames it into place.
-pub fn write_atomic(path: &Path, content: &[u8], mode: u32) -> Result<(), TxnError> {
-    let dir = path.parent().unwrap_or(Path::new("."));
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let tmp = dir.join(format!(".{name}.keywarden-{}.tmp", std::process::id()));
-    let result = (|| {
-        std::fs::write(&tmp, content)?;
-        std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(mode & 0o7777))?;
-        std::fs::rename(&tmp, path)
-    })();
-    if let Err(e) = result {
-        let _ = std::fs::remove_file(&tmp);
-        return Err(TxnError::new(path, e));
-    }
-    Ok(())
 }
 
 #[cfg(test)]
@@ -164,5 +153,38 @@ mod tests {
         txn.rollback();
         assert_eq!(std::fs::read_to_string(&old).expect("read"), "before");
         assert!(!dir.path().join("a").exists());
+    }
+
+    #[test]
+    fn writes_are_atomic_with_the_exact_mode_and_rollback_restores_the_mode() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let hook = dir.path().join("pre-commit");
+        std::fs::write(&hook, "old").expect("write");
+        std::fs::set_permissions(&hook, std::fs::Permissions::from_mode(0o700)).expect("chmod");
+        let mut txn = Txn::new();
+        txn.write(&hook, b"new", 0o755).expect("write");
+        let mode = |p: &Path| std::fs::metadata(p).expect("metadata").permissions().mode() & 0o777;
+        assert_eq!(mode(&hook), 0o755);
+        txn.rollback();
+        assert_eq!(std::fs::read(&hook).expect("read"), b"old");
+        assert_eq!(mode(&hook), 0o700);
+        let names: Vec<_> = std::fs::read_dir(dir.path())
+            .expect("read dir")
+            .filter_map(Result::ok)
+            .map(|e| e.file_name())
+            .collect();
+        assert_eq!(names, [std::ffi::OsString::from("pre-commit")]);
+    }
+
+    #[test]
+    fn a_failed_write_is_a_typed_error_naming_the_file() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut txn = Txn::new();
+        let err = txn
+            .write(&dir.path().join("missing/hook"), b"x", 0o755)
+            .expect_err("no such directory");
+        assert!(matches!(err, TxnError::Write(FsError::Write { .. })));
+        assert!(err.to_string().contains("missing/hook"), "{err}");
+        assert!(std::error::Error::source(&err).is_some());
     }
 }

@@ -1,6 +1,7 @@
-//! Rendering: the human report, JSON and JSON lines, SARIF 2.1.0, colour, and where the
+//! Rendering: the human report, JSON and JSON lines, SARIF 2.1.0, diffs, colour, and where the
 //! report goes. Secrets leave here redacted unless the report says `show_secrets`.
 
+pub mod diff;
 pub mod hook;
 pub mod human;
 pub mod json;

@@ -4,6 +4,7 @@ mod support;
 
 mod accuracy;
 mod context;
+mod envfiles;
 mod hooks;
 mod keys;
 mod providers;

@@ -26,6 +26,12 @@ pub enum KeyringError {
     Unavailable(String),
     #[error("the keyring file {path}: {message}")]
     File { path: PathBuf, message: String },
+    #[error("cannot save the keyring file {path}")]
+    Save {
+        path: PathBuf,
+        #[source]
+        source: super::RegistryError,
+    },
     #[error("the {store} refused: {message}")]
     Platform {
         store: &'static str,
@@ -138,8 +144,10 @@ impl FileStore {
     fn save(&self, mut contents: FileContents) -> Result<(), KeyringError> {
         contents.service = SERVICE.to_string();
         let text = serde_json::to_string_pretty(&contents).expect("the keyring file serializes");
-        super::write_atomic(&self.path, text.as_bytes(), 0o600)
-            .map_err(|e| self.error(e.to_string()))
+        super::write_private(&self.path, text.as_bytes()).map_err(|source| KeyringError::Save {
+            path: self.path.clone(),
+            source,
+        })
     }
 }
 

@@ -6,9 +6,9 @@
 
 pub mod keyring;
 
+use crate::core::fs::{self, FsError, Mode, SECRET_MODE};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use thiserror::Error;
 
@@ -19,11 +19,14 @@ pub enum RegistryError {
         path: PathBuf,
         source: std::io::Error,
     },
-    #[error("cannot write {path}: {source}")]
-    Write {
+    #[error("cannot create the directory {path}")]
+    CreateDir {
         path: PathBuf,
+        #[source]
         source: std::io::Error,
     },
+    #[error(transparent)]
+    Write(#[from] FsError),
     #[error("{path} is not a valid registry: {message}")]
     Corrupt { path: PathBuf, message: String },
     #[error("no key named `{0}` in the registry")]
@@ -93,7 +96,7 @@ impl Registry {
     pub fn save(&self, home: &Path) -> Result<(), RegistryError> {
         let mut text = serde_json::to_string_pretty(self).expect("the registry serializes");
         text.push('\n');
-        write_atomic(&home.join(Self::FILE_NAME), text.as_bytes(), 0o600)
+        write_private(&home.join(Self::FILE_NAME), text.as_bytes())
     }
 
     pub fn get(&self, name: &str) -> Option<&KeyRecord> {
@@ -134,52 +137,16 @@ impl Registry {
     }
 }
 
-/// Writes `data` to a temporary file beside `path` with `mode` (Unix), syncs it and
-/// renames it over `path`, so readers see the old or the new file, never a mix.
-pub fn write_atomic(path: &Path, data: &[u8], mode: u32) -> Result<(), RegistryError> {
-    let fail = |source| RegistryError::Write {
-        path: path.to_path_buf(),
-        source,
-    };
-    let dir = path
-        .parent()
-        .filter(|d| !d.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    std::fs::create_dir_all(dir).map_err(fail)?;
-    let file_name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "file".to_string());
-    let mut attempt = 0u32;
-    let (tmp_path, mut file) = loop {
-        let tmp_path = dir.join(format!(".{file_name}.tmp-{}-{attempt}", std::process::id()));
-        let mut options = std::fs::OpenOptions::new();
-        options.write(true).create_new(true);
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::OpenOptionsExt;
-            // Created with the final mode so the content is never readable by others.
-            options.mode(mode);
-        }
-        #[cfg(not(unix))]
-        let _ = mode;
-        match options.open(&tmp_path) {
-            Ok(file) => break (tmp_path, file),
-            Err(err) if err.kind() == std::io::ErrorKind::AlreadyExists && attempt < 100 => {
-                attempt += 1;
-            }
-            Err(err) => return Err(fail(err)),
-        }
-    };
-    let result = file
-        .write_all(data)
-        .and_then(|()| file.sync_all())
-        .and_then(|()| std::fs::rename(&tmp_path, path));
-    if let Err(err) = result {
-        let _ = std::fs::remove_file(&tmp_path);
-        return Err(fail(err));
+/// Writes a private file (exactly [`SECRET_MODE`]) of keywarden's data directory through the
+/// one atomic write, creating the directory first when it is missing.
+pub fn write_private(path: &Path, data: &[u8]) -> Result<(), RegistryError> {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(|source| RegistryError::CreateDir {
+            path: dir.to_path_buf(),
+            source,
+        })?;
     }
-    Ok(())
+    Ok(fs::write_atomic(path, data, Mode::Exact(SECRET_MODE))?)
 }
 
 #[cfg(test)]
@@ -226,7 +193,7 @@ mod tests {
         let leftovers: Vec<_> = std::fs::read_dir(dir.path())
             .expect("read dir")
             .filter_map(Result::ok)
-            .filter(|e| e.file_name().to_string_lossy().contains(".tmp-"))
+            .filter(|e| e.file_name().to_string_lossy().contains("tmp"))
             .collect();
         assert!(leftovers.is_empty());
     }
