@@ -35,6 +35,7 @@ impl Context {
         }
         let cwd = std::env::current_dir().context("cannot read the current directory")?;
         let env = Environment::capture();
+        crate::core::fault::arm(env.fault_point());
         let clock = env.clock()?;
         let no_color = cli.no_color || env.no_color();
         Ok(Context {

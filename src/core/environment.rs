@@ -41,6 +41,7 @@ const TEXT_VARS: &[&str] = &[
     "KEYWARDEN_POLL_INTERVAL_MS",
     "OPENAI_ADMIN_KEY",
     "NO_COLOR",
+    "KEYWARDEN_FAULT",
 ];
 
 /// Variables that are paths or programs (any bytes).
@@ -178,6 +179,11 @@ impl Environment {
     /// The shim that started this hook (`KEYWARDEN_SHIM`, set by the installed shims).
     pub fn hook_shim(&self) -> Option<PathBuf> {
         self.nonempty_os("KEYWARDEN_SHIM").map(PathBuf::from)
+    }
+
+    /// `KEYWARDEN_FAULT`: the test-only fault point to stop at (see `core::fault`).
+    pub fn fault_point(&self) -> Option<&str> {
+        self.text("KEYWARDEN_FAULT")
     }
 
     /// The browser `$BROWSER` names, when set.

@@ -7,6 +7,7 @@ pub mod entropy;
 pub mod envfile;
 pub mod envfiles;
 pub mod environment;
+pub mod fault;
 pub mod fs;
 pub mod git;
 pub mod gitignore;

@@ -3,6 +3,7 @@
 //! returns a typed report that `output/` renders. `ops` never imports `cli`, `commands` or
 //! `output` (cargo's `ops`, gitoxide-core's operations).
 
+pub mod edits;
 pub mod exposure;
 pub mod install;
 pub mod keys;
