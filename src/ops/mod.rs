@@ -5,6 +5,9 @@
 
 pub mod install;
 pub mod keys;
+pub mod replace;
+pub mod revoke;
+pub mod run;
 pub mod scan;
 pub mod verify;
 

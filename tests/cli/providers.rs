@@ -4,6 +4,7 @@
 
 use crate::support::mock_server::{MockServer, Reply, Request};
 use crate::support::{jsonl, keys, stderr, stdout, Sandbox};
+use keywarden::core::environment::Environment;
 use keywarden::core::provider::anthropic::Anthropic;
 use keywarden::core::provider::github::GitHub;
 use keywarden::core::provider::gitlab::GitLab;
@@ -13,7 +14,7 @@ use keywarden::core::provider::openai::{self, Deleted, KeyOwner, OpenAi};
 use keywarden::core::provider::slack::Slack;
 use keywarden::core::provider::stripe::Stripe;
 use keywarden::core::provider::{
-    self, Credentials, Http, HttpConfig, Provider, ProviderError, Revocation,
+    Credentials, Http, HttpConfig, Provider, ProviderError, ProviderId, Providers, Revocation,
 };
 use keywarden::core::secret::{Liveness, Secret};
 use serde_json::json;
@@ -29,6 +30,11 @@ fn http() -> Http {
         max_retry_wait: Duration::from_secs(5),
     })
     .expect("http client")
+}
+
+/// Every provider at its default base (nothing set in the environment).
+fn providers(http: Http) -> Providers {
+    Providers::new(http, &Environment::default())
 }
 
 fn openai_at(server: &MockServer) -> OpenAi {
@@ -374,11 +380,15 @@ fn admin_revoke_deletes_a_user_key() {
     let admin = keys::openai_admin();
     let leaked = keys::openai_project();
     let server = admin_server(&admin, &leaked, user_owner());
-    let creds = Credentials {
-        openai_admin: Some(Secret::new(admin)),
-    };
-    let result = openai_at(&server)
-        .revoke(&Secret::new(leaked), &creds)
+    let creds = Credentials::default().with_admin(ProviderId::OpenAi, Secret::new(admin));
+    let openai = openai_at(&server);
+    let leaked = Secret::new(leaked);
+    let found = openai
+        .locate(&leaked, &creds)
+        .expect("looked up")
+        .expect("found");
+    let result = openai
+        .revoke(&leaked, Some(&found), &creds)
         .expect("revoked");
     assert!(
         matches!(&result, Revocation::Revoked { detail } if detail.contains("key_leaked")),
@@ -424,11 +434,14 @@ fn admin_creates_a_replacement_in_the_same_project() {
     let admin = keys::openai_admin();
     let leaked = keys::openai_project();
     let server = admin_server(&admin, &leaked, user_owner());
-    let creds = Credentials {
-        openai_admin: Some(Secret::new(admin)),
-    };
-    let made = openai_at(&server)
-        .create_replacement(&Secret::new(leaked.clone()), "keywarden-laptop", &creds)
+    let creds = Credentials::default().with_admin(ProviderId::OpenAi, Secret::new(admin));
+    let openai = openai_at(&server);
+    let found = openai
+        .locate(&Secret::new(leaked.clone()), &creds)
+        .expect("looked up")
+        .expect("found");
+    let made = openai
+        .create_replacement(&found, "keywarden-laptop", &creds)
         .expect("created");
     assert!(made.key.expose().starts_with("sk-proj-"));
     assert_ne!(made.key.expose(), leaked);
@@ -480,7 +493,7 @@ fn openai_without_admin_key_gives_manual_steps_and_the_page() {
     let server = MockServer::start(|_| Reply::not_found());
     let key = keys::openai_project();
     let result = openai_at(&server)
-        .revoke(&Secret::new(key.clone()), &Credentials::default())
+        .revoke(&Secret::new(key.clone()), None, &Credentials::default())
         .expect("manual");
     let Revocation::Manual(steps) = result else {
         panic!("expected manual steps, got {result:?}");
@@ -548,7 +561,7 @@ fn github_verifies_and_revokes_with_the_token_alone() {
         Liveness::Dead
     );
     let result = github
-        .revoke(&Secret::new(good.clone()), &Credentials::default())
+        .revoke(&Secret::new(good.clone()), None, &Credentials::default())
         .expect("revoked");
     assert!(matches!(result, Revocation::Revoked { .. }));
     let revoke = server
@@ -568,7 +581,11 @@ fn github_verifies_and_revokes_with_the_token_alone() {
 fn github_revocation_failure_is_an_error() {
     let server = MockServer::start(|_| Reply::json(422, json!({"message": "Validation Failed"})));
     let err = GitHub::new(http(), server.url())
-        .revoke(&Secret::new(keys::github_pat()), &Credentials::default())
+        .revoke(
+            &Secret::new(keys::github_pat()),
+            None,
+            &Credentials::default(),
+        )
         .expect_err("refused");
     assert!(err.to_string().contains("422"), "{err}");
 }
@@ -597,7 +614,7 @@ fn huggingface_verifies_and_has_manual_revocation() {
         Liveness::Dead
     );
     let result = hf
-        .revoke(&Secret::new(good), &Credentials::default())
+        .revoke(&Secret::new(good), None, &Credentials::default())
         .expect("manual");
     assert!(
         matches!(result, Revocation::Manual(steps) if steps.page.as_deref() == Some("https://huggingface.co/settings/tokens"))
@@ -632,7 +649,7 @@ fn slack_verifies_with_auth_test_and_revokes_with_auth_revoke() {
     assert_eq!(dead.liveness, Liveness::Dead);
     assert!(dead.reason.contains("invalid_auth"));
     let result = slack
-        .revoke(&Secret::new(good), &Credentials::default())
+        .revoke(&Secret::new(good), None, &Credentials::default())
         .expect("revoked");
     assert!(matches!(result, Revocation::Revoked { .. }));
     assert_eq!(server.count("POST", "/api/auth.revoke"), 1);
@@ -648,7 +665,7 @@ fn slack_webhooks_are_never_called() {
     assert_eq!(slack.verify(&hook).liveness, Liveness::Unknown);
     assert!(matches!(
         slack
-            .revoke(&hook, &Credentials::default())
+            .revoke(&hook, None, &Credentials::default())
             .expect("manual"),
         Revocation::Manual(_)
     ));
@@ -734,7 +751,7 @@ fn gitlab_verifies_with_private_token() {
 #[test]
 fn aws_gets_console_page_and_exact_iam_commands_without_the_key() {
     let http = http();
-    let aws = provider::provider("aws", &http).expect("aws");
+    let aws = providers(http).get(ProviderId::Aws);
     let key = keys::aws_access_key_id();
     assert_eq!(
         aws.verify(&Secret::new(key.clone())).liveness,
@@ -760,9 +777,9 @@ fn aws_gets_console_page_and_exact_iam_commands_without_the_key() {
 
 #[test]
 fn unknown_providers_are_refused_with_the_list() {
-    let err = provider::provider("myspace", &http())
-        .err()
-        .expect("unknown provider");
+    let err = "myspace"
+        .parse::<ProviderId>()
+        .expect_err("unknown provider");
     let text = err.to_string();
     assert!(
         text.contains("myspace") && text.contains("openai"),
@@ -915,8 +932,9 @@ fn manual_steps_of_every_provider() {
     let key = Secret::new("x".repeat(40));
     let http = http();
     let mut text = String::new();
-    for id in provider::PROVIDER_IDS {
-        let p = provider::provider(id, &http).expect("known provider");
+    let providers = providers(http);
+    for id in ProviderId::ALL {
+        let p = providers.get(id);
         let steps = p.manual_steps(&key);
         text.push_str(&format!(
             "## {} ({}), page: {}\n",

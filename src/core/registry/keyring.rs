@@ -4,6 +4,9 @@
 //! Windows), or a file (`KEYWARDEN_KEYRING=file:PATH`, mode 0600, written atomically) for
 //! headless machines and for every test.
 //!
+//! The file store's changes are read-modify-write, so each takes an `flock` on a lock file
+//! beside it (`<file>.lock`): two processes storing keys at once both keep theirs.
+//!
 //! `KEYWARDEN_KEYRING` also accepts `secret-service`, `keyutils` and `os` (the default:
 //! pick the best available).
 
@@ -26,6 +29,10 @@ pub enum KeyringError {
     Unavailable(String),
     #[error("the keyring file {path}: {message}")]
     File { path: PathBuf, message: String },
+    #[error("cannot write the keyring file")]
+    Write(#[source] super::RegistryError),
+    #[error(transparent)]
+    Lock(#[from] super::lock::LockError),
     #[error("the {store} refused: {message}")]
     Platform {
         store: &'static str,
@@ -138,8 +145,16 @@ impl FileStore {
     fn save(&self, mut contents: FileContents) -> Result<(), KeyringError> {
         contents.service = SERVICE.to_string();
         let text = serde_json::to_string_pretty(&contents).expect("the keyring file serializes");
-        super::write_atomic(&self.path, text.as_bytes(), 0o600)
-            .map_err(|e| self.error(e.to_string()))
+        super::write_atomic(&self.path, text.as_bytes(), 0o600).map_err(KeyringError::Write)
+    }
+
+    /// The lock that every change of the file holds from reading it to writing it back.
+    fn lock(&self) -> Result<super::lock::LockFile, KeyringError> {
+        let mut name = self.path.file_name().unwrap_or_default().to_os_string();
+        name.push(".lock");
+        Ok(super::lock::LockFile::acquire(
+            &self.path.with_file_name(name),
+        )?)
     }
 }
 
@@ -149,6 +164,7 @@ impl KeyStore for FileStore {
     }
 
     fn set(&self, name: &str, key: &Secret) -> Result<(), KeyringError> {
+        let _lock = self.lock()?;
         let mut contents = self.load()?;
         contents
             .keys
@@ -161,6 +177,7 @@ impl KeyStore for FileStore {
     }
 
     fn delete(&self, name: &str) -> Result<bool, KeyringError> {
+        let _lock = self.lock()?;
         let mut contents = self.load()?;
         if contents.keys.remove(name).is_none() {
             return Ok(false);
