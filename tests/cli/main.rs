@@ -5,6 +5,7 @@ mod support;
 mod accuracy;
 mod context;
 mod hooks;
+mod key_workflows;
 mod keys;
 mod providers;
 mod purge;

@@ -207,6 +207,27 @@ fn an_unreachable_provider_is_unknown_never_dead() {
 }
 
 #[test]
+fn a_200_whose_body_is_not_the_providers_json_is_unknown_not_live() {
+    // A captive portal or a proxy's page answers 200 too.
+    let server = MockServer::start(|_| Reply::text(200, "<html>Sign in to the Wi-Fi</html>"));
+    let answer = openai_at(&server).verify(&Secret::new(keys::openai_project()));
+    assert_eq!(answer.liveness, Liveness::Unknown, "{answer:?}");
+    assert!(answer.reason.contains("unreadable"), "{}", answer.reason);
+    let gitlab = GitLab::new(http(), format!("{}/api/v4", server.url()));
+    assert_eq!(
+        gitlab
+            .verify(&Secret::new(keys::fake("glpat-{alnum_:20}")))
+            .liveness,
+        Liveness::Unknown
+    );
+    let github = GitHub::new(http(), server.url());
+    assert_eq!(
+        github.verify(&Secret::new(keys::github_pat())).liveness,
+        Liveness::Unknown
+    );
+}
+
+#[test]
 fn malformed_json_is_unknown() {
     let server = MockServer::start(|_| Reply::text(401, "<html>Unauthorized</html>"));
     let answer = openai_at(&server).verify(&Secret::new(keys::openai_project()));
@@ -322,6 +343,12 @@ fn admin_server(admin: &str, leaked: &str, owner: serde_json::Value) -> MockServ
                 Reply::json(
                     200,
                     json!({"object": "organization.project.service_account.deleted", "id": "svc_acct_9", "deleted": true}),
+                )
+            }
+            ("POST", "/v1/organization/projects/proj_2/service_accounts/svc_acct_9/api_keys") => {
+                Reply::json(
+                    200,
+                    json!({"object": "organization.project.service_account.api_key", "value": keys::openai_project(), "name": "keywarden-deploy", "created_at": 1_711_471_700, "id": "key_sa_new"}),
                 )
             }
             ("POST", "/v1/organization/projects/proj_2/service_accounts") => {
@@ -453,6 +480,46 @@ fn admin_creates_a_replacement_in_the_same_project() {
         .collect();
     assert_eq!(posts.len(), 1);
     assert!(posts[0].body.contains("keywarden-laptop"));
+}
+
+#[test]
+fn admin_replaces_a_service_account_key_with_another_key_of_the_same_account() {
+    let admin = keys::openai_admin();
+    let leaked = keys::openai_project();
+    let server = admin_server(&admin, &leaked, service_account_owner());
+    let creds = Credentials::default().with_admin(ProviderId::OpenAi, Secret::new(admin));
+    let openai = openai_at(&server);
+    let found = openai
+        .locate(&Secret::new(leaked.clone()), &creds)
+        .expect("looked up")
+        .expect("found");
+    assert!(openai.can_create_replacement(&found, &creds));
+    let made = openai
+        .create_replacement(&found, "keywarden-deploy", &creds)
+        .expect("created");
+    assert!(made.key.expose().starts_with("sk-proj-"));
+    assert_ne!(made.key.expose(), leaked);
+    assert!(made.detail.contains("svc_acct_9"), "{}", made.detail);
+    assert!(made.id.contains("key_sa_new"), "{}", made.id);
+    assert_eq!(made.created.map(|t| t.timestamp()), Some(1_711_471_700));
+    assert_eq!(
+        server.count(
+            "POST",
+            "/v1/organization/projects/proj_2/service_accounts/svc_acct_9/api_keys"
+        ),
+        1
+    );
+    assert_eq!(
+        server.count("POST", "/v1/organization/projects/proj_2/service_accounts"),
+        0,
+        "no new service account for a service account's key"
+    );
+    // Without an admin key nothing can be created or looked up.
+    assert!(!openai.can_create_replacement(&found, &Credentials::default()));
+    assert!(openai
+        .locate(&Secret::new(leaked), &Credentials::default())
+        .expect("no lookup")
+        .is_none());
 }
 
 #[test]
@@ -978,6 +1045,31 @@ fn a_provider_that_quotes_the_key_back_never_gets_it_printed() {
         assert!(!stderr.contains(&body[start..start + 12]), "{stderr}");
     }
     assert!(!stdout(&out).contains(&key));
+}
+
+#[test]
+fn a_provider_that_quotes_the_key_inside_a_long_url_never_gets_it_printed() {
+    let sb = Sandbox::empty();
+    let key = keys::openai_project();
+    let server = MockServer::start(|req| {
+        let sent = bearer(req).unwrap_or_default();
+        Reply::json(
+            418,
+            json!({"error": {"message": format!("Refused; details at https://status.example.com/incidents/keys/{sent}/details for more"), "code": "teapot"}}),
+        )
+    });
+    let ran = sb
+        .run(["keys", "add", "openai-prod"])
+        .env("KEYWARDEN_OPENAI_BASE_URL", format!("{}/v1", server.url()))
+        .stdin(key.clone())
+        .success();
+    let text = ran.text();
+    assert!(text.contains("https://status.example.com/incidents/keys/"), "{text}");
+    // Not even a piece of it (the message is cut short after a while).
+    let body = &key["sk-proj-".len()..];
+    for start in (0..body.len() - 12).step_by(6) {
+        assert!(!text.contains(&body[start..start + 12]), "{text}");
+    }
 }
 
 #[test]
