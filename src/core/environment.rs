@@ -1,7 +1,8 @@
 //! The process environment keywarden reads, taken once at start-up (`Environment::capture`)
 //! and handed down explicitly: the clock (`KEYWARDEN_NOW`), the data directory
 //! (`KEYWARDEN_HOME`), the keyring (`KEYWARDEN_KEYRING`), timeouts and poll intervals for
-//! tests and slow gateways, provider credentials, colour, the browser. A value is checked
+//! tests and slow gateways, provider credentials and base URLs
+//! (`KEYWARDEN_<PROVIDER>_BASE_URL`), colour, the browser. A value is checked
 //! when it is used, so a malformed setting only stops the commands that need it — and then
 //! with an error naming the variable, never by being ignored.
 //!

@@ -50,7 +50,8 @@ fn github(token: &str) -> MockServer {
             Reply::json(202, json!({}))
         }
         ("GET", "/user")
-            if bearer(req).as_deref() == Some(token.as_str()) && !revoked.load(Ordering::SeqCst) =>
+            if bearer(req).as_deref() == Some(token.as_str())
+                && !revoked.load(Ordering::SeqCst) =>
         {
             Reply::json(200, json!({"login": "octocat"}))
         }
@@ -64,8 +65,8 @@ fn openai_url(server: &MockServer) -> String {
 }
 
 fn registry(sb: &Sandbox) -> serde_json::Value {
-    let text = std::fs::read_to_string(sb.root().join("home/.keywarden/registry.json"))
-        .expect("registry");
+    let text =
+        std::fs::read_to_string(sb.root().join("home/.keywarden/registry.json")).expect("registry");
     serde_json::from_str(&text).expect("json")
 }
 
@@ -276,7 +277,7 @@ fn add_takes_the_value_of_a_whole_env_line_and_never_sends_the_line() {
             .stdout_has("(live)")
             .no_secret(&key);
         let sent: Vec<String> = server.requests().iter().filter_map(bearer).collect();
-        assert_eq!(sent, [key.clone()], "{line}");
+        assert_eq!(sent, std::slice::from_ref(&key), "{line}");
         let record = &registry(&sb)["keys"][0];
         assert_eq!(record["provider"], "openai");
         assert_eq!(record["env_var"], "OPENAI_API_KEY");
@@ -354,7 +355,10 @@ fn the_advice_for_a_key_from_stdin_works_as_printed() {
         .code(1)
         .no_secret(&key);
     let advice = advised_command(&ran.stdout());
-    assert_eq!(advice, ["keys", "check", "--secret-stdin", "--provider", "openai"]);
+    assert_eq!(
+        advice,
+        ["keys", "check", "--secret-stdin", "--provider", "openai"]
+    );
     assert!(ran.stdout().contains("(with the key on stdin)"));
     sb.run(&advice)
         .env("KEYWARDEN_OPENAI_BASE_URL", openai_url(&server))
@@ -371,11 +375,12 @@ fn check_and_revoke_a_finding_by_the_fingerprint_scan_printed() {
     sb.commit_all("add config");
     sb.write("config.py", "TOKEN = None\n");
     sb.commit_all("remove it");
-    let scanned = sb
-        .run(["scan", "--history", "--format", "jsonl"])
-        .code(1);
+    let scanned = sb.run(["scan", "--history", "--format", "jsonl"]).code(1);
     let rows = crate::support::jsonl(&scanned.output.stdout);
-    let fingerprint = rows[0]["fingerprint"].as_str().expect("fingerprint").to_string();
+    let fingerprint = rows[0]["fingerprint"]
+        .as_str()
+        .expect("fingerprint")
+        .to_string();
 
     let server = github(&token);
     let ran = sb
@@ -432,8 +437,7 @@ fn four_concurrent_adds_all_end_up_in_the_registry_and_the_keyring() {
         .iter()
         .enumerate()
         .map(|(i, token)| {
-            let mut cmd =
-                std::process::Command::new(assert_cmd::cargo::cargo_bin("keywarden"));
+            let mut cmd = std::process::Command::new(assert_cmd::cargo::cargo_bin("keywarden"));
             for var in LEAKY_VARS {
                 cmd.env_remove(var);
             }
@@ -468,7 +472,10 @@ fn four_concurrent_adds_all_end_up_in_the_registry_and_the_keyring() {
     assert_eq!(names, ["gh0", "gh1", "gh2", "gh3"]);
     let stored = keyring(&sb);
     for token in &tokens {
-        assert!(stored.contains(token.as_str()), "a key is missing from the keyring");
+        assert!(
+            stored.contains(token.as_str()),
+            "a key is missing from the keyring"
+        );
     }
 }
 
@@ -498,7 +505,10 @@ fn error_lines_say_each_cause_once() {
     let sb = Sandbox::new();
     std::fs::create_dir_all(sb.root().join("home/.keywarden/registry.json"))
         .expect("a directory where the registry should be");
-    let ran = sb.run(["keys", "list"]).code(2).one_line_error("registry.json");
+    let ran = sb
+        .run(["keys", "list"])
+        .code(2)
+        .one_line_error("registry.json");
     let line = ran.stderr();
     assert_eq!(line.matches("os error").count(), 1, "{line}");
 
@@ -506,4 +516,130 @@ fn error_lines_say_each_cause_once() {
     let ran = sb.run(["scan"]).code(2).one_line_error("no-such-rule");
     let line = ran.stderr();
     assert_eq!(line.matches("unknown rule id").count(), 1, "{line}");
+}
+
+// ---- replacement and the provider's records ------------------------------------------------
+
+/// A mock OpenAI organization whose one project holds `key` (a user's), created
+/// 2024-03-26 and last used 2024-03-27.
+fn openai_org(admin: &str, key: &str) -> MockServer {
+    let (admin, key) = (admin.to_string(), key.to_string());
+    MockServer::start(move |req| {
+        let list = |data: serde_json::Value| {
+            Reply::json(
+                200,
+                json!({"object": "list", "data": data, "has_more": false}),
+            )
+        };
+        match (req.method.as_str(), req.path()) {
+            ("GET", "/v1/models") if bearer(req).as_deref() == Some(key.as_str()) => {
+                Reply::json(200, json!({"data": []}))
+            }
+            _ if bearer(req).as_deref() != Some(admin.as_str()) => invalid_api_key(),
+            ("GET", "/v1/organization/projects") => list(json!([{"id": "proj_1", "name": "Web"}])),
+            ("GET", "/v1/organization/projects/proj_1/api_keys") => list(json!([{
+                "id": "key_1",
+                "name": "laptop",
+                "redacted_value": format!("{}...{}", &key[..8], &key[key.len() - 4..]),
+                "created_at": 1_711_471_533,
+                "last_used_at": 1_711_557_933,
+                "owner": {"type": "user", "user": {"id": "user_1", "name": "Ada Lovelace", "email": "ada@example.com"}}
+            }])),
+            _ => Reply::not_found(),
+        }
+    })
+}
+
+#[test]
+fn add_with_an_admin_key_records_the_providers_dates_and_id() {
+    let sb = Sandbox::empty();
+    let admin = keys::openai_admin();
+    let key = keys::openai_project();
+    let server = openai_org(&admin, &key);
+    sb.run(["keys", "add", "openai-prod"])
+        .env("KEYWARDEN_OPENAI_BASE_URL", openai_url(&server))
+        .env("OPENAI_ADMIN_KEY", &admin)
+        .env("KEYWARDEN_NOW", "2026-01-01T00:00:00Z")
+        .stdin(key.clone())
+        .success()
+        .stdout_has("OpenAI key \"laptop\" (key_1) in project \"Web\"")
+        .no_secret(&key)
+        .no_secret(&admin);
+    let record = &registry(&sb)["keys"][0];
+    assert_eq!(record["created"], "2024-03-26T16:45:33Z", "{record}");
+    assert_eq!(record["last_used"], "2024-03-27T16:45:33Z");
+    assert_eq!(record["remote_id"], "key_1");
+    assert_eq!(record["added"], "2026-01-01T00:00:00Z");
+    // The age counts from the provider's date.
+    sb.run(["keys", "list", "--format", "json"])
+        .env("KEYWARDEN_NOW", "2026-01-01T00:00:00Z")
+        .success()
+        .stdout_has("\"age_days\": 645");
+}
+
+#[test]
+fn revoke_replace_takes_a_new_key_from_stdin_and_refuses_a_dead_one() {
+    let sb = Sandbox::empty();
+    let old = keys::github_pat();
+    let new = keys::github_pat();
+    let dead = keys::github_pat();
+    let (old_m, new_m) = (old.clone(), new.clone());
+    let revoked = Arc::new(AtomicBool::new(false));
+    let server = MockServer::start(move |req| match (req.method.as_str(), req.path()) {
+        ("POST", "/credentials/revoke") => {
+            revoked.store(true, Ordering::SeqCst);
+            Reply::json(202, json!({}))
+        }
+        ("GET", "/user") => {
+            let token = bearer(req).unwrap_or_default();
+            if token == new_m || (token == old_m && !revoked.load(Ordering::SeqCst)) {
+                Reply::json(200, json!({"login": "octocat"}))
+            } else {
+                Reply::json(401, json!({"message": "Bad credentials"}))
+            }
+        }
+        _ => Reply::not_found(),
+    });
+    sb.run(["keys", "add", "gh"])
+        .env("KEYWARDEN_GITHUB_BASE_URL", server.url())
+        .stdin(old.clone())
+        .success();
+
+    // A dead new key: refused, and nothing happens to the old one.
+    sb.run(["keys", "revoke", "gh", "--replace", "--new-key-stdin"])
+        .env("KEYWARDEN_GITHUB_BASE_URL", server.url())
+        .stdin(dead.clone())
+        .code(2)
+        .stderr_has("keywarden: error: GitHub says the new key")
+        .stderr_has("is dead (rejected (HTTP 401): Bad credentials); nothing was changed")
+        .no_secret(&dead);
+    assert_eq!(server.count("POST", "/credentials/revoke"), 0);
+    assert!(keyring(&sb).contains(&old));
+
+    sb.run(["keys", "revoke", "gh", "--replace", "--new-key-stdin"])
+        .env("KEYWARDEN_GITHUB_BASE_URL", server.url())
+        .env("KEYWARDEN_POLL_INTERVAL_MS", "10")
+        .env("KEYWARDEN_NOW", "2026-05-01T00:00:00Z")
+        .stdin(new.clone())
+        .success()
+        .stdout_has("replaced gh with ghp_")
+        .stdout_has("gh is dead")
+        .no_secret(&new)
+        .no_secret(&old);
+    assert_eq!(server.count("POST", "/credentials/revoke"), 1);
+    let record = &registry(&sb)["keys"][0];
+    assert_eq!(record["last_rotated"], "2026-05-01T00:00:00Z", "{record}");
+    assert!(
+        record.get("revoked").is_none(),
+        "the record is the new key's"
+    );
+    sb.run([
+        "run",
+        "--",
+        "sh",
+        "-c",
+        "test \"$GITHUB_TOKEN\" = \"$WANT\"",
+    ])
+    .env("WANT", &new)
+    .success();
 }

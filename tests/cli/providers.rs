@@ -1064,7 +1064,10 @@ fn a_provider_that_quotes_the_key_inside_a_long_url_never_gets_it_printed() {
         .stdin(key.clone())
         .success();
     let text = ran.text();
-    assert!(text.contains("https://status.example.com/incidents/keys/"), "{text}");
+    assert!(
+        text.contains("https://status.example.com/incidents/keys/"),
+        "{text}"
+    );
     // Not even a piece of it (the message is cut short after a while).
     let body = &key["sk-proj-".len()..];
     for start in (0..body.len() - 12).step_by(6) {

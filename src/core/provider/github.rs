@@ -38,7 +38,7 @@ impl Provider for GitHub {
         }) {
             Ok(r) if r.is_success() => Verification::accepted(&r),
             Ok(r) if r.status == 401 => {
-                Verification::dead(format!("Bad credentials: {}", r.summary()))
+                Verification::dead(format!("rejected (HTTP 401): {}", r.summary()))
             }
             // 403 is a rate limit or a policy block (SSO, IP allow list): the token exists.
             Ok(r) if r.status == 403 && r.summary().contains("rate limit") => {
