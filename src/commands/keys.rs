@@ -11,12 +11,14 @@ use crate::cli::{
 use crate::core::provider::ProviderId;
 use crate::core::registry::Registry;
 use crate::core::secret::Liveness;
+use crate::ops::key_source::{self, KeySource, ResolvedKey};
 use crate::ops::keys::{
-    self, looks_like_secret, validate_name, AddRequest, KeyInput, KeySource, KeysError, Replacing,
-    ResolvedKey, RevokeRequest, Vault, ARGV_KEY,
+    self, looks_like_secret, validate_name, AddRequest, KeyInput, KeysError, Replacing,
+    RevokeRequest, ARGV_KEY,
 };
 use crate::ops::revoke::{RevokeIo, RevokeOptions, WaitOptions, DEFAULT_POLL_INTERVAL};
 use crate::ops::scan::ScanSetup;
+use crate::ops::vault::Vault;
 use crate::ops::{Prompter, Reporter};
 use crate::output::keys::{self as view, RevokeView};
 use anyhow::{bail, Context as _};
@@ -216,7 +218,7 @@ fn resolve(
         ),
     };
     let setup = |root: &std::path::Path| ScanSetup::new(&ctx.load_config(root)?, &[], &[], None);
-    Ok(keys::resolve(source, vault, setup)?)
+    Ok(key_source::resolve(source, vault, setup)?)
 }
 
 /// A key from a hidden prompt (terminal) or all of stdin.

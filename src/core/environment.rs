@@ -186,7 +186,13 @@ impl Environment {
 
     /// `OPENAI_ADMIN_KEY`, when set: an OpenAI admin key for the Admin, Usage and Costs APIs.
     pub fn openai_admin_key(&self) -> Option<Secret> {
-        self.text("OPENAI_ADMIN_KEY")
+        self.admin_key("OPENAI_ADMIN_KEY")
+    }
+
+    /// A provider's admin key from the variable `var` names (one of the captured
+    /// variables, such as `OPENAI_ADMIN_KEY`), when set and not blank.
+    pub fn admin_key(&self, var: &str) -> Option<Secret> {
+        self.text(var)
             .map(str::trim)
             .filter(|v| !v.is_empty())
             .map(Secret::new)

@@ -1,26 +1,22 @@
-//! The key registry and the keyring as workflows: reading a key someone pasted (a bare key
-//! or a whole `NAME=value` line), telling its provider from its shape, finding a key by the
-//! fingerprint a scan printed, adding, checking and forgetting keys — and the `Vault` that
-//! holds the registry and the keyring together and changes both under the writers' lock.
-//! Key names are checked here, and keys pasted onto the command line are refused (shell
-//! history and `ps` would keep them).
+//! The key workflows: reading a key someone pasted (a bare key or a whole `NAME=value`
+//! line), telling its provider from its shape, adding, checking, forgetting and revoking
+//! keys (with an optional replacement) against the `Vault`. Key names are checked here, and
+//! keys pasted onto the command line are refused (shell history and `ps` would keep them).
 
+use super::key_source::ResolvedKey;
 use super::replace::{self, NewKey, ReplaceError, ReplaceReport, ReplaceRequest};
 use super::revoke::{self, RevokeError, RevokeIo, RevokeOptions, RevokeReport, RevokeTarget};
-use super::scan::{self, ScanSetup, Source};
+use super::vault::Vault;
 use super::Reporter;
 use crate::core::clock::Clock;
 use crate::core::environment::Environment;
-use crate::core::git::rewrite::Silent;
 use crate::core::provider::{
     Credentials, Provider, ProviderId, Providers, RemoteKey, Verification,
 };
-use crate::core::registry::keyring::{KeyStore, KeyringError, StoreKind};
-use crate::core::registry::{
-    KeyRecord, Location, LockedRegistry, Registry, RegistryError, Revoked, RevokedHow,
-};
+use crate::core::registry::keyring::{KeyringError, StoreKind};
+use crate::core::registry::{KeyRecord, Location, RegistryError, Revoked, RevokedHow};
 use crate::core::rules::RuleSet;
-use crate::core::scan::{Finding, Scanner};
+use crate::core::scan::Scanner;
 use crate::core::secret::{Liveness, Secret};
 use std::path::{Path, PathBuf};
 use thiserror::Error;
@@ -272,105 +268,6 @@ pub fn default_env_var(provider: &dyn Provider, name: &str) -> String {
     }
 }
 
-/// The registry and the keyring together. Reads need no lock; every change takes the
-/// writers' lock, re-reads, and writes the keyring and the registry before letting go.
-pub struct Vault {
-    home: PathBuf,
-    store: Box<dyn KeyStore>,
-}
-
-impl Vault {
-    pub fn new(home: PathBuf, store: Box<dyn KeyStore>) -> Self {
-        Vault { home, store }
-    }
-
-    pub fn store_kind(&self) -> StoreKind {
-        self.store.kind()
-    }
-
-    pub fn store(&self) -> &dyn KeyStore {
-        &*self.store
-    }
-
-    /// The registry as it is now (for reading).
-    pub fn registry(&self) -> Result<Registry, KeysError> {
-        Ok(Registry::load(&self.home)?)
-    }
-
-    /// The registry under the writers' lock.
-    pub fn lock(&self) -> Result<LockedRegistry, KeysError> {
-        Ok(Registry::lock(&self.home)?)
-    }
-
-    /// The registered record `name`.
-    pub fn record(&self, name: &str) -> Result<KeyRecord, KeysError> {
-        validate_name(name)?;
-        self.registry()?
-            .get(name)
-            .cloned()
-            .ok_or_else(|| KeysError::NotRegistered(name.to_string()))
-    }
-
-    /// The key a record stands for, from the keyring.
-    pub fn key(&self, record: &KeyRecord) -> Result<Secret, KeysError> {
-        self.store
-            .get(&record.name)
-            .map_err(|source| KeysError::Keyring {
-                name: record.name.clone(),
-                source,
-            })?
-            .ok_or_else(|| KeysError::NotInKeyring {
-                name: record.name.clone(),
-                store: self.store.kind().describe(),
-                provider: record.provider,
-            })
-    }
-
-    /// Stores `key` under `name` in the keyring (the caller holds the lock).
-    pub fn store_key(&self, name: &str, key: &Secret) -> Result<(), KeysError> {
-        self.store
-            .set(name, key)
-            .map_err(|source| KeysError::Keyring {
-                name: name.to_string(),
-                source,
-            })
-    }
-
-    /// The admin keys this vault and the environment hold: `OPENAI_ADMIN_KEY` from the
-    /// environment, else a registered key kept under that variable.
-    pub fn credentials(&self, env: &Environment) -> Result<Credentials, KeysError> {
-        let mut creds = Credentials::default();
-        let registry = self.registry()?;
-        for provider in ProviderId::ALL {
-            let Some(var) = provider.admin_key_var() else {
-                continue;
-            };
-            let from_env = match provider {
-                ProviderId::OpenAi => env.openai_admin_key(),
-                _ => None,
-            };
-            let key = match from_env {
-                Some(key) => Some(key),
-                None => match registry.keys.iter().find(|k| k.env_var == var) {
-                    Some(record) => {
-                        self.store
-                            .get(&record.name)
-                            .map_err(|source| KeysError::Keyring {
-                                name: record.name.clone(),
-                                source,
-                            })?
-                    }
-                    None => None,
-                },
-            };
-            if let Some(key) = key {
-                creds = creds.with_admin(provider, key);
-            }
-        }
-        Ok(creds)
-    }
-}
-
 /// A location from `--used-in PATH`: the file made absolute, the variable, and the
 /// repository it lies in (when it does).
 pub fn location(cwd: &Path, path: &Path, var: &str) -> Location {
@@ -607,7 +504,7 @@ pub fn forget(name: &str, vault: &Vault) -> Result<ForgetReport, KeysError> {
         other => other.into(),
     })?;
     let removed = vault
-        .store
+        .store()
         .delete(name)
         .map_err(|source| KeysError::Keyring {
             name: name.to_string(),
@@ -619,110 +516,6 @@ pub fn forget(name: &str, vault: &Vault) -> Result<ForgetReport, KeysError> {
         removed_from_keyring: removed,
         store: vault.store_kind(),
     })
-}
-
-/// Which key a `keys check` or `keys revoke` is about.
-#[derive(Debug, Clone)]
-pub enum KeySource {
-    /// A registered key, by name.
-    Registered(String),
-    /// A key read from stdin (or a prompt), with the provider if given.
-    Given {
-        input: KeyInput,
-        provider: Option<ProviderId>,
-    },
-    /// A finding of a scan of this repository, by its fingerprint.
-    Finding { fingerprint: String, repo: PathBuf },
-}
-
-/// A key ready to be checked or revoked.
-#[derive(Debug, Clone)]
-pub struct ResolvedKey {
-    pub key: Secret,
-    pub provider: ProviderId,
-    /// The registered name, when the registry knows this key.
-    pub name: Option<String>,
-    pub source: KeySource,
-}
-
-impl ResolvedKey {
-    /// How people are told which key this is: its name, else its redacted form.
-    pub fn label(&self) -> String {
-        self.name.clone().unwrap_or_else(|| self.key.redacted())
-    }
-}
-
-/// Finds the key a `KeySource` names. A given key or a finding that the registry knows
-/// (by fingerprint) gets its registered name, so what happens to it is recorded.
-pub fn resolve(
-    source: KeySource,
-    vault: &Vault,
-    setup: impl FnOnce(&Path) -> anyhow::Result<ScanSetup>,
-) -> Result<ResolvedKey, KeysError> {
-    let registry = vault.registry()?;
-    let (key, provider) = match &source {
-        KeySource::Registered(name) => {
-            let record = vault.record(name)?;
-            (vault.key(&record)?, record.provider)
-        }
-        KeySource::Given { input, provider } => {
-            let provider = resolve_provider(*provider, &input.key)?;
-            (input.key.clone(), provider)
-        }
-        KeySource::Finding { fingerprint, repo } => {
-            let finding = find_finding(repo, fingerprint, setup)?;
-            let provider = finding
-                .provider
-                .parse()
-                .map_err(|_| KeysError::CustomProvider(finding.provider.to_string()))?;
-            (finding.secret, provider)
-        }
-    };
-    let name = registry
-        .find_by_fingerprint(&key.fingerprint())
-        .map(|r| r.name.clone());
-    Ok(ResolvedKey {
-        key,
-        provider,
-        name,
-        source,
-    })
-}
-
-/// The finding with this fingerprint: searched in the repository's history, then in its
-/// working tree (a key not committed yet), with the repository's configuration.
-pub fn find_finding(
-    start: &Path,
-    fingerprint: &str,
-    setup: impl FnOnce(&Path) -> anyhow::Result<ScanSetup>,
-) -> Result<Finding, KeysError> {
-    let wanted = fingerprint.trim();
-    let hex = wanted.strip_prefix("sha256:").unwrap_or("");
-    if hex.len() != 64 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
-        return Err(KeysError::BadFingerprint(wanted.to_string()));
-    }
-    let repo = crate::core::git::open(start).map_err(|e| KeysError::Scan(e.into()))?;
-    let root = crate::core::git::root_dir(&repo);
-    let setup = setup(&root).map_err(KeysError::Scan)?;
-    let sources = [
-        Source::History { all_objects: false },
-        Source::Worktree {
-            paths: vec![root.clone()],
-            respect_ignore: false,
-        },
-    ];
-    for source in &sources {
-        let results =
-            scan::scan(Some(&repo), &root, source, &setup, &Silent).map_err(KeysError::Scan)?;
-        if let Some(found) = results
-            .findings
-            .into_iter()
-            .find(|f| f.fingerprint() == wanted.to_ascii_lowercase())
-        {
-            return Ok(found);
-        }
-    }
-    Err(KeysError::NoSuchFinding(wanted.to_string()))
 }
 
 /// What `keys check` found.

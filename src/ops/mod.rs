@@ -4,11 +4,13 @@
 //! `output` (cargo's `ops`, gitoxide-core's operations).
 
 pub mod install;
+pub mod key_source;
 pub mod keys;
 pub mod replace;
 pub mod revoke;
 pub mod run;
 pub mod scan;
+pub mod vault;
 pub mod verify;
 
 use crate::core::secret::Secret;

@@ -7,7 +7,8 @@
 //! brand-new key may take a moment to be accepted everywhere. A key the person gives is
 //! checked first, and a dead one is refused.
 
-use super::keys::{resolve_provider, KeysError, Vault};
+use super::keys::{resolve_provider, KeysError};
+use super::vault::Vault;
 use super::Reporter;
 use crate::core::clock::Clock;
 use crate::core::provider::{

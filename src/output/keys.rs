@@ -7,7 +7,8 @@
 use crate::core::provider::{ProviderId, RemoteKey};
 use crate::core::registry::{KeyRecord, Registry};
 use crate::core::secret::Liveness;
-use crate::ops::keys::{AddReport, AddVerdict, CheckReport, ForgetReport, KeySource, ResolvedKey};
+use crate::ops::key_source::{KeySource, ResolvedKey};
+use crate::ops::keys::{AddReport, AddVerdict, CheckReport, ForgetReport};
 use crate::ops::replace::ReplaceReport;
 use crate::ops::revoke::{FinalCheck, NextStep, RevokeEvent, RevokeReport};
 use crate::ops::Reporter;

@@ -303,19 +303,11 @@ impl OpenAi {
         project: &Project,
         name: &str,
     ) -> Result<Replacement, ProviderError> {
-        let url = self.api.url(&format!(
+        let path = format!(
             "/organization/projects/{}/service_accounts",
             url_escape(&project.id)
-        ));
-        let body = serde_json::json!({ "name": name });
-        let response = self.api.http.send(admin, |c| {
-            c.post(&url).bearer_auth(admin.expose()).json(&body)
-        })?;
-        if !response.is_success() {
-            return Err(admin_error(&response));
-        }
-        let json: Value = serde_json::from_str(&response.body)
-            .map_err(|e| ProviderError::malformed(NAME, format!("service account: {e}")))?;
+        );
+        let json = self.post_admin(admin, &path, name, "service account")?;
         let account_id = str_field(&json, "id")?;
         let value = json
             .pointer("/api_key/value")
@@ -351,6 +343,27 @@ impl OpenAi {
 }
 
 impl OpenAi {
+    /// `POST path` with `{"name": name}` to the Admin API; the answer as JSON (`what` names
+    /// it in errors).
+    fn post_admin(
+        &self,
+        admin: &Secret,
+        path: &str,
+        name: &str,
+        what: &str,
+    ) -> Result<Value, ProviderError> {
+        let url = self.api.url(path);
+        let body = serde_json::json!({ "name": name });
+        let response = self.api.http.send(admin, |c| {
+            c.post(&url).bearer_auth(admin.expose()).json(&body)
+        })?;
+        if !response.is_success() {
+            return Err(admin_error(&response));
+        }
+        serde_json::from_str(&response.body)
+            .map_err(|e| ProviderError::malformed(NAME, format!("{what}: {e}")))
+    }
+
     /// Creates another key for an existing service account of `project`.
     pub fn create_service_account_key(
         &self,
@@ -360,20 +373,12 @@ impl OpenAi {
         name: &str,
     ) -> Result<Replacement, ProviderError> {
         let (account_id, account_name) = service_account;
-        let url = self.api.url(&format!(
+        let path = format!(
             "/organization/projects/{}/service_accounts/{}/api_keys",
             url_escape(&project.id),
             url_escape(account_id)
-        ));
-        let body = serde_json::json!({ "name": name });
-        let response = self.api.http.send(admin, |c| {
-            c.post(&url).bearer_auth(admin.expose()).json(&body)
-        })?;
-        if !response.is_success() {
-            return Err(admin_error(&response));
-        }
-        let json: Value = serde_json::from_str(&response.body)
-            .map_err(|e| ProviderError::malformed(NAME, format!("service account key: {e}")))?;
+        );
+        let json = self.post_admin(admin, &path, name, "service account key")?;
         let value = json
             .get("value")
             .and_then(Value::as_str)
