@@ -20,10 +20,9 @@ use crate::ops::revoke::{RevokeIo, RevokeOptions, WaitOptions, DEFAULT_POLL_INTE
 use crate::ops::scan::ScanSetup;
 use crate::ops::vault::Vault;
 use crate::ops::{Prompter, Reporter};
-use crate::output::keys::{self as view, RevokeView};
+use crate::output::keys::{self as view, RevokeView, StopOnEnter};
 use anyhow::{bail, Context as _};
 use std::io::Read;
-use std::sync::atomic::Ordering;
 
 pub fn run(ctx: &Context, args: KeysArgs) -> anyhow::Result<Outcome> {
     match args.command {
@@ -139,11 +138,9 @@ fn revoke(ctx: &Context, args: KeysRevokeArgs) -> anyhow::Result<Outcome> {
         browser: ctx.env.browser().cloned(),
         wait: wait.transpose()?,
     };
-    // Enter stops the wait on a terminal; stdin is free then (the key came from elsewhere).
-    let enter = (options.wait.is_some() && ctx.ui.stdin_is_terminal()).then(view::stop_on_enter);
-    let stop = enter
-        .as_ref()
-        .map(|flag| move || flag.load(Ordering::Relaxed));
+    // Enter stops the wait on a terminal (a key on stdin means stdin is not one).
+    let enter = (options.wait.is_some() && ctx.ui.stdin_is_terminal()).then(StopOnEnter::default);
+    let stop = enter.as_ref().map(|enter| move || enter.pressed());
     let shown = RevokeView {
         provider: resolved.provider,
         reporter: &ctx.ui,

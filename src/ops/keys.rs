@@ -185,6 +185,10 @@ fn split_assignment(line: &str) -> Option<(&str, &str)> {
     let (name, value) = line.split_once('=')?;
     let name = name.trim_end();
     validate_env_var(name).ok()?;
+    // `abc123==` is a base64 value with its padding, not an assignment.
+    if value.chars().all(|c| c == '=') {
+        return None;
+    }
     Some((name, value.trim()))
 }
 
@@ -272,10 +276,14 @@ pub fn default_env_var(provider: &dyn Provider, name: &str) -> String {
 /// repository it lies in (when it does).
 pub fn location(cwd: &Path, path: &Path, var: &str) -> Location {
     let path = cwd.join(path);
+    // The nearest directory that exists: the file (and its folder) may not exist yet.
     let repo = path
-        .parent()
+        .ancestors()
+        .skip(1)
+        .find(|dir| dir.is_dir())
         .and_then(|dir| git2::Repository::discover(dir).ok())
-        .and_then(|repo| repo.workdir().map(Path::to_path_buf));
+        // Rebuilt from its components: git2 ends a work tree's path with a slash.
+        .and_then(|repo| repo.workdir().map(|dir| dir.components().collect()));
     Location {
         path,
         var: Some(var.to_string()),
@@ -479,7 +487,7 @@ fn look_up(
         Ok(found) => found,
         Err(err) => {
             reporter.note(&format!(
-                "not found with {via}, so its dates are unknown: {}",
+                "could not look the key up with {via}, so its dates stay unknown: {}",
                 err.scrubbed(&secrets)
             ));
             None
@@ -673,22 +681,17 @@ pub fn revoke_key(
             }
             Replacing::Auto => None,
         };
-        let request_for = |new_key| ReplaceRequest {
-            name,
-            provider: &*provider,
-            old: prepared.located.as_ref(),
-            creds: &creds,
-            new_key,
-            check_interval: interval,
-        };
         match new_key {
             Some(new_key) => {
-                replaced = Some(replace::replace(
-                    request_for(new_key),
-                    vault,
-                    clock,
-                    io.reporter,
-                )?);
+                let request = ReplaceRequest {
+                    name,
+                    provider: &*provider,
+                    old: prepared.located.as_ref(),
+                    creds: &creds,
+                    new_key,
+                    check_interval: interval,
+                };
+                replaced = Some(replace::replace(request, vault, clock, io.reporter)?);
             }
             None => replace_skipped = Some(replace::cannot_create(&*provider, &creds)),
         }
@@ -760,6 +763,9 @@ mod tests {
         let bare = read_key_input(&format!("  {key}\n"), false).expect("bare");
         assert_eq!(bare.key.expose(), key);
         assert_eq!(bare.var, None);
+        let padded = read_key_input("c2VjcmV0LXZhbHVlLTQy==", false).expect("base64");
+        assert_eq!(padded.key.expose(), "c2VjcmV0LXZhbHVlLTQy==");
+        assert_eq!(padded.var, None);
         assert!(matches!(
             read_key_input("OPENAI_API_KEY=", false),
             Err(KeysError::EmptyAssignment { .. })

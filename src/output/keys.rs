@@ -15,7 +15,7 @@ use crate::ops::Reporter;
 use chrono::{DateTime, Utc};
 use std::io::Write;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 /// `added openai-prod: OpenAI key sk-proj-Ab…Yz9Q (live) in …; `keywarden run` sets …`.
@@ -246,18 +246,31 @@ fn seconds(wait: Duration) -> String {
     }
 }
 
-/// Watches stdin on a terminal: Enter sets the flag (the thread is left blocked on stdin
-/// otherwise, and ends with the process).
-pub fn stop_on_enter() -> Arc<AtomicBool> {
-    let flag = Arc::new(AtomicBool::new(false));
-    let set = Arc::clone(&flag);
-    std::thread::spawn(move || {
-        let mut line = String::new();
-        if std::io::stdin().read_line(&mut line).is_ok() {
-            set.store(true, Ordering::Relaxed);
-        }
-    });
-    flag
+/// Enter on a terminal stops a wait. stdin is only watched from the first question on
+/// (`pressed`), so that the prompts before the wait (a confirmation, a hidden key) still
+/// get their answers; the watching thread blocks on stdin and ends with the process.
+#[derive(Debug, Default)]
+pub struct StopOnEnter {
+    flag: OnceLock<Arc<AtomicBool>>,
+}
+
+impl StopOnEnter {
+    /// Whether Enter has been pressed since the first call.
+    pub fn pressed(&self) -> bool {
+        self.flag
+            .get_or_init(|| {
+                let flag = Arc::new(AtomicBool::new(false));
+                let set = Arc::clone(&flag);
+                std::thread::spawn(move || {
+                    let mut line = String::new();
+                    if std::io::stdin().read_line(&mut line).is_ok() {
+                        set.store(true, Ordering::Relaxed);
+                    }
+                });
+                flag
+            })
+            .load(Ordering::Relaxed)
+    }
 }
 
 /// The key table.

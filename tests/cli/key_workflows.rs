@@ -259,6 +259,39 @@ fn add_replace_says_replaced_and_records_the_rotation() {
 }
 
 #[test]
+fn add_records_each_place_with_its_path_variable_and_repository() {
+    let sb = Sandbox::new();
+    std::fs::create_dir_all(sb.path("api")).expect("mkdir");
+    sb.run([
+        "keys",
+        "add",
+        "db",
+        "--provider",
+        "generic",
+        "--no-verify",
+        "--env-var",
+        "DATABASE_PASSWORD",
+        "--used-in",
+        "api/.env",
+    ])
+    .current_dir(sb.path("api"))
+    .stdin("correct-horse-battery-staple-42")
+    .success();
+    let location = &registry(&sb)["keys"][0]["locations"][0];
+    let repo = sb.repo().to_string_lossy().into_owned();
+    assert_eq!(
+        location["path"],
+        sb.path("api/api/.env").to_string_lossy().as_ref(),
+        "{location}"
+    );
+    assert_eq!(location["var"], "DATABASE_PASSWORD");
+    assert_eq!(location["repo"], repo.as_str());
+    sb.run(["keys", "list"])
+        .success()
+        .stdout_has("api/api/.env");
+}
+
+#[test]
 fn add_takes_the_value_of_a_whole_env_line_and_never_sends_the_line() {
     let key = keys::openai_project();
     for line in [
@@ -521,9 +554,10 @@ fn error_lines_say_each_cause_once() {
 // ---- replacement and the provider's records ------------------------------------------------
 
 /// A mock OpenAI organization whose one project holds `key` (a user's), created
-/// 2024-03-26 and last used 2024-03-27.
+/// 2024-03-26 and last used 2024-03-27; deleting it kills it.
 fn openai_org(admin: &str, key: &str) -> MockServer {
     let (admin, key) = (admin.to_string(), key.to_string());
+    let deleted = Arc::new(AtomicBool::new(false));
     MockServer::start(move |req| {
         let list = |data: serde_json::Value| {
             Reply::json(
@@ -532,10 +566,17 @@ fn openai_org(admin: &str, key: &str) -> MockServer {
             )
         };
         match (req.method.as_str(), req.path()) {
-            ("GET", "/v1/models") if bearer(req).as_deref() == Some(key.as_str()) => {
+            ("GET", "/v1/models")
+                if bearer(req).as_deref() == Some(key.as_str())
+                    && !deleted.load(Ordering::SeqCst) =>
+            {
                 Reply::json(200, json!({"data": []}))
             }
             _ if bearer(req).as_deref() != Some(admin.as_str()) => invalid_api_key(),
+            ("DELETE", "/v1/organization/projects/proj_1/api_keys/key_1") => {
+                deleted.store(true, Ordering::SeqCst);
+                Reply::json(200, json!({"id": "key_1", "deleted": true}))
+            }
             ("GET", "/v1/organization/projects") => list(json!([{"id": "proj_1", "name": "Web"}])),
             ("GET", "/v1/organization/projects/proj_1/api_keys") => list(json!([{
                 "id": "key_1",
@@ -642,4 +683,60 @@ fn revoke_replace_takes_a_new_key_from_stdin_and_refuses_a_dead_one() {
     ])
     .env("WANT", &new)
     .success();
+}
+
+// ---- on a terminal -------------------------------------------------------------------------
+
+#[test]
+fn on_a_terminal_the_deletion_is_asked_and_enter_stops_the_wait() {
+    let sb = Sandbox::empty();
+    let key = keys::openai_project();
+    let server = openai(&key, Arc::new(AtomicBool::new(false)));
+    add_openai(&sb, &server, "openai-prod", &key);
+    let url = openai_url(&server);
+    // Live throughout: Enter ends the wait, and the last line says how to check again.
+    let Some(shown) = sb.on_terminal_with(
+        "keys revoke openai-prod",
+        &[
+            ("KEYWARDEN_OPENAI_BASE_URL", &url),
+            ("KEYWARDEN_POLL_INTERVAL_MS", "200"),
+        ],
+        &[
+            (
+                "Open https://platform.openai.com/api-keys in your browser?",
+                "n",
+            ),
+            ("press Enter to stop", ""),
+        ],
+    ) else {
+        return;
+    };
+    assert!(shown.contains("still live"), "{shown}");
+    assert!(
+        shown.contains("check again with `keywarden keys check openai-prod`"),
+        "{shown}"
+    );
+    assert!(!shown.contains(&key));
+
+    let admin = keys::openai_admin();
+    let org = openai_org(&admin, &key);
+    let url = openai_url(&org);
+    let shown = sb
+        .on_terminal_with(
+            "keys revoke openai-prod",
+            &[
+                ("KEYWARDEN_OPENAI_BASE_URL", &url),
+                ("OPENAI_ADMIN_KEY", &admin),
+                ("KEYWARDEN_POLL_INTERVAL_MS", "10"),
+            ],
+            &[("Delete this key now?", "y")],
+        )
+        .expect("script is there");
+    assert!(shown.contains("OpenAI key \"laptop\" (key_1)"), "{shown}");
+    assert!(shown.contains("openai-prod is dead"), "{shown}");
+    assert_eq!(
+        org.count("DELETE", "/v1/organization/projects/proj_1/api_keys/key_1"),
+        1
+    );
+    assert!(!shown.contains(&key) && !shown.contains(&admin));
 }

@@ -523,6 +523,61 @@ fn admin_replaces_a_service_account_key_with_another_key_of_the_same_account() {
 }
 
 #[test]
+fn a_service_account_with_other_keys_is_never_deleted_to_revoke_one() {
+    let admin = keys::openai_admin();
+    let leaked = keys::openai_project();
+    let (admin_m, redacted) = (admin.clone(), redacted_value(&leaked));
+    let server = MockServer::start(move |req| {
+        if bearer(req).as_deref() != Some(admin_m.as_str()) {
+            return invalid_api_key();
+        }
+        let list = |data: serde_json::Value| {
+            Reply::json(
+                200,
+                json!({"object": "list", "data": data, "has_more": false}),
+            )
+        };
+        match (req.method.as_str(), req.path()) {
+            ("GET", "/v1/organization/projects") => {
+                list(json!([{"id": "proj_2", "name": "Backend"}]))
+            }
+            ("GET", "/v1/organization/projects/proj_2/api_keys") => list(json!([
+                project_key("key_leaked", "deploy", &redacted, service_account_owner()),
+                project_key(
+                    "key_next",
+                    "keywarden-deploy",
+                    "sk-proj-ab...cdef",
+                    service_account_owner()
+                ),
+            ])),
+            ("DELETE", "/v1/organization/projects/proj_2/api_keys/key_leaked") => Reply::json(
+                400,
+                json!({"error": {"message": "Service account API keys cannot be deleted", "code": null}}),
+            ),
+            _ => Reply::not_found(),
+        }
+    });
+    let creds = Credentials::default().with_admin(ProviderId::OpenAi, Secret::new(admin));
+    let openai = openai_at(&server);
+    let leaked = Secret::new(leaked);
+    let found = openai
+        .locate(&leaked, &creds)
+        .expect("looked up")
+        .expect("found");
+    let err = openai
+        .revoke(&leaked, Some(&found), &creds)
+        .expect_err("refused");
+    assert!(err.to_string().contains("keywarden-deploy"), "{err}");
+    assert_eq!(
+        server.count(
+            "DELETE",
+            "/v1/organization/projects/proj_2/service_accounts/svc_acct_9"
+        ),
+        0
+    );
+}
+
+#[test]
 fn admin_lookup_of_an_unknown_key_is_a_clear_error() {
     let admin = keys::openai_admin();
     let server = admin_server(&admin, &keys::openai_project(), user_owner());

@@ -251,7 +251,8 @@ impl OpenAi {
     }
 
     /// Deletes a project key. A key owned by a service account that the key endpoint
-    /// refuses to delete is removed by deleting its service account.
+    /// refuses to delete is removed by deleting its service account — unless the account
+    /// has other keys, which that would delete too.
     pub fn delete_key(&self, admin: &Secret, key: &ProjectKey) -> Result<Deleted, ProviderError> {
         let url = self.api.url(&format!(
             "/organization/projects/{}/api_keys/{}",
@@ -268,6 +269,23 @@ impl OpenAi {
         }
         if let KeyOwner::ServiceAccount { id, .. } = &key.owner {
             if (400..500).contains(&response.status) && response.status != 401 {
+                // Deleting the account deletes all of its keys: never one that lives on
+                // (such as the replacement just made for the same account).
+                let others: Vec<String> = self
+                    .list_project_keys(admin, &key.project)?
+                    .into_iter()
+                    .filter(|k| k.id != key.id)
+                    .filter(|k| matches!(&k.owner, KeyOwner::ServiceAccount { id: other, .. } if other == id))
+                    .map(|k| k.name)
+                    .collect();
+                if !others.is_empty() {
+                    return Err(ProviderError::Unsupported(format!(
+                        "OpenAI refused to delete the service account's key {} ({}), and deleting the service account {id} would also delete its other keys ({}); revoke the key at {API_KEYS_PAGE}",
+                        key.name,
+                        response.summary(),
+                        others.join(", ")
+                    )));
+                }
                 self.delete_service_account(admin, &key.project, id)?;
                 return Ok(Deleted::ServiceAccount { id: id.clone() });
             }
