@@ -186,7 +186,7 @@ fn split_assignment(line: &str) -> Option<(&str, &str)> {
     let name = name.trim_end();
     validate_env_var(name).ok()?;
     // `abc123==` is a base64 value with its padding, not an assignment.
-    if value.chars().all(|c| c == '=') {
+    if !value.is_empty() && value.chars().all(|c| c == '=') {
         return None;
     }
     Some((name, value.trim()))
