@@ -47,7 +47,7 @@ pub enum Command {
     /// Remove secrets (and files) from all of history: every branch, tag, note, stash entry
     /// and worktree, with a backup first and a check afterwards.
     Purge(PurgeArgs),
-    /// The key registry and the OS keyring: add, list, forget and revoke stored keys.
+    /// The key registry and the OS keyring: add, list, check, forget and revoke keys.
     Keys(KeysArgs),
     /// Run a command with the stored keys in its environment (`keywarden run -- CMD ARGS…`).
     Run(RunArgs),
@@ -141,15 +141,18 @@ pub struct KeysArgs {
 #[derive(Debug, Subcommand)]
 pub enum KeysCommand {
     /// Store a key in the keyring and record it in the registry. The key is read from a
-    /// hidden prompt, or from stdin when stdin is not a terminal — never from the command line.
+    /// hidden prompt, or from stdin when stdin is not a terminal — never from the command
+    /// line. A whole `NAME=value` line (as in a .env file) is taken for its value.
     Add(KeysAddArgs),
     /// List the registered keys: name, provider, variable, redacted key, age, where used.
     List(KeysListArgs),
+    /// Ask the key's provider now whether it still works: exit 0 dead, 1 live, 2 unknown.
+    Check(KeysCheckArgs),
     /// Remove a key from the keyring and the registry (it stays valid at the provider).
     Forget(KeysForgetArgs),
-    /// Revoke a stored key at its provider: through the API where the provider allows it
-    /// (OpenAI with an admin key, GitHub, Slack), else the exact manual steps; then check
-    /// until the key is dead.
+    /// Revoke a key at its provider: through the API where the provider allows it (OpenAI
+    /// with an admin key, GitHub, Slack), else the exact manual steps; then check until the
+    /// key is dead. The key: a registered NAME, --secret-stdin, or --finding FINGERPRINT.
     Revoke(KeysRevokeArgs),
 }
 
@@ -159,17 +162,20 @@ pub struct KeysAddArgs {
     pub name: String,
 
     /// The provider: openai, anthropic, github, gitlab, aws, stripe, slack, google,
-    /// huggingface, private-key or generic.
+    /// huggingface, private-key or generic (default: told by the key's prefix, such as
+    /// `sk-proj-` or `ghp_`; a prefix that contradicts it is refused).
     #[arg(long, value_name = "PROVIDER")]
-    pub provider: String,
+    pub provider: Option<String>,
 
-    /// The environment variable `keywarden run` puts the key in (default: the provider's
-    /// usual one, e.g. OPENAI_API_KEY).
+    /// The environment variable `keywarden run` puts the key in (default: the variable of
+    /// a `NAME=value` line given as the key, else the provider's usual one, e.g.
+    /// OPENAI_API_KEY).
     #[arg(long, value_name = "VAR")]
     pub env_var: Option<String>,
 
-    /// Where the key is used (a path or a note; repeatable).
-    #[arg(long = "used-in", value_name = "WHERE")]
+    /// A file the key is used in, e.g. `api/.env` (repeatable; recorded with its absolute
+    /// path, the variable and its repository).
+    #[arg(long = "used-in", value_name = "FILE")]
     pub used_in: Vec<String>,
 
     /// Read the key from stdin even when it is a terminal.
@@ -202,6 +208,33 @@ pub struct KeysListArgs {
     pub format: ListFormat,
 }
 
+/// Which key a `keys check` or `keys revoke` acts on: a registered name, a key on stdin,
+/// or a finding of a scan of this repository.
+#[derive(Debug, Args)]
+pub struct KeyChoiceArgs {
+    /// The key's name in the registry.
+    pub name: Option<String>,
+
+    /// A key that is not registered, read from stdin (a bare key or a `NAME=value` line).
+    #[arg(long, conflicts_with_all = ["name", "finding"])]
+    pub secret_stdin: bool,
+
+    /// A key found by `keywarden scan`, by the fingerprint it printed (`sha256:…`): this
+    /// repository's history and working tree are searched for it.
+    #[arg(long, value_name = "FINGERPRINT", conflicts_with = "name")]
+    pub finding: Option<String>,
+
+    /// The provider of a key from stdin (default: told by its prefix).
+    #[arg(long, value_name = "PROVIDER", requires = "secret_stdin")]
+    pub provider: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct KeysCheckArgs {
+    #[command(flatten)]
+    pub key: KeyChoiceArgs,
+}
+
 #[derive(Debug, Args)]
 pub struct KeysForgetArgs {
     /// The key's name in the registry.
@@ -210,17 +243,23 @@ pub struct KeysForgetArgs {
 
 #[derive(Debug, Args)]
 pub struct KeysRevokeArgs {
-    /// The key's name in the registry.
-    pub name: String,
+    #[command(flatten)]
+    pub key: KeyChoiceArgs,
 
     /// Open the provider's page in the browser when the revocation is manual.
     #[arg(long)]
     pub open: bool,
 
-    /// Also create a replacement (OpenAI with an admin key: a new service account in the
-    /// same project) and store it under the same name.
-    #[arg(long)]
+    /// Also replace the key under its name: through the provider where it can (OpenAI with
+    /// an admin key: a new key for the same service account, or a new service account in
+    /// the same project), else a key you create at the provider, typed at a hidden prompt
+    /// or given with --new-key-stdin. Needs a registered NAME.
+    #[arg(long, requires = "name")]
     pub replace: bool,
+
+    /// With --replace: read the new key from stdin.
+    #[arg(long, requires = "replace")]
+    pub new_key_stdin: bool,
 
     /// Do not check the key afterwards.
     #[arg(long)]

@@ -6,7 +6,7 @@ use crate::cli::Cli;
 use crate::core::clock::Clock;
 use crate::core::config::Config;
 use crate::core::environment::Environment;
-use crate::core::provider::{Http, HttpConfig};
+use crate::core::provider::{Http, HttpConfig, Providers};
 use crate::core::registry::keyring::{self, KeyStore};
 use crate::ops::Reporter;
 use crate::output::ui::Ui;
@@ -66,6 +66,11 @@ impl Context {
     pub fn http(&self) -> anyhow::Result<Http> {
         let config = HttpConfig::with_timeout(self.env.http_timeout()?);
         Http::new(config).context("cannot set up the HTTP client")
+    }
+
+    /// Every provider, built on `http()` with the base URLs the environment sets.
+    pub fn providers(&self) -> anyhow::Result<Providers> {
+        Ok(Providers::new(self.http()?, &self.env))
     }
 
     /// The keyring `KEYWARDEN_KEYRING` selects; its warning (if any) goes to stderr.

@@ -20,8 +20,12 @@ use std::process::ExitCode;
 pub enum Outcome {
     /// Nothing found, or the work is done: exit 0.
     Clean,
-    /// Findings (a hook blocks): exit 1.
+    /// Findings (a hook blocks), or a key still live: exit 1.
     Findings,
+    /// The question could not be answered (a provider that said nothing about a key): exit 2.
+    Undecided,
+    /// A child's own exit code, passed through (`run`).
+    Exit(u8),
 }
 
 impl Outcome {
@@ -29,8 +33,19 @@ impl Outcome {
         match self {
             Outcome::Clean => ExitCode::SUCCESS,
             Outcome::Findings => ExitCode::from(1),
+            Outcome::Undecided => ExitCode::from(2),
+            Outcome::Exit(code) => ExitCode::from(code),
         }
     }
+}
+
+/// A failure that ends with its own exit code instead of 2 (a command `run` cannot start:
+/// 127 or 126, as shells do). Its message is printed as any error's.
+#[derive(Debug, thiserror::Error)]
+#[error("{message}")]
+pub struct Failure {
+    pub code: u8,
+    pub message: String,
 }
 
 pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
@@ -55,11 +70,28 @@ pub fn main_entry() -> ExitCode {
         Ok(outcome) => outcome.exit_code(),
         Err(err) if is_broken_pipe(&err) => ExitCode::SUCCESS,
         Err(err) => {
-            let message = format!("{err:#}").replace(['\n', '\r'], " ");
-            eprintln!("keywarden: error: {message}");
-            ExitCode::from(2)
+            eprintln!("keywarden: error: {}", one_line(&err));
+            let code = err.downcast_ref::<Failure>().map_or(2, |f| f.code);
+            ExitCode::from(code)
         }
     }
+}
+
+/// The error and its causes on one line, each cause once: an error whose message already
+/// ends with its cause's text (`{path}: {source}`) does not get it twice.
+fn one_line(err: &anyhow::Error) -> String {
+    let mut message = String::new();
+    for cause in err.chain() {
+        let text = cause.to_string();
+        if text.is_empty() || message.ends_with(&text) {
+            continue;
+        }
+        if !message.is_empty() {
+            message.push_str(": ");
+        }
+        message.push_str(&text);
+    }
+    message.replace(['\n', '\r'], " ")
 }
 
 fn is_broken_pipe(err: &anyhow::Error) -> bool {
@@ -68,4 +100,33 @@ fn is_broken_pipe(err: &anyhow::Error) -> bool {
             .downcast_ref::<std::io::Error>()
             .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("{path}: {source}")]
+    struct Quoting {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    }
+
+    #[test]
+    fn a_cause_already_in_the_message_is_not_repeated() {
+        let io = std::io::Error::new(std::io::ErrorKind::NotFound, "No such file or directory");
+        let err = anyhow::Error::new(Quoting {
+            path: "a.toml".into(),
+            source: io,
+        })
+        .context("cannot load the configuration");
+        assert_eq!(
+            one_line(&err),
+            "cannot load the configuration: a.toml: No such file or directory"
+        );
+        let err = anyhow::anyhow!("outer").context("top");
+        assert_eq!(one_line(&err), "top: outer");
+    }
 }

@@ -82,7 +82,7 @@ pub fn run(ctx: &Context, args: ScanArgs) -> anyhow::Result<Outcome> {
     }
     // Off by default because it sends each key to its provider.
     if args.verify {
-        ops::verify::verify_findings(&mut results.findings, &ctx.http()?, &ctx.ui);
+        ops::verify::verify_findings(&mut results.findings, &ctx.providers()?, &ctx.ui);
     }
     results.sort();
 

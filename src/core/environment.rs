@@ -1,7 +1,8 @@
 //! The process environment keywarden reads, taken once at start-up (`Environment::capture`)
 //! and handed down explicitly: the clock (`KEYWARDEN_NOW`), the data directory
 //! (`KEYWARDEN_HOME`), the keyring (`KEYWARDEN_KEYRING`), timeouts and poll intervals for
-//! tests and slow gateways, provider credentials, colour, the browser. A value is checked
+//! tests and slow gateways, provider credentials and base URLs
+//! (`KEYWARDEN_<PROVIDER>_BASE_URL`), colour, the browser. A value is checked
 //! when it is used, so a malformed setting only stops the commands that need it — and then
 //! with an error naming the variable, never by being ignored.
 //!
@@ -31,6 +32,18 @@ pub enum EnvironmentError {
 pub struct Environment {
     vars: BTreeMap<&'static str, String>,
     os_vars: BTreeMap<&'static str, OsString>,
+    /// `KEYWARDEN_<PROVIDER>_BASE_URL` values, by variable name.
+    base_urls: BTreeMap<String, String>,
+}
+
+/// The variables that replace a provider's base URL: `KEYWARDEN_<PROVIDER>_BASE_URL`.
+const BASE_URL_PREFIX: &str = "KEYWARDEN_";
+const BASE_URL_SUFFIX: &str = "_BASE_URL";
+
+fn is_base_url_var(var: &str) -> bool {
+    var.len() > BASE_URL_PREFIX.len() + BASE_URL_SUFFIX.len()
+        && var.starts_with(BASE_URL_PREFIX)
+        && var.ends_with(BASE_URL_SUFFIX)
 }
 
 /// Variables read as text.
@@ -69,6 +82,13 @@ impl Environment {
                 env.os_vars.insert(var, value);
             }
         }
+        for (var, value) in std::env::vars_os() {
+            if let (Some(var), Some(value)) = (var.to_str(), value.to_str()) {
+                if is_base_url_var(var) {
+                    env.base_urls.insert(var.to_string(), value.to_string());
+                }
+            }
+        }
         env
     }
 
@@ -78,6 +98,8 @@ impl Environment {
         for (var, value) in pairs {
             if OS_VARS.contains(var) {
                 env.os_vars.insert(var, OsString::from(value));
+            } else if is_base_url_var(var) {
+                env.base_urls.insert(var.to_string(), value.to_string());
             } else {
                 env.vars.insert(var, value.to_string());
             }
@@ -165,10 +187,26 @@ impl Environment {
 
     /// `OPENAI_ADMIN_KEY`, when set: an OpenAI admin key for the Admin, Usage and Costs APIs.
     pub fn openai_admin_key(&self) -> Option<Secret> {
-        self.text("OPENAI_ADMIN_KEY")
+        self.admin_key("OPENAI_ADMIN_KEY")
+    }
+
+    /// A provider's admin key from the variable `var` names (one of the captured
+    /// variables, such as `OPENAI_ADMIN_KEY`), when set and not blank.
+    pub fn admin_key(&self, var: &str) -> Option<Secret> {
+        self.text(var)
             .map(str::trim)
             .filter(|v| !v.is_empty())
             .map(Secret::new)
+    }
+
+    /// `KEYWARDEN_<PROVIDER>_BASE_URL` for the provider whose variable part is `provider`
+    /// (`OPENAI`, `PRIVATE_KEY`), when set and not blank; without a trailing slash. It
+    /// replaces the provider's whole base, version path included.
+    pub fn provider_base_url(&self, provider: &str) -> Option<&str> {
+        self.base_urls
+            .get(&format!("{BASE_URL_PREFIX}{provider}{BASE_URL_SUFFIX}"))
+            .map(|v| v.trim().trim_end_matches('/'))
+            .filter(|v| !v.is_empty())
     }
 
     /// Whether `NO_COLOR` asks for no colour (set and not empty, as no-color.org says).
@@ -229,6 +267,20 @@ mod tests {
             let env = Environment::from_pairs(&[("XDG_CONFIG_HOME", "/c")]);
             assert_eq!(env.config_home(), Some(PathBuf::from("/c/keywarden")));
         }
+    }
+
+    #[test]
+    fn provider_base_urls_are_read_per_provider_without_a_trailing_slash() {
+        let env = Environment::from_pairs(&[
+            ("KEYWARDEN_OPENAI_BASE_URL", " http://127.0.0.1:9/v1/ "),
+            ("KEYWARDEN_GITHUB_BASE_URL", "  "),
+        ]);
+        assert_eq!(
+            env.provider_base_url("OPENAI"),
+            Some("http://127.0.0.1:9/v1")
+        );
+        assert_eq!(env.provider_base_url("GITHUB"), None);
+        assert_eq!(env.provider_base_url("SLACK"), None);
     }
 
     #[test]

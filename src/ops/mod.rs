@@ -6,8 +6,13 @@
 pub mod edits;
 pub mod exposure;
 pub mod install;
+pub mod key_source;
 pub mod keys;
+pub mod replace;
+pub mod revoke;
+pub mod run;
 pub mod scan;
+pub mod vault;
 pub mod verify;
 
 use crate::core::secret::Secret;

@@ -3,7 +3,7 @@
 //! several at a time; the person is told which providers are being contacted.
 
 use super::Reporter;
-use crate::core::provider::{self, Http};
+use crate::core::provider::{ProviderId, Providers};
 use crate::core::scan::Finding;
 use crate::core::secret::{Liveness, Secret};
 use std::collections::{BTreeSet, HashSet};
@@ -11,22 +11,22 @@ use std::collections::{BTreeSet, HashSet};
 /// How many providers are asked at the same time.
 const CONCURRENCY: usize = 8;
 
-pub fn verify_findings(findings: &mut [Finding], http: &Http, reporter: &dyn Reporter) {
+/// Marks each finding live, dead or unknown. A finding of a custom rule whose provider
+/// keywarden does not know stays unknown.
+pub fn verify_findings(findings: &mut [Finding], providers: &Providers, reporter: &dyn Reporter) {
     if findings.is_empty() {
         return;
     }
-    let keys: Vec<(String, Secret)> = findings
+    let keys: Vec<(ProviderId, Secret)> = findings
         .iter()
-        .map(|f| (f.provider.to_string(), f.secret.clone()))
+        .filter_map(|f| Some((f.provider.parse().ok()?, f.secret.clone())))
         .collect();
-    let distinct: HashSet<(&str, String)> = keys
-        .iter()
-        .map(|(p, k)| (p.as_str(), k.fingerprint()))
-        .collect();
+    let distinct: HashSet<(ProviderId, String)> =
+        keys.iter().map(|(p, k)| (*p, k.fingerprint())).collect();
     // Only the providers that will really be asked are named.
     let contacted: BTreeSet<&str> = keys
         .iter()
-        .filter(|(p, k)| provider::provider(p, http).is_ok_and(|p| p.can_verify(k)))
+        .filter(|(p, k)| providers.get(*p).can_verify(k))
         .map(|(p, _)| p.as_str())
         .collect();
     if contacted.is_empty() {
@@ -38,10 +38,25 @@ pub fn verify_findings(findings: &mut [Finding], http: &Http, reporter: &dyn Rep
             distinct.len()
         ));
     }
-    let answers = provider::verify_many(http, &keys, CONCURRENCY);
+    let answers = providers.verify_many(&keys, CONCURRENCY);
     let mut reported = HashSet::new();
+    let mut reported_unknown = HashSet::new();
     for finding in findings.iter_mut() {
-        let id = (finding.provider.to_string(), finding.fingerprint());
+        let provider = match finding.provider.parse::<ProviderId>() {
+            Ok(provider) => provider,
+            Err(unknown) => {
+                finding.verified = Some(Liveness::Unknown);
+                if reported_unknown.insert(finding.fingerprint()) {
+                    reporter.status(&format!(
+                        "could not verify {} ({}): {unknown}",
+                        finding.redacted(),
+                        finding.provider
+                    ));
+                }
+                continue;
+            }
+        };
+        let id = (provider, finding.fingerprint());
         let answer = answers.get(&id);
         finding.verified = Some(answer.map_or(Liveness::Unknown, |a| a.liveness));
         if let Some(answer) = answer {

@@ -5,6 +5,7 @@ pub mod diff;
 pub mod hook;
 pub mod human;
 pub mod json;
+pub mod keys;
 pub mod progress;
 pub mod sarif;
 pub mod style;

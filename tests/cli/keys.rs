@@ -110,7 +110,12 @@ fn add_verifies_stores_in_the_keyring_and_records_without_the_key() {
     assert_eq!(record["name"], "openai-prod");
     assert_eq!(record["provider"], "openai");
     assert_eq!(record["env_var"], "OPENAI_API_KEY");
-    assert_eq!(record["locations"][0], ".env");
+    // A location is the file's absolute path, the variable, and (outside a repository) no repo.
+    assert_eq!(
+        record["locations"][0]["path"],
+        sb.repo().join(".env").to_string_lossy().as_ref()
+    );
+    assert_eq!(record["locations"][0]["var"], "OPENAI_API_KEY");
     assert!(record["fingerprint"]
         .as_str()
         .is_some_and(|f| f.starts_with("sha256:")));

@@ -6,6 +6,7 @@ mod accuracy;
 mod context;
 mod envfiles;
 mod hooks;
+mod key_workflows;
 mod keys;
 mod providers;
 mod purge;

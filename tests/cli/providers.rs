@@ -4,6 +4,7 @@
 
 use crate::support::mock_server::{MockServer, Reply, Request};
 use crate::support::{jsonl, keys, stderr, stdout, Sandbox};
+use keywarden::core::environment::Environment;
 use keywarden::core::provider::anthropic::Anthropic;
 use keywarden::core::provider::github::GitHub;
 use keywarden::core::provider::gitlab::GitLab;
@@ -13,7 +14,7 @@ use keywarden::core::provider::openai::{self, Deleted, KeyOwner, OpenAi};
 use keywarden::core::provider::slack::Slack;
 use keywarden::core::provider::stripe::Stripe;
 use keywarden::core::provider::{
-    self, Credentials, Http, HttpConfig, Provider, ProviderError, Revocation,
+    Credentials, Http, HttpConfig, Provider, ProviderError, ProviderId, Providers, Revocation,
 };
 use keywarden::core::secret::{Liveness, Secret};
 use serde_json::json;
@@ -29,6 +30,11 @@ fn http() -> Http {
         max_retry_wait: Duration::from_secs(5),
     })
     .expect("http client")
+}
+
+/// Every provider at its default base (nothing set in the environment).
+fn providers(http: Http) -> Providers {
+    Providers::new(http, &Environment::default())
 }
 
 fn openai_at(server: &MockServer) -> OpenAi {
@@ -201,6 +207,27 @@ fn an_unreachable_provider_is_unknown_never_dead() {
 }
 
 #[test]
+fn a_200_whose_body_is_not_the_providers_json_is_unknown_not_live() {
+    // A captive portal or a proxy's page answers 200 too.
+    let server = MockServer::start(|_| Reply::text(200, "<html>Sign in to the Wi-Fi</html>"));
+    let answer = openai_at(&server).verify(&Secret::new(keys::openai_project()));
+    assert_eq!(answer.liveness, Liveness::Unknown, "{answer:?}");
+    assert!(answer.reason.contains("unreadable"), "{}", answer.reason);
+    let gitlab = GitLab::new(http(), format!("{}/api/v4", server.url()));
+    assert_eq!(
+        gitlab
+            .verify(&Secret::new(keys::fake("glpat-{alnum_:20}")))
+            .liveness,
+        Liveness::Unknown
+    );
+    let github = GitHub::new(http(), server.url());
+    assert_eq!(
+        github.verify(&Secret::new(keys::github_pat())).liveness,
+        Liveness::Unknown
+    );
+}
+
+#[test]
 fn malformed_json_is_unknown() {
     let server = MockServer::start(|_| Reply::text(401, "<html>Unauthorized</html>"));
     let answer = openai_at(&server).verify(&Secret::new(keys::openai_project()));
@@ -318,6 +345,12 @@ fn admin_server(admin: &str, leaked: &str, owner: serde_json::Value) -> MockServ
                     json!({"object": "organization.project.service_account.deleted", "id": "svc_acct_9", "deleted": true}),
                 )
             }
+            ("POST", "/v1/organization/projects/proj_2/service_accounts/svc_acct_9/api_keys") => {
+                Reply::json(
+                    200,
+                    json!({"object": "organization.project.service_account.api_key", "value": keys::openai_project(), "name": "keywarden-deploy", "created_at": 1_711_471_700, "id": "key_sa_new"}),
+                )
+            }
             ("POST", "/v1/organization/projects/proj_2/service_accounts") => {
                 let body: serde_json::Value =
                     serde_json::from_str(&req.body).unwrap_or(serde_json::Value::Null);
@@ -374,11 +407,15 @@ fn admin_revoke_deletes_a_user_key() {
     let admin = keys::openai_admin();
     let leaked = keys::openai_project();
     let server = admin_server(&admin, &leaked, user_owner());
-    let creds = Credentials {
-        openai_admin: Some(Secret::new(admin)),
-    };
-    let result = openai_at(&server)
-        .revoke(&Secret::new(leaked), &creds)
+    let creds = Credentials::default().with_admin(ProviderId::OpenAi, Secret::new(admin));
+    let openai = openai_at(&server);
+    let leaked = Secret::new(leaked);
+    let found = openai
+        .locate(&leaked, &creds)
+        .expect("looked up")
+        .expect("found");
+    let result = openai
+        .revoke(&leaked, Some(&found), &creds)
         .expect("revoked");
     assert!(
         matches!(&result, Revocation::Revoked { detail } if detail.contains("key_leaked")),
@@ -424,11 +461,14 @@ fn admin_creates_a_replacement_in_the_same_project() {
     let admin = keys::openai_admin();
     let leaked = keys::openai_project();
     let server = admin_server(&admin, &leaked, user_owner());
-    let creds = Credentials {
-        openai_admin: Some(Secret::new(admin)),
-    };
-    let made = openai_at(&server)
-        .create_replacement(&Secret::new(leaked.clone()), "keywarden-laptop", &creds)
+    let creds = Credentials::default().with_admin(ProviderId::OpenAi, Secret::new(admin));
+    let openai = openai_at(&server);
+    let found = openai
+        .locate(&Secret::new(leaked.clone()), &creds)
+        .expect("looked up")
+        .expect("found");
+    let made = openai
+        .create_replacement(&found, "keywarden-laptop", &creds)
         .expect("created");
     assert!(made.key.expose().starts_with("sk-proj-"));
     assert_ne!(made.key.expose(), leaked);
@@ -440,6 +480,101 @@ fn admin_creates_a_replacement_in_the_same_project() {
         .collect();
     assert_eq!(posts.len(), 1);
     assert!(posts[0].body.contains("keywarden-laptop"));
+}
+
+#[test]
+fn admin_replaces_a_service_account_key_with_another_key_of_the_same_account() {
+    let admin = keys::openai_admin();
+    let leaked = keys::openai_project();
+    let server = admin_server(&admin, &leaked, service_account_owner());
+    let creds = Credentials::default().with_admin(ProviderId::OpenAi, Secret::new(admin));
+    let openai = openai_at(&server);
+    let found = openai
+        .locate(&Secret::new(leaked.clone()), &creds)
+        .expect("looked up")
+        .expect("found");
+    assert!(openai.can_create_replacement(&found, &creds));
+    let made = openai
+        .create_replacement(&found, "keywarden-deploy", &creds)
+        .expect("created");
+    assert!(made.key.expose().starts_with("sk-proj-"));
+    assert_ne!(made.key.expose(), leaked);
+    assert!(made.detail.contains("svc_acct_9"), "{}", made.detail);
+    assert!(made.id.contains("key_sa_new"), "{}", made.id);
+    assert_eq!(made.created.map(|t| t.timestamp()), Some(1_711_471_700));
+    assert_eq!(
+        server.count(
+            "POST",
+            "/v1/organization/projects/proj_2/service_accounts/svc_acct_9/api_keys"
+        ),
+        1
+    );
+    assert_eq!(
+        server.count("POST", "/v1/organization/projects/proj_2/service_accounts"),
+        0,
+        "no new service account for a service account's key"
+    );
+    // Without an admin key nothing can be created or looked up.
+    assert!(!openai.can_create_replacement(&found, &Credentials::default()));
+    assert!(openai
+        .locate(&Secret::new(leaked), &Credentials::default())
+        .expect("no lookup")
+        .is_none());
+}
+
+#[test]
+fn a_service_account_with_other_keys_is_never_deleted_to_revoke_one() {
+    let admin = keys::openai_admin();
+    let leaked = keys::openai_project();
+    let (admin_m, redacted) = (admin.clone(), redacted_value(&leaked));
+    let server = MockServer::start(move |req| {
+        if bearer(req).as_deref() != Some(admin_m.as_str()) {
+            return invalid_api_key();
+        }
+        let list = |data: serde_json::Value| {
+            Reply::json(
+                200,
+                json!({"object": "list", "data": data, "has_more": false}),
+            )
+        };
+        match (req.method.as_str(), req.path()) {
+            ("GET", "/v1/organization/projects") => {
+                list(json!([{"id": "proj_2", "name": "Backend"}]))
+            }
+            ("GET", "/v1/organization/projects/proj_2/api_keys") => list(json!([
+                project_key("key_leaked", "deploy", &redacted, service_account_owner()),
+                project_key(
+                    "key_next",
+                    "keywarden-deploy",
+                    "sk-proj-ab...cdef",
+                    service_account_owner()
+                ),
+            ])),
+            ("DELETE", "/v1/organization/projects/proj_2/api_keys/key_leaked") => Reply::json(
+                400,
+                json!({"error": {"message": "Service account API keys cannot be deleted", "code": null}}),
+            ),
+            _ => Reply::not_found(),
+        }
+    });
+    let creds = Credentials::default().with_admin(ProviderId::OpenAi, Secret::new(admin));
+    let openai = openai_at(&server);
+    let leaked = Secret::new(leaked);
+    let found = openai
+        .locate(&leaked, &creds)
+        .expect("looked up")
+        .expect("found");
+    let err = openai
+        .revoke(&leaked, Some(&found), &creds)
+        .expect_err("refused");
+    assert!(err.to_string().contains("keywarden-deploy"), "{err}");
+    assert_eq!(
+        server.count(
+            "DELETE",
+            "/v1/organization/projects/proj_2/service_accounts/svc_acct_9"
+        ),
+        0
+    );
 }
 
 #[test]
@@ -480,7 +615,7 @@ fn openai_without_admin_key_gives_manual_steps_and_the_page() {
     let server = MockServer::start(|_| Reply::not_found());
     let key = keys::openai_project();
     let result = openai_at(&server)
-        .revoke(&Secret::new(key.clone()), &Credentials::default())
+        .revoke(&Secret::new(key.clone()), None, &Credentials::default())
         .expect("manual");
     let Revocation::Manual(steps) = result else {
         panic!("expected manual steps, got {result:?}");
@@ -548,7 +683,7 @@ fn github_verifies_and_revokes_with_the_token_alone() {
         Liveness::Dead
     );
     let result = github
-        .revoke(&Secret::new(good.clone()), &Credentials::default())
+        .revoke(&Secret::new(good.clone()), None, &Credentials::default())
         .expect("revoked");
     assert!(matches!(result, Revocation::Revoked { .. }));
     let revoke = server
@@ -568,7 +703,11 @@ fn github_verifies_and_revokes_with_the_token_alone() {
 fn github_revocation_failure_is_an_error() {
     let server = MockServer::start(|_| Reply::json(422, json!({"message": "Validation Failed"})));
     let err = GitHub::new(http(), server.url())
-        .revoke(&Secret::new(keys::github_pat()), &Credentials::default())
+        .revoke(
+            &Secret::new(keys::github_pat()),
+            None,
+            &Credentials::default(),
+        )
         .expect_err("refused");
     assert!(err.to_string().contains("422"), "{err}");
 }
@@ -597,7 +736,7 @@ fn huggingface_verifies_and_has_manual_revocation() {
         Liveness::Dead
     );
     let result = hf
-        .revoke(&Secret::new(good), &Credentials::default())
+        .revoke(&Secret::new(good), None, &Credentials::default())
         .expect("manual");
     assert!(
         matches!(result, Revocation::Manual(steps) if steps.page.as_deref() == Some("https://huggingface.co/settings/tokens"))
@@ -632,7 +771,7 @@ fn slack_verifies_with_auth_test_and_revokes_with_auth_revoke() {
     assert_eq!(dead.liveness, Liveness::Dead);
     assert!(dead.reason.contains("invalid_auth"));
     let result = slack
-        .revoke(&Secret::new(good), &Credentials::default())
+        .revoke(&Secret::new(good), None, &Credentials::default())
         .expect("revoked");
     assert!(matches!(result, Revocation::Revoked { .. }));
     assert_eq!(server.count("POST", "/api/auth.revoke"), 1);
@@ -648,7 +787,7 @@ fn slack_webhooks_are_never_called() {
     assert_eq!(slack.verify(&hook).liveness, Liveness::Unknown);
     assert!(matches!(
         slack
-            .revoke(&hook, &Credentials::default())
+            .revoke(&hook, None, &Credentials::default())
             .expect("manual"),
         Revocation::Manual(_)
     ));
@@ -734,7 +873,7 @@ fn gitlab_verifies_with_private_token() {
 #[test]
 fn aws_gets_console_page_and_exact_iam_commands_without_the_key() {
     let http = http();
-    let aws = provider::provider("aws", &http).expect("aws");
+    let aws = providers(http).get(ProviderId::Aws);
     let key = keys::aws_access_key_id();
     assert_eq!(
         aws.verify(&Secret::new(key.clone())).liveness,
@@ -760,9 +899,9 @@ fn aws_gets_console_page_and_exact_iam_commands_without_the_key() {
 
 #[test]
 fn unknown_providers_are_refused_with_the_list() {
-    let err = provider::provider("myspace", &http())
-        .err()
-        .expect("unknown provider");
+    let err = "myspace"
+        .parse::<ProviderId>()
+        .expect_err("unknown provider");
     let text = err.to_string();
     assert!(
         text.contains("myspace") && text.contains("openai"),
@@ -915,8 +1054,9 @@ fn manual_steps_of_every_provider() {
     let key = Secret::new("x".repeat(40));
     let http = http();
     let mut text = String::new();
-    for id in provider::PROVIDER_IDS {
-        let p = provider::provider(id, &http).expect("known provider");
+    let providers = providers(http);
+    for id in ProviderId::ALL {
+        let p = providers.get(id);
         let steps = p.manual_steps(&key);
         text.push_str(&format!(
             "## {} ({}), page: {}\n",
@@ -960,6 +1100,34 @@ fn a_provider_that_quotes_the_key_back_never_gets_it_printed() {
         assert!(!stderr.contains(&body[start..start + 12]), "{stderr}");
     }
     assert!(!stdout(&out).contains(&key));
+}
+
+#[test]
+fn a_provider_that_quotes_the_key_inside_a_long_url_never_gets_it_printed() {
+    let sb = Sandbox::empty();
+    let key = keys::openai_project();
+    let server = MockServer::start(|req| {
+        let sent = bearer(req).unwrap_or_default();
+        Reply::json(
+            418,
+            json!({"error": {"message": format!("Refused; details at https://status.example.com/incidents/keys/{sent}/details for more"), "code": "teapot"}}),
+        )
+    });
+    let ran = sb
+        .run(["keys", "add", "openai-prod"])
+        .env("KEYWARDEN_OPENAI_BASE_URL", format!("{}/v1", server.url()))
+        .stdin(key.clone())
+        .success();
+    let text = ran.text();
+    assert!(
+        text.contains("https://status.example.com/incidents/keys/"),
+        "{text}"
+    );
+    // Not even a piece of it (the message is cut short after a while).
+    let body = &key["sk-proj-".len()..];
+    for start in (0..body.len() - 12).step_by(6) {
+        assert!(!text.contains(&body[start..start + 12]), "{text}");
+    }
 }
 
 #[test]

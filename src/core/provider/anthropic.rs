@@ -8,15 +8,11 @@ pub const DEFAULT_BASE: &str = "https://api.anthropic.com/v1";
 pub const KEYS_PAGE: &str = "https://console.anthropic.com/settings/keys";
 const API_VERSION: &str = "2023-06-01";
 
-super::http::api_provider!(Anthropic, "anthropic");
+super::http::api_provider!(Anthropic);
 
 impl Provider for Anthropic {
-    fn id(&self) -> &'static str {
-        "anthropic"
-    }
-
-    fn name(&self) -> &'static str {
-        "Anthropic"
+    fn id(&self) -> super::ProviderId {
+        super::ProviderId::Anthropic
     }
 
     fn default_env_var(&self) -> &'static str {
@@ -30,12 +26,12 @@ impl Provider for Anthropic {
             "/models?limit=1"
         };
         let url = self.api.url(path);
-        match self.api.http.send(|c| {
+        match self.api.http.send(key, |c| {
             c.get(&url)
                 .header("x-api-key", key.expose())
                 .header("anthropic-version", API_VERSION)
         }) {
-            Ok(r) if r.is_success() => Verification::live(format!("accepted (HTTP {})", r.status)),
+            Ok(r) if r.is_success() => Verification::accepted(&r),
             Ok(r)
                 if r.status == 401
                     && r.error_field("type").as_deref() == Some("authentication_error") =>

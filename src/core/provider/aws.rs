@@ -10,12 +10,8 @@ pub const CONSOLE_PAGE: &str = "https://console.aws.amazon.com/iam/home#/securit
 pub struct Aws;
 
 impl Provider for Aws {
-    fn id(&self) -> &'static str {
-        "aws"
-    }
-
-    fn name(&self) -> &'static str {
-        "AWS"
+    fn id(&self) -> super::ProviderId {
+        super::ProviderId::Aws
     }
 
     fn default_env_var(&self) -> &'static str {

@@ -1,21 +1,19 @@
 //! GitHub: liveness through `GET /user`; revocation through the credential-revocation
 //! endpoint (`POST /credentials/revoke`), which needs nothing but the token itself.
 
-use super::{Credentials, ManualSteps, Provider, ProviderError, Revocation, Verification};
+use super::{
+    Credentials, ManualSteps, Provider, ProviderError, RemoteKey, Revocation, Verification,
+};
 use crate::core::secret::Secret;
 
 pub const DEFAULT_BASE: &str = "https://api.github.com";
 pub const TOKENS_PAGE: &str = "https://github.com/settings/tokens";
 
-super::http::api_provider!(GitHub, "github");
+super::http::api_provider!(GitHub);
 
 impl Provider for GitHub {
-    fn id(&self) -> &'static str {
-        "github"
-    }
-
-    fn name(&self) -> &'static str {
-        "GitHub"
+    fn id(&self) -> super::ProviderId {
+        super::ProviderId::GitHub
     }
 
     fn default_env_var(&self) -> &'static str {
@@ -32,15 +30,15 @@ impl Provider for GitHub {
             return Verification::unknown("a refresh token cannot be checked without its app");
         }
         let url = self.api.url("/user");
-        match self.api.http.send(|c| {
+        match self.api.http.send(key, |c| {
             c.get(&url)
                 .bearer_auth(key.expose())
                 .header("Accept", "application/vnd.github+json")
                 .header("X-GitHub-Api-Version", "2022-11-28")
         }) {
-            Ok(r) if r.is_success() => Verification::live(format!("accepted (HTTP {})", r.status)),
+            Ok(r) if r.is_success() => Verification::accepted(&r),
             Ok(r) if r.status == 401 => {
-                Verification::dead(format!("Bad credentials: {}", r.summary()))
+                Verification::dead(format!("rejected (HTTP 401): {}", r.summary()))
             }
             // 403 is a rate limit or a policy block (SSO, IP allow list): the token exists.
             Ok(r) if r.status == 403 && r.summary().contains("rate limit") => {
@@ -66,10 +64,15 @@ impl Provider for GitHub {
         }
     }
 
-    fn revoke(&self, key: &Secret, _creds: &Credentials) -> Result<Revocation, ProviderError> {
+    fn revoke(
+        &self,
+        key: &Secret,
+        _located: Option<&RemoteKey>,
+        _creds: &Credentials,
+    ) -> Result<Revocation, ProviderError> {
         let url = self.api.url("/credentials/revoke");
         let body = serde_json::json!({ "credentials": [key.expose()] });
-        let response = self.api.http.send(|c| {
+        let response = self.api.http.send(key, |c| {
             c.post(&url)
                 .header("Accept", "application/vnd.github+json")
                 .header("X-GitHub-Api-Version", "2022-11-28")

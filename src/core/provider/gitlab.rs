@@ -7,15 +7,11 @@ use crate::core::secret::Secret;
 pub const DEFAULT_BASE: &str = "https://gitlab.com/api/v4";
 pub const TOKENS_PAGE: &str = "https://gitlab.com/-/user_settings/personal_access_tokens";
 
-super::http::api_provider!(GitLab, "gitlab");
+super::http::api_provider!(GitLab);
 
 impl Provider for GitLab {
-    fn id(&self) -> &'static str {
-        "gitlab"
-    }
-
-    fn name(&self) -> &'static str {
-        "GitLab"
+    fn id(&self) -> super::ProviderId {
+        super::ProviderId::GitLab
     }
 
     fn default_env_var(&self) -> &'static str {
@@ -26,6 +22,7 @@ impl Provider for GitLab {
         let url = self.api.url("/personal_access_tokens/self");
         super::verify_by_status(
             &self.api.http,
+            key,
             |c| c.get(&url).header("PRIVATE-TOKEN", key.expose()),
             &[401],
         )

@@ -8,15 +8,11 @@ use crate::core::secret::Secret;
 pub const DEFAULT_BASE: &str = "https://generativelanguage.googleapis.com/v1beta";
 pub const CREDENTIALS_PAGE: &str = "https://console.cloud.google.com/apis/credentials";
 
-super::http::api_provider!(Google, "google");
+super::http::api_provider!(Google);
 
 impl Provider for Google {
-    fn id(&self) -> &'static str {
-        "google"
-    }
-
-    fn name(&self) -> &'static str {
-        "Google Cloud"
+    fn id(&self) -> super::ProviderId {
+        super::ProviderId::Google
     }
 
     fn default_env_var(&self) -> &'static str {
@@ -28,9 +24,9 @@ impl Provider for Google {
         match self
             .api
             .http
-            .send(|c| c.get(&url).header("x-goog-api-key", key.expose()))
+            .send(key, |c| c.get(&url).header("x-goog-api-key", key.expose()))
         {
-            Ok(r) if r.is_success() => Verification::live(format!("accepted (HTTP {})", r.status)),
+            Ok(r) if r.is_success() => Verification::accepted(&r),
             Ok(r) if r.body.contains("API_KEY_INVALID") => {
                 Verification::dead("API_KEY_INVALID: the key is not valid")
             }

@@ -4,9 +4,12 @@
 //! `Retry-After`.
 //!
 //! Keys travel only in headers or bodies, never in URLs, and every transport error is
-//! stripped of its URL before it becomes a message, so no error can carry a key.
+//! stripped of its URL before it becomes a message, so no error can carry a key. Each
+//! response remembers the key its request carried, so a message quoting that key is
+//! scrubbed of it before it is ever cut short.
 
 use super::ProviderError;
+use crate::core::secret::Secret;
 use std::time::Duration;
 
 /// Timeouts and retry bounds. `KEYWARDEN_HTTP_TIMEOUT_MS` (the total time per request, see
@@ -51,9 +54,20 @@ impl HttpConfig {
 pub struct Response {
     pub status: u16,
     pub body: String,
+    /// The key the request carried: never to be repeated in a message.
+    sent: Option<Secret>,
 }
 
 impl Response {
+    /// A response to a request that carried `sent`.
+    pub fn new(status: u16, body: impl Into<String>, sent: Option<Secret>) -> Self {
+        Response {
+            status,
+            body: body.into(),
+            sent,
+        }
+    }
+
     pub fn is_success(&self) -> bool {
         (200..300).contains(&self.status)
     }
@@ -71,36 +85,72 @@ impl Response {
     }
 
     /// A short description of the body for messages: the provider's error message when
-    /// there is one, else the start of the body.
+    /// there is one, else the start of the body. The key the request carried is scrubbed
+    /// out first, then anything else shaped like a key, and only then is it cut short (a
+    /// cut key would no longer be recognised).
     pub fn summary(&self) -> String {
-        if let Some(json) = self.json() {
-            let message = json
-                .pointer("/error/message")
-                .or_else(|| json.get("message"))
-                .or_else(|| json.get("error"))
-                .and_then(|m| m.as_str());
-            if let Some(message) = message {
-                return clip(&mask_tokens(message));
-            }
-        }
-        clip(&mask_tokens(self.body.trim()))
+        let message = self
+            .json()
+            .and_then(|json| {
+                json.pointer("/error/message")
+                    .or_else(|| json.get("message"))
+                    .or_else(|| json.get("error"))
+                    .and_then(|m| m.as_str())
+                    .map(str::to_string)
+            })
+            .unwrap_or_else(|| self.body.trim().to_string());
+        let scrubbed = match &self.sent {
+            Some(key) => super::scrub(&message, &[key]),
+            None => message,
+        };
+        clip(&mask_tokens(&scrubbed))
     }
 }
 
-/// Redacts every word that looks like a credential. Providers sometimes quote the key they
-/// were sent, and a message may be cut short, so exact-match scrubbing later is not enough.
+/// Whether a word (or a piece of a URL) looks like a credential: long, and mixing letters
+/// and digits, as keys do and long English words and identifiers rarely do.
+fn key_shaped(word: &str) -> bool {
+    word.chars().count() >= 20
+        && word.chars().any(|c| c.is_ascii_digit())
+        && word.chars().any(|c| c.is_ascii_alphabetic())
+}
+
+/// A URL with every key-shaped piece between its separators (`/ ? & = # : @ .`) redacted,
+/// so a link stays readable while a key in its path or query does not survive.
+fn mask_url(url: &str) -> String {
+    let mut out = String::with_capacity(url.len());
+    let mut piece = String::new();
+    for c in url.chars() {
+        if matches!(c, '/' | '?' | '&' | '=' | '#' | ':' | '@' | '.' | '+' | '%') {
+            out.push_str(&mask_piece(&piece));
+            piece.clear();
+            out.push(c);
+        } else {
+            piece.push(c);
+        }
+    }
+    out.push_str(&mask_piece(&piece));
+    out
+}
+
+fn mask_piece(piece: &str) -> String {
+    if key_shaped(piece) {
+        crate::core::secret::redact(piece)
+    } else {
+        piece.to_string()
+    }
+}
+
+/// Redacts every word that looks like a credential, inside links too. Providers sometimes
+/// quote the key they were sent (or another one), so exact-match scrubbing is not enough.
 fn mask_tokens(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     let mut word = String::new();
     let flush = |word: &mut String, out: &mut String| {
-        let plain_url = word.starts_with("http") && !word.contains('=');
-        // Keys mix letters and digits; long English words and identifiers rarely do.
-        let mixed = word.chars().any(|c| c.is_ascii_digit())
-            && word.chars().any(|c| c.is_ascii_alphabetic());
-        if word.chars().count() >= 20 && mixed && !plain_url {
-            out.push_str(&crate::core::secret::redact(word));
+        if word.starts_with("http") {
+            out.push_str(&mask_url(word));
         } else {
-            out.push_str(word);
+            out.push_str(&mask_piece(word));
         }
         word.clear();
     };
@@ -154,10 +204,12 @@ impl Http {
         &self.client
     }
 
-    /// Sends the request that `build` makes, again after a 429 or 503 as long as the
-    /// retry budget and `Retry-After` allow; returns the last response.
+    /// Sends the request that `build` makes, carrying `key`, again after a 429 or 503 as
+    /// long as the retry budget and `Retry-After` allow; returns the last response (which
+    /// keeps `key` out of its summary).
     pub fn send(
         &self,
+        key: &Secret,
         build: impl Fn(&reqwest::blocking::Client) -> reqwest::blocking::RequestBuilder,
     ) -> Result<Response, ProviderError> {
         let mut attempt = 0;
@@ -176,7 +228,7 @@ impl Http {
                     continue;
                 }
             }
-            return Ok(Response { status, body });
+            return Ok(Response::new(status, body, Some(key.clone())));
         }
     }
 }
@@ -289,21 +341,16 @@ impl Api {
         }
     }
 
-    /// The base from `KEYWARDEN_<PROVIDER>_BASE_URL`, else `default`.
-    pub fn from_env(http: Http, provider_id: &str, default: &str) -> Self {
-        Self::new(http, base_url(provider_id, default))
-    }
-
     /// `path` (starting with `/`) under the base.
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base)
     }
 }
 
-/// The struct of a provider that is an HTTP API, with `new(http, base)` (tests point it at
-/// a mock server) and `from_env(http)` (the real base, or the one the environment sets).
+/// The struct of a provider that is an HTTP API, with `new(http, base)`: `Providers` passes
+/// the real base or the one the environment sets, tests a mock server's.
 macro_rules! api_provider {
-    ($name:ident, $id:literal) => {
+    ($name:ident) => {
         pub struct $name {
             api: $crate::core::provider::http::Api,
         }
@@ -314,32 +361,10 @@ macro_rules! api_provider {
                     api: $crate::core::provider::http::Api::new(http, base),
                 }
             }
-
-            pub fn from_env(http: $crate::core::provider::Http) -> Self {
-                $name {
-                    api: $crate::core::provider::http::Api::from_env(http, $id, DEFAULT_BASE),
-                }
-            }
         }
     };
 }
 pub(crate) use api_provider;
-
-/// The base URL for a provider: `KEYWARDEN_<PROVIDER>_BASE_URL` when set (it replaces the
-/// whole base, version path included), else `default`. No trailing slash.
-pub fn base_url(provider_id: &str, default: &str) -> String {
-    let var = format!(
-        "KEYWARDEN_{}_BASE_URL",
-        provider_id.to_ascii_uppercase().replace('-', "_")
-    );
-    std::env::var(var)
-        .ok()
-        .filter(|v| !v.trim().is_empty())
-        .unwrap_or_else(|| default.to_string())
-        .trim()
-        .trim_end_matches('/')
-        .to_string()
-}
 
 #[cfg(test)]
 mod tests {
@@ -367,12 +392,13 @@ mod tests {
         let token: String = (0..60)
             .map(|i| (b"aZ3kQ9xPm2Lw7RtYbN4c"[(i * 7) % 20]) as char)
             .collect();
-        let r = Response {
-            status: 401,
-            body: format!(
+        let r = Response::new(
+            401,
+            format!(
                 r#"{{"error":{{"message":"Incorrect API key provided: {token}. See https://platform.openai.com/account/api-keys."}}}}"#
             ),
-        };
+            None,
+        );
         let summary = r.summary();
         assert!(!summary.contains(&token[..12]), "{summary}");
         assert!(summary.contains("Incorrect API key provided"), "{summary}");
@@ -384,16 +410,44 @@ mod tests {
 
     #[test]
     fn summary_prefers_the_error_message() {
-        let r = Response {
-            status: 401,
-            body: r#"{"error":{"message":"Incorrect API key","code":"invalid_api_key"}}"#.into(),
-        };
+        let r = Response::new(
+            401,
+            r#"{"error":{"message":"Incorrect API key","code":"invalid_api_key"}}"#,
+            None,
+        );
         assert_eq!(r.summary(), "Incorrect API key");
         assert_eq!(r.error_field("code").as_deref(), Some("invalid_api_key"));
-        let r = Response {
-            status: 500,
-            body: "oops\n".into(),
-        };
+        let r = Response::new(500, "oops\n", None);
         assert_eq!(r.summary(), "oops");
+    }
+
+    #[test]
+    fn a_key_quoted_inside_a_long_url_never_survives_the_cut() {
+        let key = format!("sk-proj-{}", "aZ3kQ9xPm2Lw7RtYbN4c_-".repeat(7));
+        let message = format!(
+            "Invalid key; see https://platform.example.com/keys/{key}/details?from={key} for more."
+        );
+        // Known key: scrubbed before the message is clipped.
+        let r = Response::new(
+            401,
+            serde_json::json!({"error": {"message": message}}).to_string(),
+            Some(Secret::new(key.clone())),
+        );
+        let summary = r.summary();
+        assert!(!summary.contains(&key[8..30]), "{summary}");
+        assert!(
+            summary.contains("https://platform.example.com/keys/"),
+            "{summary}"
+        );
+        // Another key (not the one sent): masked inside the link too.
+        let r = Response::new(
+            401,
+            serde_json::json!({"error": {"message": message}}).to_string(),
+            None,
+        );
+        let summary = r.summary();
+        for start in (8..key.len() - 12).step_by(6) {
+            assert!(!summary.contains(&key[start..start + 12]), "{summary}");
+        }
     }
 }

@@ -7,15 +7,11 @@ use crate::core::secret::Secret;
 pub const DEFAULT_BASE: &str = "https://huggingface.co/api";
 pub const TOKENS_PAGE: &str = "https://huggingface.co/settings/tokens";
 
-super::http::api_provider!(HuggingFace, "huggingface");
+super::http::api_provider!(HuggingFace);
 
 impl Provider for HuggingFace {
-    fn id(&self) -> &'static str {
-        "huggingface"
-    }
-
-    fn name(&self) -> &'static str {
-        "Hugging Face"
+    fn id(&self) -> super::ProviderId {
+        super::ProviderId::HuggingFace
     }
 
     fn default_env_var(&self) -> &'static str {
@@ -26,6 +22,7 @@ impl Provider for HuggingFace {
         let url = self.api.url("/whoami-v2");
         super::verify_by_status(
             &self.api.http,
+            key,
             |c| c.get(&url).bearer_auth(key.expose()),
             &[401],
         )

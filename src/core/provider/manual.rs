@@ -7,12 +7,8 @@ use crate::core::secret::Secret;
 pub struct PrivateKey;
 
 impl Provider for PrivateKey {
-    fn id(&self) -> &'static str {
-        "private-key"
-    }
-
-    fn name(&self) -> &'static str {
-        "private key"
+    fn id(&self) -> super::ProviderId {
+        super::ProviderId::PrivateKey
     }
 
     fn default_env_var(&self) -> &'static str {
@@ -42,12 +38,8 @@ impl Provider for PrivateKey {
 pub struct Generic;
 
 impl Provider for Generic {
-    fn id(&self) -> &'static str {
-        "generic"
-    }
-
-    fn name(&self) -> &'static str {
-        "generic"
+    fn id(&self) -> super::ProviderId {
+        super::ProviderId::Generic
     }
 
     fn default_env_var(&self) -> &'static str {

@@ -1,9 +1,12 @@
-//! Providers: asking a vendor whether a key still works, killing it, and making a new one.
+//! Providers: asking a vendor whether a key still works, finding it in the vendor's records,
+//! killing it, and making a new one.
 //!
-//! `Provider` is the interface (verify, revoke, create a replacement, manual steps); there
-//! is one file per vendor, and every rule's provider has at least the manual steps. All
-//! network access goes through `http::Http`; every base URL can be replaced with
-//! `KEYWARDEN_<PROVIDER>_BASE_URL` (tests point it at a mock on 127.0.0.1).
+//! `Provider` is the interface (verify, locate, revoke, create a replacement, manual steps);
+//! there is one file per vendor, and every rule's provider has at least the manual steps.
+//! `locate` and `revoke` are separate so that whoever drives a revocation can show the
+//! person what was found and ask before anything is deleted (`ops::revoke`). All network
+//! access goes through `http::Http`; `Providers` builds each vendor with its base URL, which
+//! `KEYWARDEN_<PROVIDER>_BASE_URL` can replace (tests point it at a mock on 127.0.0.1).
 //!
 //! Liveness is decided from what the provider says, never from the absence of an answer:
 //! a timeout, a 5xx or an unreadable body is `Unknown`, not `Dead`.
@@ -15,22 +18,25 @@ pub mod gitlab;
 pub mod google;
 pub mod http;
 pub mod huggingface;
+pub mod id;
 pub mod manual;
 pub mod openai;
 pub mod openai_usage;
 pub mod slack;
 pub mod stripe;
 
+use crate::core::environment::Environment;
 use crate::core::secret::{Liveness, Secret};
-use std::collections::HashMap;
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use std::collections::{BTreeMap, HashMap};
 use thiserror::Error;
 
 pub use http::{Http, HttpConfig, Response};
+pub use id::{ProviderId, UnknownProvider};
 
 #[derive(Debug, Error)]
 pub enum ProviderError {
-    #[error("unknown provider `{0}` (known: {known})", known = PROVIDER_IDS.join(", "))]
-    UnknownProvider(String),
     #[error("the request timed out")]
     Timeout,
     #[error("network error: {0}")]
@@ -46,6 +52,8 @@ pub enum ProviderError {
         provider: &'static str,
         message: String,
     },
+    /// The provider was asked and no single key of its records is this one (none, or
+    /// several that the redacted form cannot tell apart).
     #[error("{0}")]
     NotFound(String),
     #[error("{0}")]
@@ -67,10 +75,15 @@ impl ProviderError {
             message: message.into(),
         }
     }
+
+    /// The error as one line with every given key redacted out of it.
+    pub fn scrubbed(&self, keys: &[&Secret]) -> String {
+        scrub(&self.to_string(), keys)
+    }
 }
 
 /// What a provider said about a key, and why.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Verification {
     pub liveness: Liveness,
     /// One line for people: "accepted", "invalid_api_key", "timed out"…
@@ -134,10 +147,23 @@ impl Verification {
         };
         Verification::unknown(reason)
     }
+
+    /// A success status is only "live" when the body is the JSON the API sends: a proxy's
+    /// or captive portal's page answers 200 too, and says nothing about the key.
+    pub fn accepted(response: &Response) -> Self {
+        if response.json().is_some() {
+            Verification::live(format!("accepted (HTTP {})", response.status))
+        } else {
+            Verification::unknown(format!(
+                "unreadable answer (HTTP {}): not the provider's JSON",
+                response.status
+            ))
+        }
+    }
 }
 
 /// How to revoke a key by hand: the page to open and the exact steps.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ManualSteps {
     pub page: Option<String>,
     pub steps: Vec<String>,
@@ -152,6 +178,77 @@ pub enum Revocation {
     Manual(ManualSteps),
 }
 
+/// Who owns a key at its provider.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum KeyOwner {
+    User {
+        id: String,
+        name: String,
+        email: Option<String>,
+    },
+    ServiceAccount {
+        id: String,
+        name: String,
+    },
+    Unknown,
+}
+
+impl KeyOwner {
+    pub fn describe(&self) -> String {
+        match self {
+            KeyOwner::User { name, email, id } => match email {
+                Some(email) => format!("user {name} <{email}>"),
+                None => format!("user {name} ({id})"),
+            },
+            KeyOwner::ServiceAccount { id, name } => format!("service account {name} ({id})"),
+            KeyOwner::Unknown => "unknown owner".to_string(),
+        }
+    }
+}
+
+/// A project (or workspace) at a provider that keys belong to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Project {
+    pub id: String,
+    pub name: String,
+}
+
+/// A key as its provider's records describe it (never the key itself): what `locate` finds,
+/// what is shown before deleting it, and what a revocation or replacement acts on.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RemoteKey {
+    pub provider: ProviderId,
+    /// The provider's id for the key (`key_…`).
+    pub id: String,
+    pub name: String,
+    /// The provider's own redacted form (`sk-proj-abc...wxyz`).
+    pub redacted: Option<String>,
+    pub project: Option<Project>,
+    pub owner: KeyOwner,
+    pub created: Option<DateTime<Utc>>,
+    pub last_used: Option<DateTime<Utc>>,
+}
+
+impl RemoteKey {
+    /// `OpenAI key "laptop" (key_1) in project "Web" (proj_1)`.
+    pub fn describe(&self) -> String {
+        let mut text = format!(
+            "{} key \"{}\" ({})",
+            self.provider.name(),
+            self.name,
+            self.id
+        );
+        if let Some(project) = &self.project {
+            text.push_str(&format!(
+                " in project \"{}\" ({})",
+                project.name, project.id
+            ));
+        }
+        text
+    }
+}
+
 /// A new key made by a provider's API, to replace a leaked one.
 #[derive(Debug, Clone)]
 pub struct Replacement {
@@ -160,21 +257,43 @@ pub struct Replacement {
     pub id: String,
     pub name: String,
     pub detail: String,
+    pub created: Option<DateTime<Utc>>,
 }
 
-/// Credentials beyond the key itself that some operations need (an OpenAI admin key).
+/// Credentials beyond the key itself that some operations need, by provider: an OpenAI
+/// admin key lets keywarden look keys up, delete them and make new ones.
 #[derive(Debug, Clone, Default)]
 pub struct Credentials {
-    pub openai_admin: Option<Secret>,
+    admin: BTreeMap<ProviderId, Secret>,
+}
+
+impl Credentials {
+    /// These credentials plus an admin key for `provider`.
+    pub fn with_admin(mut self, provider: ProviderId, key: Secret) -> Self {
+        self.admin.insert(provider, key);
+        self
+    }
+
+    /// The admin key for `provider`, when there is one.
+    pub fn admin(&self, provider: ProviderId) -> Option<&Secret> {
+        self.admin.get(&provider)
+    }
+
+    /// Every secret held, so messages can be scrubbed of them.
+    pub fn secrets(&self) -> Vec<&Secret> {
+        self.admin.values().collect()
+    }
 }
 
 /// One vendor.
 pub trait Provider: Send + Sync {
-    /// The id used by rules and the registry (`openai`, `github`…).
-    fn id(&self) -> &'static str;
+    /// The id used by rules and the registry.
+    fn id(&self) -> ProviderId;
 
     /// The vendor's name for people.
-    fn name(&self) -> &'static str;
+    fn name(&self) -> &'static str {
+        self.id().name()
+    }
 
     /// The environment variable a key of this provider conventionally lives in.
     fn default_env_var(&self) -> &'static str;
@@ -191,16 +310,43 @@ pub trait Provider: Send + Sync {
     /// The steps to revoke the key by hand (every provider has them).
     fn manual_steps(&self, key: &Secret) -> ManualSteps;
 
-    /// Revokes the key through the API when the provider allows it, else returns the
-    /// manual steps.
-    fn revoke(&self, key: &Secret, _creds: &Credentials) -> Result<Revocation, ProviderError> {
+    /// What `locate` would ask, for a status line ("the OpenAI Admin API"), when it can
+    /// look keys up with these credentials; `None` when it cannot.
+    fn locator(&self, _creds: &Credentials) -> Option<&'static str> {
+        None
+    }
+
+    /// Finds the key in the provider's records. `Ok(None)`: this provider cannot look keys
+    /// up (with these credentials). `Err(NotFound)`: it looked, and no single key is this one.
+    fn locate(
+        &self,
+        _key: &Secret,
+        _creds: &Credentials,
+    ) -> Result<Option<RemoteKey>, ProviderError> {
+        Ok(None)
+    }
+
+    /// Revokes the key: `located` is what `locate` found (the provider then deletes exactly
+    /// that), `None` when it found nothing or was not asked. Through the API where the
+    /// provider allows it, else the manual steps.
+    fn revoke(
+        &self,
+        key: &Secret,
+        _located: Option<&RemoteKey>,
+        _creds: &Credentials,
+    ) -> Result<Revocation, ProviderError> {
         Ok(Revocation::Manual(self.manual_steps(key)))
     }
 
-    /// Creates a key to replace `old`, when the provider's API can.
+    /// Whether `create_replacement` can make a new key for `old` with these credentials.
+    fn can_create_replacement(&self, _old: &RemoteKey, _creds: &Credentials) -> bool {
+        false
+    }
+
+    /// Creates a key to replace `old` (as `locate` found it), when the provider's API can.
     fn create_replacement(
         &self,
-        _old: &Secret,
+        _old: &RemoteKey,
         _name: &str,
         _creds: &Credentials,
     ) -> Result<Replacement, ProviderError> {
@@ -222,105 +368,124 @@ pub fn scrub(text: &str, keys: &[&Secret]) -> String {
     out
 }
 
-/// Every provider a rule can name.
-pub const PROVIDER_IDS: &[&str] = &[
-    "openai",
-    "anthropic",
-    "github",
-    "gitlab",
-    "aws",
-    "stripe",
-    "slack",
-    "google",
-    "huggingface",
-    "private-key",
-    "generic",
-];
-
-/// The provider for `id`, with its base URL from the environment (or the default).
-pub fn provider(id: &str, http: &Http) -> Result<Box<dyn Provider>, ProviderError> {
-    let http = http.clone();
-    Ok(match id {
-        "openai" => Box::new(openai::OpenAi::from_env(http)),
-        "anthropic" => Box::new(anthropic::Anthropic::from_env(http)),
-        "github" => Box::new(github::GitHub::from_env(http)),
-        "gitlab" => Box::new(gitlab::GitLab::from_env(http)),
-        "aws" => Box::new(aws::Aws),
-        "stripe" => Box::new(stripe::Stripe::from_env(http)),
-        "slack" => Box::new(slack::Slack::from_env(http)),
-        "google" => Box::new(google::Google::from_env(http)),
-        "huggingface" => Box::new(huggingface::HuggingFace::from_env(http)),
-        "private-key" => Box::new(manual::PrivateKey),
-        "generic" => Box::new(manual::Generic),
-        other => return Err(ProviderError::UnknownProvider(other.to_string())),
-    })
+/// Builds providers: the shared HTTP client and each provider's base URL (the default, or
+/// what `KEYWARDEN_<PROVIDER>_BASE_URL` says).
+#[derive(Debug, Clone)]
+pub struct Providers {
+    http: Http,
+    bases: BTreeMap<ProviderId, String>,
 }
 
-/// Checks every distinct (provider, key) pair once, `concurrency` at a time, and returns
-/// the answers keyed by `(provider id, fingerprint)`.
-pub fn verify_many(
-    http: &Http,
-    keys: &[(String, Secret)],
-    concurrency: usize,
-) -> HashMap<(String, String), Verification> {
-    let mut unique: Vec<(String, Secret)> = Vec::new();
-    let mut seen = std::collections::HashSet::new();
-    for (provider_id, key) in keys {
-        if seen.insert((provider_id.clone(), key.fingerprint())) {
-            unique.push((provider_id.clone(), key.clone()));
+impl Providers {
+    pub fn new(http: Http, env: &Environment) -> Self {
+        let bases = ProviderId::ALL
+            .into_iter()
+            .filter_map(|id| {
+                env.provider_base_url(&id.env_name())
+                    .map(|base| (id, base.to_string()))
+            })
+            .collect();
+        Providers { http, bases }
+    }
+
+    pub fn http(&self) -> &Http {
+        &self.http
+    }
+
+    fn base(&self, id: ProviderId, default: &str) -> String {
+        self.bases
+            .get(&id)
+            .cloned()
+            .unwrap_or_else(|| default.to_string())
+    }
+
+    /// The provider for `id`.
+    pub fn get(&self, id: ProviderId) -> Box<dyn Provider> {
+        let http = self.http.clone();
+        match id {
+            ProviderId::OpenAi => Box::new(openai::OpenAi::new(
+                http,
+                self.base(id, openai::DEFAULT_BASE),
+            )),
+            ProviderId::Anthropic => Box::new(anthropic::Anthropic::new(
+                http,
+                self.base(id, anthropic::DEFAULT_BASE),
+            )),
+            ProviderId::GitHub => Box::new(github::GitHub::new(
+                http,
+                self.base(id, github::DEFAULT_BASE),
+            )),
+            ProviderId::GitLab => Box::new(gitlab::GitLab::new(
+                http,
+                self.base(id, gitlab::DEFAULT_BASE),
+            )),
+            ProviderId::Aws => Box::new(aws::Aws),
+            ProviderId::Stripe => Box::new(stripe::Stripe::new(
+                http,
+                self.base(id, stripe::DEFAULT_BASE),
+            )),
+            ProviderId::Slack => {
+                Box::new(slack::Slack::new(http, self.base(id, slack::DEFAULT_BASE)))
+            }
+            ProviderId::Google => Box::new(google::Google::new(
+                http,
+                self.base(id, google::DEFAULT_BASE),
+            )),
+            ProviderId::HuggingFace => Box::new(huggingface::HuggingFace::new(
+                http,
+                self.base(id, huggingface::DEFAULT_BASE),
+            )),
+            ProviderId::PrivateKey => Box::new(manual::PrivateKey),
+            ProviderId::Generic => Box::new(manual::Generic),
         }
     }
-    let next = std::sync::atomic::AtomicUsize::new(0);
-    let results = std::sync::Mutex::new(HashMap::new());
-    let workers = concurrency.clamp(1, 16).min(unique.len().max(1));
-    std::thread::scope(|scope| {
-        for _ in 0..workers {
-            scope.spawn(|| loop {
-                let index = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                let Some((provider_id, key)) = unique.get(index) else {
-                    break;
-                };
-                let verification = match provider(provider_id, http) {
-                    Ok(p) => p.verify(key).scrubbed(key),
-                    Err(err) => Verification::from_error(&err),
-                };
-                results
-                    .lock()
-                    .expect("verification results lock")
-                    .insert((provider_id.clone(), key.fingerprint()), verification);
-            });
-        }
-    });
-    results.into_inner().expect("verification results lock")
-}
 
-/// Verifies `key` every `interval` until it is dead or `keep_going` (called with each
-/// answer) returns false. Returns the last answer. Used after a manual revocation: the
-/// page says "revoked" before every edge of the provider agrees.
-pub fn poll_until_dead(
-    provider: &dyn Provider,
-    key: &Secret,
-    interval: std::time::Duration,
-    mut keep_going: impl FnMut(&Verification) -> bool,
-) -> Verification {
-    loop {
-        let answer = provider.verify(key).scrubbed(key);
-        if answer.liveness == Liveness::Dead || !keep_going(&answer) {
-            return answer;
+    /// Checks every distinct (provider, key) pair once, `concurrency` at a time, and
+    /// returns the answers keyed by `(provider, fingerprint)`.
+    pub fn verify_many(
+        &self,
+        keys: &[(ProviderId, Secret)],
+        concurrency: usize,
+    ) -> HashMap<(ProviderId, String), Verification> {
+        let mut unique: Vec<(ProviderId, Secret)> = Vec::new();
+        let mut seen = std::collections::HashSet::new();
+        for (provider_id, key) in keys {
+            if seen.insert((*provider_id, key.fingerprint())) {
+                unique.push((*provider_id, key.clone()));
+            }
         }
-        std::thread::sleep(interval);
+        let next = std::sync::atomic::AtomicUsize::new(0);
+        let results = std::sync::Mutex::new(HashMap::new());
+        let workers = concurrency.clamp(1, 16).min(unique.len().max(1));
+        std::thread::scope(|scope| {
+            for _ in 0..workers {
+                scope.spawn(|| loop {
+                    let index = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    let Some((provider_id, key)) = unique.get(index) else {
+                        break;
+                    };
+                    let verification = self.get(*provider_id).verify(key).scrubbed(key);
+                    results
+                        .lock()
+                        .expect("verification results lock")
+                        .insert((*provider_id, key.fingerprint()), verification);
+                });
+            }
+        });
+        results.into_inner().expect("verification results lock")
     }
 }
 
-/// A common shape: `GET url` with the key in a header; 2xx live, the given statuses dead,
-/// anything else unknown.
+/// A common shape: `GET url` with the key in a header; 2xx with a JSON body live, the
+/// given statuses dead, anything else unknown.
 pub(crate) fn verify_by_status(
     http: &Http,
+    key: &Secret,
     request: impl Fn(&reqwest::blocking::Client) -> reqwest::blocking::RequestBuilder,
     dead_statuses: &[u16],
 ) -> Verification {
-    match http.send(request) {
-        Ok(r) if r.is_success() => Verification::live(format!("accepted (HTTP {})", r.status)),
+    match http.send(key, request) {
+        Ok(r) if r.is_success() => Verification::accepted(&r),
         Ok(r) if dead_statuses.contains(&r.status) => Verification::dead(format!(
             "rejected as invalid (HTTP {}): {}",
             r.status,
@@ -338,20 +503,36 @@ mod tests {
     #[test]
     fn every_rule_provider_is_known_and_has_manual_steps() {
         let http = Http::new(HttpConfig::default()).expect("client");
+        let providers = Providers::new(http, &Environment::default());
         let rules = crate::core::rules::RuleSet::builtin().expect("built-in rules");
         for rule in rules.rules() {
-            let p = provider(&rule.provider, &http)
+            let id: ProviderId = rule
+                .provider
+                .parse()
                 .unwrap_or_else(|e| panic!("rule {} names {}: {e}", rule.id, rule.provider));
+            let p = providers.get(id);
             let steps = p.manual_steps(&Secret::new("x".repeat(40)));
             assert!(!steps.steps.is_empty(), "{} has no manual steps", p.id());
             assert!(!p.default_env_var().is_empty());
         }
-        for id in PROVIDER_IDS {
-            assert_eq!(provider(id, &http).expect("known").id(), *id);
+        for id in ProviderId::ALL {
+            assert_eq!(providers.get(id).id(), id);
         }
-        assert!(matches!(
-            provider("nope", &http),
-            Err(ProviderError::UnknownProvider(_))
-        ));
+    }
+
+    #[test]
+    fn base_urls_come_from_the_environment() {
+        let http = Http::new(HttpConfig::default()).expect("client");
+        let env =
+            Environment::from_pairs(&[("KEYWARDEN_OPENAI_BASE_URL", "http://127.0.0.1:1/v1/")]);
+        let providers = Providers::new(http, &env);
+        assert_eq!(
+            providers.base(ProviderId::OpenAi, openai::DEFAULT_BASE),
+            "http://127.0.0.1:1/v1"
+        );
+        assert_eq!(
+            providers.base(ProviderId::GitHub, github::DEFAULT_BASE),
+            github::DEFAULT_BASE
+        );
     }
 }

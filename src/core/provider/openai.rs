@@ -1,12 +1,15 @@
 //! OpenAI: liveness through `GET /models`, classified by `error.code`; and, with an admin
 //! key (`sk-admin-…`), the Admin API: find which project key a leaked key is (matching its
 //! `redacted_value` across every project, following pagination), delete it (or its service
-//! account), and create a replacement through a new service account in the same project.
+//! account), and create a replacement — another key for the same service account when the
+//! leaked key is a service account's, else a new service account in the same project (the
+//! API cannot create a user's key).
 
 use super::{
-    Credentials, ManualSteps, Provider, ProviderError, Replacement, Response, Revocation,
-    Verification,
+    Credentials, ManualSteps, Provider, ProviderError, ProviderId, RemoteKey, Replacement,
+    Response, Revocation, Verification,
 };
+pub use super::{KeyOwner, Project};
 use crate::core::secret::Secret;
 use chrono::{DateTime, Utc};
 use serde_json::Value;
@@ -19,41 +22,7 @@ const PAGE_LIMIT: usize = 100;
 /// A guard against a server that keeps saying `has_more` forever.
 const MAX_PAGES: usize = 1000;
 
-super::http::api_provider!(OpenAi, "openai");
-
-/// Who owns a project key.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum KeyOwner {
-    User {
-        id: String,
-        name: String,
-        email: Option<String>,
-    },
-    ServiceAccount {
-        id: String,
-        name: String,
-    },
-    Unknown,
-}
-
-impl KeyOwner {
-    pub fn describe(&self) -> String {
-        match self {
-            KeyOwner::User { name, email, id } => match email {
-                Some(email) => format!("user {name} <{email}>"),
-                None => format!("user {name} ({id})"),
-            },
-            KeyOwner::ServiceAccount { id, name } => format!("service account {name} ({id})"),
-            KeyOwner::Unknown => "unknown owner".to_string(),
-        }
-    }
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Project {
-    pub id: String,
-    pub name: String,
-}
+super::http::api_provider!(OpenAi);
 
 /// A project API key as the Admin API lists it (never the key itself).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -65,6 +34,42 @@ pub struct ProjectKey {
     pub last_used_at: Option<DateTime<Utc>>,
     pub owner: KeyOwner,
     pub project: Project,
+}
+
+impl From<ProjectKey> for RemoteKey {
+    fn from(key: ProjectKey) -> Self {
+        RemoteKey {
+            provider: ProviderId::OpenAi,
+            id: key.id,
+            name: key.name,
+            redacted: Some(key.redacted_value),
+            project: Some(key.project),
+            owner: key.owner,
+            created: key.created_at,
+            last_used: key.last_used_at,
+        }
+    }
+}
+
+impl ProjectKey {
+    /// The project key a `RemoteKey` from `locate` stands for (it must name its project).
+    fn from_remote(remote: &RemoteKey) -> Result<Self, ProviderError> {
+        let project = remote.project.clone().ok_or_else(|| {
+            ProviderError::Unsupported(format!(
+                "the OpenAI key {} has no project; revoke it at {API_KEYS_PAGE}",
+                remote.id
+            ))
+        })?;
+        Ok(ProjectKey {
+            id: remote.id.clone(),
+            name: remote.name.clone(),
+            redacted_value: remote.redacted.clone().unwrap_or_default(),
+            created_at: remote.created,
+            last_used_at: remote.last_used,
+            owner: remote.owner.clone(),
+            project,
+        })
+    }
 }
 
 /// What deleting a project key did.
@@ -84,13 +89,13 @@ impl OpenAi {
         let url = self.api.url(path);
         self.api
             .http
-            .send(|c| c.get(&url).bearer_auth(key.expose()))
+            .send(key, |c| c.get(&url).bearer_auth(key.expose()))
     }
 
     /// Classifies an answer from an endpoint the key should be able to call.
     fn classify(response: &Response) -> Verification {
         if response.is_success() {
-            return Verification::live(format!("accepted (HTTP {})", response.status));
+            return Verification::accepted(response);
         }
         let code = response.error_field("code");
         let message = response
@@ -246,7 +251,8 @@ impl OpenAi {
     }
 
     /// Deletes a project key. A key owned by a service account that the key endpoint
-    /// refuses to delete is removed by deleting its service account.
+    /// refuses to delete is removed by deleting its service account — unless the account
+    /// has other keys, which that would delete too.
     pub fn delete_key(&self, admin: &Secret, key: &ProjectKey) -> Result<Deleted, ProviderError> {
         let url = self.api.url(&format!(
             "/organization/projects/{}/api_keys/{}",
@@ -256,13 +262,30 @@ impl OpenAi {
         let response = self
             .api
             .http
-            .send(|c| c.delete(&url).bearer_auth(admin.expose()))?;
+            .send(admin, |c| c.delete(&url).bearer_auth(admin.expose()))?;
         if response.is_success() {
             check_deleted(&response)?;
             return Ok(Deleted::Key { id: key.id.clone() });
         }
         if let KeyOwner::ServiceAccount { id, .. } = &key.owner {
             if (400..500).contains(&response.status) && response.status != 401 {
+                // Deleting the account deletes all of its keys: never one that lives on
+                // (such as the replacement just made for the same account).
+                let others: Vec<String> = self
+                    .list_project_keys(admin, &key.project)?
+                    .into_iter()
+                    .filter(|k| k.id != key.id)
+                    .filter(|k| matches!(&k.owner, KeyOwner::ServiceAccount { id: other, .. } if other == id))
+                    .map(|k| k.name)
+                    .collect();
+                if !others.is_empty() {
+                    return Err(ProviderError::Unsupported(format!(
+                        "OpenAI refused to delete the service account's key {} ({}), and deleting the service account {id} would also delete its other keys ({}); revoke the key at {API_KEYS_PAGE}",
+                        key.name,
+                        response.summary(),
+                        others.join(", ")
+                    )));
+                }
                 self.delete_service_account(admin, &key.project, id)?;
                 return Ok(Deleted::ServiceAccount { id: id.clone() });
             }
@@ -284,7 +307,7 @@ impl OpenAi {
         let response = self
             .api
             .http
-            .send(|c| c.delete(&url).bearer_auth(admin.expose()))?;
+            .send(admin, |c| c.delete(&url).bearer_auth(admin.expose()))?;
         if !response.is_success() {
             return Err(admin_error(&response));
         }
@@ -298,20 +321,11 @@ impl OpenAi {
         project: &Project,
         name: &str,
     ) -> Result<Replacement, ProviderError> {
-        let url = self.api.url(&format!(
+        let path = format!(
             "/organization/projects/{}/service_accounts",
             url_escape(&project.id)
-        ));
-        let body = serde_json::json!({ "name": name });
-        let response = self
-            .api
-            .http
-            .send(|c| c.post(&url).bearer_auth(admin.expose()).json(&body))?;
-        if !response.is_success() {
-            return Err(admin_error(&response));
-        }
-        let json: Value = serde_json::from_str(&response.body)
-            .map_err(|e| ProviderError::malformed(NAME, format!("service account: {e}")))?;
+        );
+        let json = self.post_admin(admin, &path, name, "service account")?;
         let account_id = str_field(&json, "id")?;
         let value = json
             .pointer("/api_key/value")
@@ -325,7 +339,12 @@ impl OpenAi {
             .and_then(Value::as_str)
             .unwrap_or("")
             .to_string();
+        let created = json
+            .get("api_key")
+            .and_then(|k| timestamp(k, "created_at"))
+            .or_else(|| timestamp(&json, "created_at"));
         Ok(Replacement {
+            created,
             key: Secret::new(value),
             id: if key_id.is_empty() {
                 account_id.clone()
@@ -341,13 +360,65 @@ impl OpenAi {
     }
 }
 
-impl Provider for OpenAi {
-    fn id(&self) -> &'static str {
-        "openai"
+impl OpenAi {
+    /// `POST path` with `{"name": name}` to the Admin API; the answer as JSON (`what` names
+    /// it in errors).
+    fn post_admin(
+        &self,
+        admin: &Secret,
+        path: &str,
+        name: &str,
+        what: &str,
+    ) -> Result<Value, ProviderError> {
+        let url = self.api.url(path);
+        let body = serde_json::json!({ "name": name });
+        let response = self.api.http.send(admin, |c| {
+            c.post(&url).bearer_auth(admin.expose()).json(&body)
+        })?;
+        if !response.is_success() {
+            return Err(admin_error(&response));
+        }
+        serde_json::from_str(&response.body)
+            .map_err(|e| ProviderError::malformed(NAME, format!("{what}: {e}")))
     }
 
-    fn name(&self) -> &'static str {
-        NAME
+    /// Creates another key for an existing service account of `project`.
+    pub fn create_service_account_key(
+        &self,
+        admin: &Secret,
+        project: &Project,
+        service_account: (&str, &str),
+        name: &str,
+    ) -> Result<Replacement, ProviderError> {
+        let (account_id, account_name) = service_account;
+        let path = format!(
+            "/organization/projects/{}/service_accounts/{}/api_keys",
+            url_escape(&project.id),
+            url_escape(account_id)
+        );
+        let json = self.post_admin(admin, &path, name, "service account key")?;
+        let value = json
+            .get("value")
+            .and_then(Value::as_str)
+            .filter(|v| !v.is_empty())
+            .ok_or_else(|| ProviderError::malformed(NAME, "the new key came without its value"))?;
+        let key_id = str_field(&json, "id")?;
+        Ok(Replacement {
+            key: Secret::new(value),
+            id: format!("{key_id} (service account {account_id})"),
+            name: name.to_string(),
+            detail: format!(
+                "new key {name} ({key_id}) for service account {account_name} ({account_id}) in project {} ({})",
+                project.name, project.id
+            ),
+            created: timestamp(&json, "created_at"),
+        })
+    }
+}
+
+impl Provider for OpenAi {
+    fn id(&self) -> super::ProviderId {
+        super::ProviderId::OpenAi
     }
 
     fn default_env_var(&self) -> &'static str {
@@ -382,38 +453,69 @@ impl Provider for OpenAi {
         }
     }
 
-    fn revoke(&self, key: &Secret, creds: &Credentials) -> Result<Revocation, ProviderError> {
-        let Some(admin) = &creds.openai_admin else {
+    fn locator(&self, creds: &Credentials) -> Option<&'static str> {
+        creds
+            .admin(ProviderId::OpenAi)
+            .map(|_| "the OpenAI Admin API (every project)")
+    }
+
+    fn locate(
+        &self,
+        key: &Secret,
+        creds: &Credentials,
+    ) -> Result<Option<RemoteKey>, ProviderError> {
+        let Some(admin) = creds.admin(ProviderId::OpenAi) else {
+            return Ok(None);
+        };
+        Ok(Some(self.find_unique_key(admin, key)?.into()))
+    }
+
+    fn revoke(
+        &self,
+        key: &Secret,
+        located: Option<&RemoteKey>,
+        creds: &Credentials,
+    ) -> Result<Revocation, ProviderError> {
+        let (Some(admin), Some(located)) = (creds.admin(ProviderId::OpenAi), located) else {
             return Ok(Revocation::Manual(self.manual_steps(key)));
         };
-        let found = self.find_unique_key(admin, key)?;
+        let found = ProjectKey::from_remote(located)?;
         let detail = match self.delete_key(admin, &found)? {
             Deleted::Key { id } => format!(
-                "deleted project key {} ({id}) in project {}",
+                "deleted key {id} (\"{}\") in project {}",
                 found.name, found.project.name
             ),
             Deleted::ServiceAccount { id } => format!(
-                "deleted service account {id} and with it key {} in project {}",
+                "the key belongs to a service account, so its service account {id} was deleted, and with it key {} in project {}",
                 found.name, found.project.name
             ),
         };
         Ok(Revocation::Revoked { detail })
     }
 
+    fn can_create_replacement(&self, old: &RemoteKey, creds: &Credentials) -> bool {
+        creds.admin(ProviderId::OpenAi).is_some() && old.project.is_some()
+    }
+
     fn create_replacement(
         &self,
-        old: &Secret,
+        old: &RemoteKey,
         name: &str,
         creds: &Credentials,
     ) -> Result<Replacement, ProviderError> {
-        let Some(admin) = &creds.openai_admin else {
+        let Some(admin) = creds.admin(ProviderId::OpenAi) else {
             return Err(ProviderError::Unsupported(format!(
                 "creating an OpenAI key needs an admin key (OPENAI_ADMIN_KEY); otherwise create \
                  one at {API_KEYS_PAGE}"
             )));
         };
-        let found = self.find_unique_key(admin, old)?;
-        self.create_service_account(admin, &found.project, name)
+        let found = ProjectKey::from_remote(old)?;
+        match &found.owner {
+            KeyOwner::ServiceAccount { id, name: account } => {
+                self.create_service_account_key(admin, &found.project, (id, account), name)
+            }
+            _ => self.create_service_account(admin, &found.project, name),
+        }
     }
 }
 
@@ -551,10 +653,7 @@ mod tests {
 
     #[test]
     fn classification_goes_by_error_code() {
-        let r = |status, body: &str| Response {
-            status,
-            body: body.to_string(),
-        };
+        let r = |status, body: &str| Response::new(status, body, None);
         let dead = OpenAi::classify(&r(
             401,
             r#"{"error":{"message":"Incorrect API key provided","code":"invalid_api_key"}}"#,

@@ -360,10 +360,7 @@ mod tests {
     }
 
     fn ok(value: Value) -> Result<Response, ProviderError> {
-        Ok(Response {
-            status: 200,
-            body: value.to_string(),
-        })
+        Ok(Response::new(200, value.to_string(), None))
     }
 
     fn empty_page() -> Value {
@@ -398,10 +395,7 @@ mod tests {
                 }));
             }
             if url.starts_with("/organization/usage/images") {
-                return Ok(Response {
-                    status: 403,
-                    body: r#"{"error":{"message":"no"}}"#.into(),
-                });
+                return Ok(Response::new(403, r#"{"error":{"message":"no"}}"#, None));
             }
             if url.starts_with("/organization/usage/file_search_calls") {
                 return ok(json!({"data": [{"start_time": 1_793_588_400, "results": [
@@ -444,10 +438,11 @@ mod tests {
             end: at("2026-12-01T00:00:00Z"),
         };
         let get = |_: &str| {
-            Ok(Response {
-                status: 429,
-                body: r#"{"error":{"message":"slow down"}}"#.into(),
-            })
+            Ok(Response::new(
+                429,
+                r#"{"error":{"message":"slow down"}}"#,
+                None,
+            ))
         };
         assert!(matches!(
             usage(&get, "key_1", window),

@@ -2,7 +2,9 @@
 //! token alone. Slack answers HTTP 200 either way: the verdict is in `ok` and `error`.
 //! Incoming-webhook URLs are not called (that could post to the channel).
 
-use super::{Credentials, ManualSteps, Provider, ProviderError, Revocation, Verification};
+use super::{
+    Credentials, ManualSteps, Provider, ProviderError, RemoteKey, Revocation, Verification,
+};
 use crate::core::secret::Secret;
 use serde_json::Value;
 
@@ -17,7 +19,7 @@ const DEAD_ERRORS: &[&str] = &[
     "not_authed",
 ];
 
-super::http::api_provider!(Slack, "slack");
+super::http::api_provider!(Slack);
 
 impl Slack {
     fn call(&self, method: &str, key: &Secret) -> Result<Value, ProviderError> {
@@ -25,7 +27,7 @@ impl Slack {
         let response = self
             .api
             .http
-            .send(|c| c.post(&url).bearer_auth(key.expose()))?;
+            .send(key, |c| c.post(&url).bearer_auth(key.expose()))?;
         if !response.is_success() {
             return Err(ProviderError::status("Slack", &response));
         }
@@ -39,12 +41,8 @@ fn is_webhook(key: &Secret) -> bool {
 }
 
 impl Provider for Slack {
-    fn id(&self) -> &'static str {
-        "slack"
-    }
-
-    fn name(&self) -> &'static str {
-        "Slack"
+    fn id(&self) -> super::ProviderId {
+        super::ProviderId::Slack
     }
 
     fn default_env_var(&self) -> &'static str {
@@ -105,7 +103,12 @@ impl Provider for Slack {
         }
     }
 
-    fn revoke(&self, key: &Secret, _creds: &Credentials) -> Result<Revocation, ProviderError> {
+    fn revoke(
+        &self,
+        key: &Secret,
+        _located: Option<&RemoteKey>,
+        _creds: &Credentials,
+    ) -> Result<Revocation, ProviderError> {
         if is_webhook(key) {
             return Ok(Revocation::Manual(self.manual_steps(key)));
         }

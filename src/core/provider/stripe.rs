@@ -7,15 +7,11 @@ use crate::core::secret::Secret;
 pub const DEFAULT_BASE: &str = "https://api.stripe.com/v1";
 pub const KEYS_PAGE: &str = "https://dashboard.stripe.com/apikeys";
 
-super::http::api_provider!(Stripe, "stripe");
+super::http::api_provider!(Stripe);
 
 impl Provider for Stripe {
-    fn id(&self) -> &'static str {
-        "stripe"
-    }
-
-    fn name(&self) -> &'static str {
-        "Stripe"
+    fn id(&self) -> super::ProviderId {
+        super::ProviderId::Stripe
     }
 
     fn default_env_var(&self) -> &'static str {
@@ -27,9 +23,9 @@ impl Provider for Stripe {
         match self
             .api
             .http
-            .send(|c| c.get(&url).bearer_auth(key.expose()))
+            .send(key, |c| c.get(&url).bearer_auth(key.expose()))
         {
-            Ok(r) if r.is_success() => Verification::live(format!("accepted (HTTP {})", r.status)),
+            Ok(r) if r.is_success() => Verification::accepted(&r),
             Ok(r) if r.status == 401 => Verification::dead(format!("rejected: {}", r.summary())),
             Ok(r) if r.status == 403 => {
                 Verification::restricted("restricted key: accepted, but may not read the balance")

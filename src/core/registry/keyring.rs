@@ -4,6 +4,9 @@
 //! Windows), or a file (`KEYWARDEN_KEYRING=file:PATH`, mode 0600, written atomically) for
 //! headless machines and for every test.
 //!
+//! The file store's changes are read-modify-write, so each takes an `flock` on a lock file
+//! beside it (`<file>.lock`): two processes storing keys at once both keep theirs.
+//!
 //! `KEYWARDEN_KEYRING` also accepts `secret-service`, `keyutils` and `os` (the default:
 //! pick the best available).
 
@@ -32,6 +35,8 @@ pub enum KeyringError {
         #[source]
         source: super::RegistryError,
     },
+    #[error(transparent)]
+    Lock(#[from] super::lock::LockError),
     #[error("the {store} refused: {message}")]
     Platform {
         store: &'static str,
@@ -149,6 +154,15 @@ impl FileStore {
             source,
         })
     }
+
+    /// The lock that every change of the file holds from reading it to writing it back.
+    fn lock(&self) -> Result<super::lock::LockFile, KeyringError> {
+        let mut name = self.path.file_name().unwrap_or_default().to_os_string();
+        name.push(".lock");
+        Ok(super::lock::LockFile::acquire(
+            &self.path.with_file_name(name),
+        )?)
+    }
 }
 
 impl KeyStore for FileStore {
@@ -157,6 +171,7 @@ impl KeyStore for FileStore {
     }
 
     fn set(&self, name: &str, key: &Secret) -> Result<(), KeyringError> {
+        let _lock = self.lock()?;
         let mut contents = self.load()?;
         contents
             .keys
@@ -169,6 +184,7 @@ impl KeyStore for FileStore {
     }
 
     fn delete(&self, name: &str) -> Result<bool, KeyringError> {
+        let _lock = self.lock()?;
         let mut contents = self.load()?;
         if contents.keys.remove(name).is_none() {
             return Ok(false);

@@ -1,22 +1,31 @@
 //! The key registry: what keywarden knows about each stored key — name, provider,
-//! environment variable, fingerprint, redacted form, dates and where it is used — but
-//! never the key itself (that lives in the keyring, see `keyring`). Stored as JSON in
-//! `registry.json` in keywarden's data directory (`core::environment`), written
-//! atomically so a crash never leaves half a file.
+//! environment variable, fingerprint, redacted form, dates (created, first seen, last
+//! rotated, last used, revoked) and where it is used — but never the key itself (that lives
+//! in the keyring, see `keyring`). Stored as JSON in `registry.json` in keywarden's data
+//! directory (`core::environment`), written atomically so a crash never leaves half a file,
+//! and changed only under the writers' lock (`lock`), so that concurrent writers never lose
+//! each other's keys.
+//!
+//! Version 2 of the file records locations as `{path, var, repo}`; a version-1 file (its
+//! locations plain strings) is read as well and written back as version 2.
 
 pub mod keyring;
+pub mod lock;
 
 use crate::core::fs::{self, FsError, Mode, SECRET_MODE};
+use crate::core::provider::ProviderId;
 use chrono::{DateTime, Utc};
+use lock::{LockError, LockFile};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 use thiserror::Error;
 
 #[derive(Debug, Error)]
 pub enum RegistryError {
-    #[error("cannot read {path}: {source}")]
+    #[error("cannot read {path}")]
     Read {
         path: PathBuf,
+        #[source]
         source: std::io::Error,
     },
     #[error("cannot create the directory {path}")]
@@ -27,35 +36,129 @@ pub enum RegistryError {
     },
     #[error(transparent)]
     Write(#[from] FsError),
-    #[error("{path} is not a valid registry: {message}")]
-    Corrupt { path: PathBuf, message: String },
+    #[error("{path} is not a valid registry")]
+    Corrupt {
+        path: PathBuf,
+        #[source]
+        source: serde_json::Error,
+    },
+    #[error(
+        "{path} was written by a newer keywarden (registry version {version}); update keywarden"
+    )]
+    Newer { path: PathBuf, version: u64 },
+    #[error(transparent)]
+    Lock(#[from] LockError),
     #[error("no key named `{0}` in the registry")]
     Unknown(String),
     #[error("a key named `{0}` is already in the registry")]
     Exists(String),
 }
 
+/// A place a key is used: a file (absolute path), the variable it is assigned to there, and
+/// the repository the file belongs to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Location {
+    pub path: PathBuf,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub var: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub repo: Option<PathBuf>,
+}
+
+impl Location {
+    pub fn file(path: impl Into<PathBuf>) -> Self {
+        Location {
+            path: path.into(),
+            var: None,
+            repo: None,
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Location {
+    /// Version 2 writes an object; version 1 wrote free text, usually a path, kept as is.
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Stored {
+            Text(String),
+            Fields {
+                path: PathBuf,
+                #[serde(default)]
+                var: Option<String>,
+                #[serde(default)]
+                repo: Option<PathBuf>,
+            },
+        }
+        Ok(match Stored::deserialize(deserializer)? {
+            Stored::Text(text) => Location::file(text),
+            Stored::Fields { path, var, repo } => Location { path, var, repo },
+        })
+    }
+}
+
+/// How a key was revoked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RevokedHow {
+    /// The provider's API accepted the revocation.
+    Api,
+    /// Revoked by hand at the provider, and then checked dead.
+    Manual,
+    /// Found dead by a check (`keys check`), however it happened.
+    Checked,
+}
+
+/// When and how a key was revoked.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Revoked {
+    pub at: DateTime<Utc>,
+    pub how: RevokedHow,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+}
+
 /// One key, described without its value.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct KeyRecord {
     pub name: String,
-    pub provider: String,
+    pub provider: ProviderId,
     pub env_var: String,
     pub fingerprint: String,
     pub redacted: String,
-    /// When the provider created the key, when known (else its age counts from `added`).
+    /// When the provider created the key, where its API says (else its age counts from
+    /// `added`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub created: Option<DateTime<Utc>>,
+    /// When keywarden first saw this key.
     pub added: DateTime<Utc>,
-    /// Where the key is used: `.env` files, CI settings… (free text, usually paths).
+    /// When this key replaced the one before it under the same name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_rotated: Option<DateTime<Utc>>,
+    /// When the provider last saw the key used, where its API says.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_used: Option<DateTime<Utc>>,
+    /// The provider's id for the key (`key_…`), once it has been looked up.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub remote_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub revoked: Option<Revoked>,
+    /// Where the key is used.
     #[serde(default)]
-    pub locations: Vec<String>,
+    pub locations: Vec<Location>,
 }
 
 impl KeyRecord {
     /// The date its age counts from.
     pub fn born(&self) -> DateTime<Utc> {
         self.created.unwrap_or(self.added)
+    }
+
+    /// Records a place the key is used, once.
+    pub fn add_location(&mut self, location: Location) {
+        if !self.locations.contains(&location) {
+            self.locations.push(location);
+        }
     }
 }
 
@@ -68,7 +171,7 @@ pub struct Registry {
 impl Default for Registry {
     fn default() -> Self {
         Registry {
-            version: 1,
+            version: Registry::VERSION,
             keys: Vec::new(),
         }
     }
@@ -76,8 +179,13 @@ impl Default for Registry {
 
 impl Registry {
     pub const FILE_NAME: &'static str = "registry.json";
+    /// The lock file writers hold, beside the registry.
+    pub const LOCK_NAME: &'static str = "registry.lock";
+    /// The version this keywarden writes.
+    pub const VERSION: u32 = 2;
 
-    /// The registry at `home`, or an empty one when there is none yet.
+    /// The registry at `home`, or an empty one when there is none yet. For reading only:
+    /// a change goes through `lock`.
     pub fn load(home: &Path) -> Result<Self, RegistryError> {
         let path = home.join(Self::FILE_NAME);
         let text = match std::fs::read_to_string(&path) {
@@ -87,13 +195,45 @@ impl Registry {
             }
             Err(source) => return Err(RegistryError::Read { path, source }),
         };
-        serde_json::from_str(&text).map_err(|e| RegistryError::Corrupt {
-            path,
-            message: e.to_string(),
+        Self::parse(&text, &path)
+    }
+
+    /// Reads a registry file of any version this keywarden knows, as the current version.
+    fn parse(text: &str, path: &Path) -> Result<Self, RegistryError> {
+        #[derive(Deserialize)]
+        struct Version {
+            version: u64,
+        }
+        let corrupt = |source| RegistryError::Corrupt {
+            path: path.to_path_buf(),
+            source,
+        };
+        let Version { version } = serde_json::from_str(text).map_err(corrupt)?;
+        if version > u64::from(Self::VERSION) {
+            return Err(RegistryError::Newer {
+                path: path.to_path_buf(),
+                version,
+            });
+        }
+        // Version 1 differs only in its locations, which `Location` reads in both forms.
+        let mut registry: Registry = serde_json::from_str(text).map_err(corrupt)?;
+        registry.version = Self::VERSION;
+        Ok(registry)
+    }
+
+    /// Takes the writers' lock for `home` (waiting for another writer to finish), then
+    /// reads the registry under it. Change it and `save` before the lock is dropped.
+    pub fn lock(home: &Path) -> Result<LockedRegistry, RegistryError> {
+        let lock = LockFile::acquire(&home.join(Self::LOCK_NAME))?;
+        let registry = Self::load(home)?;
+        Ok(LockedRegistry {
+            registry,
+            home: home.to_path_buf(),
+            _lock: lock,
         })
     }
 
-    pub fn save(&self, home: &Path) -> Result<(), RegistryError> {
+    fn save_to(&self, home: &Path) -> Result<(), RegistryError> {
         let mut text = serde_json::to_string_pretty(self).expect("the registry serializes");
         text.push('\n');
         write_private(&home.join(Self::FILE_NAME), text.as_bytes())
@@ -135,6 +275,39 @@ impl Registry {
     pub fn find_by_fingerprint(&self, fingerprint: &str) -> Option<&KeyRecord> {
         self.keys.iter().find(|k| k.fingerprint == fingerprint)
     }
+
+    pub fn find_by_fingerprint_mut(&mut self, fingerprint: &str) -> Option<&mut KeyRecord> {
+        self.keys.iter_mut().find(|k| k.fingerprint == fingerprint)
+    }
+}
+
+/// The registry, read under the writers' lock, which is held until this is dropped.
+#[derive(Debug)]
+pub struct LockedRegistry {
+    registry: Registry,
+    home: PathBuf,
+    _lock: LockFile,
+}
+
+impl LockedRegistry {
+    /// Writes the registry (atomically), still holding the lock.
+    pub fn save(&self) -> Result<(), RegistryError> {
+        self.registry.save_to(&self.home)
+    }
+}
+
+impl std::ops::Deref for LockedRegistry {
+    type Target = Registry;
+
+    fn deref(&self) -> &Registry {
+        &self.registry
+    }
+}
+
+impl std::ops::DerefMut for LockedRegistry {
+    fn deref_mut(&mut self) -> &mut Registry {
+        &mut self.registry
+    }
 }
 
 /// Writes a private file (exactly [`SECRET_MODE`]) of keywarden's data directory through the
@@ -156,20 +329,28 @@ mod tests {
     fn record(name: &str) -> KeyRecord {
         KeyRecord {
             name: name.to_string(),
-            provider: "openai".to_string(),
+            provider: ProviderId::OpenAi,
             env_var: "OPENAI_API_KEY".to_string(),
             fingerprint: crate::core::secret::fingerprint(name),
             redacted: "sk-proj-Ab…Yz9Q".to_string(),
             created: None,
             added: DateTime::from_timestamp(1_700_000_000, 0).expect("valid time"),
-            locations: vec![".env".to_string()],
+            last_rotated: None,
+            last_used: None,
+            remote_id: None,
+            revoked: None,
+            locations: vec![Location {
+                path: "/w/app/.env".into(),
+                var: Some("OPENAI_API_KEY".to_string()),
+                repo: Some("/w/app".into()),
+            }],
         }
     }
 
     #[test]
     fn round_trips_sorted_and_refuses_duplicates() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let mut registry = Registry::load(dir.path()).expect("empty registry");
+        let mut registry = Registry::lock(dir.path()).expect("empty registry");
         assert!(registry.keys.is_empty());
         registry.add(record("b")).expect("add b");
         registry.add(record("a")).expect("add a");
@@ -177,9 +358,10 @@ mod tests {
             registry.add(record("a")),
             Err(RegistryError::Exists(_))
         ));
-        registry.save(dir.path()).expect("save");
+        registry.save().expect("save");
         let loaded = Registry::load(dir.path()).expect("load");
-        assert_eq!(loaded, registry);
+        assert_eq!(loaded, *registry);
+        assert_eq!(loaded.version, 2);
         assert_eq!(loaded.keys[0].name, "a");
         #[cfg(unix)]
         {
@@ -196,6 +378,74 @@ mod tests {
             .filter(|e| e.file_name().to_string_lossy().contains("tmp"))
             .collect();
         assert!(leftovers.is_empty());
+    }
+
+    #[test]
+    fn a_version_1_registry_is_read_and_written_back_as_version_2() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let v1 = r#"{
+  "version": 1,
+  "keys": [
+    {
+      "name": "openai-prod",
+      "provider": "openai",
+      "env_var": "OPENAI_API_KEY",
+      "fingerprint": "sha256:00",
+      "redacted": "sk-proj-Ab…Yz9Q",
+      "added": "2026-01-01T00:00:00Z",
+      "locations": ["api/.env", "CI settings"]
+    },
+    {
+      "name": "db",
+      "provider": "generic",
+      "env_var": "DB",
+      "fingerprint": "sha256:01",
+      "redacted": "co…42",
+      "created": "2025-06-01T00:00:00Z",
+      "added": "2026-01-01T00:00:00Z"
+    }
+  ]
+}
+"#;
+        std::fs::write(dir.path().join(Registry::FILE_NAME), v1).expect("write");
+        let registry = Registry::lock(dir.path()).expect("a version-1 registry reads");
+        assert_eq!(registry.version, 2);
+        let prod = registry.get("openai-prod").expect("kept");
+        assert_eq!(prod.provider, ProviderId::OpenAi);
+        assert_eq!(
+            prod.locations,
+            vec![Location::file("api/.env"), Location::file("CI settings")]
+        );
+        assert_eq!(prod.revoked, None);
+        let db = registry.get("db").expect("kept");
+        assert_eq!(db.provider, ProviderId::Generic);
+        assert!(db.locations.is_empty());
+        assert_eq!(db.born().to_rfc3339(), "2025-06-01T00:00:00+00:00");
+        registry.save().expect("save");
+        drop(registry);
+        let written: serde_json::Value = serde_json::from_str(
+            &std::fs::read_to_string(dir.path().join(Registry::FILE_NAME)).expect("read"),
+        )
+        .expect("json");
+        assert_eq!(written["version"], 2);
+        assert_eq!(written["keys"][0]["locations"][0]["path"], "api/.env");
+        let again = Registry::load(dir.path()).expect("version 2 reads");
+        assert_eq!(again.get("openai-prod").expect("kept").locations.len(), 2);
+    }
+
+    #[test]
+    fn a_registry_from_a_newer_keywarden_is_refused() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::write(
+            dir.path().join(Registry::FILE_NAME),
+            r#"{"version": 3, "keys": []}"#,
+        )
+        .expect("write");
+        let err = Registry::load(dir.path()).expect_err("newer");
+        assert!(
+            matches!(err, RegistryError::Newer { version: 3, .. }),
+            "{err}"
+        );
     }
 
     #[test]

@@ -3,6 +3,7 @@
 
 pub mod template;
 
+use crate::core::provider::id::ProviderId;
 use serde::Deserialize;
 use std::collections::HashSet;
 use thiserror::Error;
@@ -75,6 +76,13 @@ pub struct Rule {
     /// Texts that must produce no finding of this rule (templates too).
     #[serde(default)]
     pub negatives: Vec<String>,
+}
+
+impl Rule {
+    /// The provider the rule names, when keywarden knows it (a custom rule may name any).
+    pub fn provider_id(&self) -> Option<ProviderId> {
+        self.provider.parse().ok()
+    }
 }
 
 fn default_true() -> bool {
@@ -218,7 +226,7 @@ impl RuleSet {
                 let at = self
                     .rules
                     .iter()
-                    .position(|r| r.provider == "generic")
+                    .position(|r| r.provider_id() == Some(ProviderId::Generic))
                     .unwrap_or(self.rules.len());
                 self.rules.insert(at, rule);
             }
@@ -278,7 +286,7 @@ negatives = ["acme_short"]
         let generic = set
             .rules()
             .iter()
-            .position(|r| r.provider == "generic")
+            .position(|r| r.provider_id() == Some(ProviderId::Generic))
             .expect("generic");
         assert!(pos < generic);
     }

@@ -110,6 +110,16 @@ impl Sandbox {
     /// `(prompt, line)` waits until the prompt has been shown, then types the line. Returns
     /// everything the terminal showed, or `None` where `script` is not installed.
     pub fn on_terminal(&self, args: &str, typed: &[(&str, &str)]) -> Option<String> {
+        self.on_terminal_with(args, &[], typed)
+    }
+
+    /// `on_terminal` with these extra environment variables.
+    pub fn on_terminal_with(
+        &self,
+        args: &str,
+        env: &[(&str, &str)],
+        typed: &[(&str, &str)],
+    ) -> Option<String> {
         use std::io::{Read, Write};
         use std::sync::{Arc, Mutex};
         let command = format!(
@@ -118,6 +128,7 @@ impl Sandbox {
         );
         let mut cmd = std::process::Command::new("script");
         self.seal(&mut cmd);
+        cmd.envs(env.iter().copied());
         let spawned = cmd
             .current_dir(self.repo())
             .args(["-qec", &command, "/dev/null"])
