@@ -167,6 +167,30 @@ struct Journal {
     files: Vec<JournalFile>,
 }
 
+impl Journal {
+    fn for_plan(plan: &EditPlan, phase: Phase) -> Self {
+        let files = plan
+            .edits
+            .iter()
+            .map(|edit| {
+                let (staged, kept) = siblings(&edit.path);
+                JournalFile {
+                    path: edit.path.clone(),
+                    old_sha256: sha256(&edit.before),
+                    new_sha256: sha256(&edit.after),
+                    staged,
+                    kept,
+                }
+            })
+            .collect();
+        Journal {
+            version: 1,
+            phase,
+            files,
+        }
+    }
+}
+
 /// What applying (or resuming) did.
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct Applied {
@@ -185,25 +209,7 @@ pub fn apply(plan: &EditPlan, journal: &Path) -> Result<Applied, EditsError> {
     if journal.exists() {
         return resume(plan, journal);
     }
-    let files: Vec<JournalFile> = plan
-        .edits
-        .iter()
-        .map(|edit| {
-            let (staged, kept) = siblings(&edit.path);
-            JournalFile {
-                path: edit.path.clone(),
-                old_sha256: sha256(&edit.before),
-                new_sha256: sha256(&edit.after),
-                staged,
-                kept,
-            }
-        })
-        .collect();
-    let mut record = Journal {
-        version: 1,
-        phase: Phase::Staging,
-        files,
-    };
+    let mut record = Journal::for_plan(plan, Phase::Staging);
     write_journal(journal, &record)?;
     fault::point("edits:journaled");
     stage(plan, &record)?;
@@ -481,24 +487,7 @@ mod tests {
         let journal = dir.path().join("edits.json");
         let planned = plan_again(&files, &old, &new);
         // As if killed after the first rename: journal staged, one file new, one old.
-        let mut record = Journal {
-            version: 1,
-            phase: Phase::Staging,
-            files: planned
-                .edits
-                .iter()
-                .map(|e| {
-                    let (staged, kept) = siblings(&e.path);
-                    JournalFile {
-                        path: e.path.clone(),
-                        old_sha256: sha256(&e.before),
-                        new_sha256: sha256(&e.after),
-                        staged,
-                        kept,
-                    }
-                })
-                .collect(),
-        };
+        let mut record = Journal::for_plan(&planned, Phase::Staging);
         stage(&planned, &record).expect("stage");
         record.phase = Phase::Staged;
         write_journal(&journal, &record).expect("journal");
@@ -531,24 +520,7 @@ mod tests {
         let (dir, files, old, new) = setup();
         let journal = dir.path().join("edits.json");
         let planned = plan_again(&files, &old, &new);
-        let record = Journal {
-            version: 1,
-            phase: Phase::Staged,
-            files: planned
-                .edits
-                .iter()
-                .map(|e| {
-                    let (staged, kept) = siblings(&e.path);
-                    JournalFile {
-                        path: e.path.clone(),
-                        old_sha256: sha256(&e.before),
-                        new_sha256: sha256(&e.after),
-                        staged,
-                        kept,
-                    }
-                })
-                .collect(),
-        };
+        let record = Journal::for_plan(&planned, Phase::Staged);
         stage(&planned, &record).expect("stage");
         write_journal(&journal, &record).expect("journal");
         std::fs::write(&files[0], "EDITED=by hand\n").expect("write");

@@ -366,6 +366,19 @@ macro_rules! api_provider {
 }
 pub(crate) use api_provider;
 
+/// Percent-encodes an id for a path segment or query value (ids are normally plain).
+pub(crate) fn url_escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for byte in text.bytes() {
+        if byte.is_ascii_alphanumeric() || b"-_.~".contains(&byte) {
+            out.push(byte as char);
+        } else {
+            out.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

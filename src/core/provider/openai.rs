@@ -5,6 +5,7 @@
 //! leaked key is a service account's, else a new service account in the same project (the
 //! API cannot create a user's key).
 
+use super::http::url_escape;
 use super::{
     Credentials, ManualSteps, Provider, ProviderError, ProviderId, RemoteKey, Replacement,
     Response, Revocation, Verification,
@@ -620,19 +621,6 @@ fn split_redacted(redacted: &str) -> Option<(&str, &str)> {
     let start = redacted.find('*')?;
     let end = redacted.rfind('*')?;
     Some((&redacted[..start], &redacted[end + 1..]))
-}
-
-/// Percent-encodes an id for a path segment or query value (ids are normally plain).
-fn url_escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for byte in text.bytes() {
-        if byte.is_ascii_alphanumeric() || b"-_.~".contains(&byte) {
-            out.push(byte as char);
-        } else {
-            out.push_str(&format!("%{byte:02X}"));
-        }
-    }
-    out
 }
 
 #[cfg(test)]

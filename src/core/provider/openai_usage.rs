@@ -6,6 +6,7 @@
 //! The transport is a closure (`GET path?query` with the admin key) so that this module
 //! owns the API's shape and arithmetic, not the HTTP client.
 
+use super::http::url_escape;
 use super::{ProviderError, Response};
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use serde_json::Value;
@@ -177,7 +178,7 @@ pub fn usage(get: &Transport<'_>, key_id: &str, window: Window) -> Result<Usage,
             window.start.timestamp(),
             window.end.timestamp(),
             window.bucket_width(),
-            escape(key_id),
+            url_escape(key_id),
         );
         let buckets = match pages(get, &path, &query) {
             Ok(buckets) => buckets,
@@ -232,7 +233,7 @@ pub fn costs(get: &Transport<'_>, key_id: &str, window: Window) -> Result<f64, P
         "start_time={}&end_time={}&bucket_width=1d&api_key_ids={}&group_by=api_key_id&limit=180",
         window.start.timestamp(),
         window.end.timestamp(),
-        escape(key_id),
+        url_escape(key_id),
     );
     let mut total = 0.0;
     for bucket in pages(get, "/organization/costs", &query)? {
@@ -269,7 +270,7 @@ fn pages(get: &Transport<'_>, path: &str, query: &str) -> Result<Vec<Value>, Pro
         let mut url = format!("{path}?{query}");
         if let Some(page) = &cursor {
             url.push_str("&page=");
-            url.push_str(&escape(page));
+            url.push_str(&url_escape(page));
         }
         let response = get(&url)?;
         if !response.is_success() {
@@ -332,19 +333,6 @@ fn field_u64(value: &Value, name: &str) -> Option<u64> {
 
 fn field_str<'a>(value: &'a Value, name: &str) -> Option<&'a str> {
     value.get(name).and_then(Value::as_str)
-}
-
-/// Percent-encodes a query value (ids and cursors are opaque).
-fn escape(text: &str) -> String {
-    let mut out = String::new();
-    for b in text.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
 }
 
 #[cfg(test)]
