@@ -5,6 +5,7 @@
 pub mod cache_tree;
 pub mod delete_paths;
 pub mod objects;
+pub mod oid;
 pub mod pack;
 pub mod purge;
 pub mod push;

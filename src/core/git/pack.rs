@@ -10,6 +10,7 @@
 
 mod delta;
 
+use super::oid::OidSet;
 use super::GitError;
 use flate2::{Compress, Compression, FlushCompress, Status};
 use git2::{ObjectType, Oid};
@@ -24,7 +25,7 @@ use std::thread::JoinHandle;
 /// Receives the new objects of a rewrite.
 pub struct ObjectSink {
     pack: Option<PackStream>,
-    written: super::rewrite::OidSet,
+    written: OidSet,
 }
 
 /// Objects handed to the writer thread but not yet written; bounds the memory they take.

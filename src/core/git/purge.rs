@@ -4,6 +4,7 @@
 //! files, expiring reflogs and collecting garbage (libgit2 has no gc, so git does it), and
 //! the final check that no object left in the object database holds a secret.
 
+use super::oid::OidSet;
 use super::rewrite::{Rewrite, StashEntry, Tips};
 use super::scrub::Scrubber;
 use super::{read_blobs_parallel, BlobRead, GitError};
@@ -607,7 +608,7 @@ pub struct Leftover {
 pub fn verify_odb(
     repo: &Repository,
     scrubber: &Scrubber,
-    checked_clean: &super::rewrite::OidSet,
+    checked_clean: &OidSet,
 ) -> Result<(usize, usize, Vec<Leftover>), GitError> {
     // A fresh handle: the old one may still list packs that gc has just deleted.
     let fresh = Repository::open(repo.path())

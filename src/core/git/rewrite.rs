@@ -13,6 +13,7 @@
 //! change.
 
 use super::delete_paths::DeletePaths;
+use super::oid::{OidMap, OidSet};
 use super::pack::ObjectSink;
 use super::scrub::Scrubber;
 use super::GitError;
@@ -159,27 +160,6 @@ impl Rewrite {
 }
 
 const BLOB_BIT: u32 = 1 << 31;
-
-/// Hashes an object id by its leading bytes: ids are already uniformly distributed, so
-/// SipHash over all twenty bytes only costs time (hundreds of thousands of lookups here).
-#[derive(Default, Clone, Copy)]
-pub struct OidHasher(u64);
-
-impl std::hash::Hasher for OidHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-
-    fn write(&mut self, bytes: &[u8]) {
-        let mut word = [0u8; 8];
-        let n = bytes.len().min(8);
-        word[..n].copy_from_slice(&bytes[..n]);
-        self.0 = self.0.rotate_left(5) ^ u64::from_le_bytes(word);
-    }
-}
-
-pub type OidMap<V> = HashMap<Oid, V, std::hash::BuildHasherDefault<OidHasher>>;
-pub type OidSet = HashSet<Oid, std::hash::BuildHasherDefault<OidHasher>>;
 
 struct Node {
     oid: Oid,
