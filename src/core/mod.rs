@@ -7,6 +7,7 @@ pub mod envfiles;
 pub mod git;
 pub mod gitignore;
 pub mod hooks;
+pub mod progress;
 pub mod provider;
 pub mod registry;
 pub mod rules;

@@ -16,6 +16,7 @@ use super::delete_paths::DeletePaths;
 use super::oid::{OidMap, OidSet};
 use super::pack::ObjectSink;
 use super::scrub::Scrubber;
+use crate::core::progress::Progress;
 use super::GitError;
 use git2::{ObjectType, Odb, Oid, Repository, Signature, Sort};
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
@@ -30,20 +31,6 @@ pub struct RewriteOptions<'a> {
     pub delete_paths: Option<&'a DeletePaths>,
     /// Also rewrite `refs/remotes/*`.
     pub include_remotes: bool,
-}
-
-/// Progress reporting, so the command layer can draw a bar without core knowing how.
-pub trait Progress: Sync {
-    fn phase(&self, name: &str, total: u64);
-    fn inc(&self, n: u64);
-}
-
-/// Reports nothing.
-pub struct Silent;
-
-impl Progress for Silent {
-    fn phase(&self, _: &str, _: u64) {}
-    fn inc(&self, _: u64) {}
 }
 
 /// A ref that moves.
