@@ -11,7 +11,7 @@ use crate::core::git::pack::ObjectSink;
 use crate::core::git::purge::{self as aftercare, Leftover, Records};
 use crate::core::git::rewrite::{self, Rewrite, RewriteOptions, Tips};
 use crate::core::progress::Progress;
-use crate::core::git::scrub::Scrubber;
+use crate::core::scrub::Scrubber;
 use anyhow::{bail, Context as _};
 use indicatif::{ProgressBar, ProgressStyle};
 use std::io::{BufRead, IsTerminal, Read, Write};

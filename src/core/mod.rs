@@ -12,6 +12,7 @@ pub mod provider;
 pub mod registry;
 pub mod rules;
 pub mod scan;
+pub mod scrub;
 pub mod secret;
 pub mod txn;
 pub mod walk;

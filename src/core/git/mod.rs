@@ -10,7 +10,6 @@ pub mod pack;
 pub mod purge;
 pub mod push;
 pub mod rewrite;
-pub mod scrub;
 pub mod staged_tree;
 pub mod tracked;
 

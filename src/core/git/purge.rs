@@ -6,7 +6,7 @@
 
 use super::oid::OidSet;
 use super::rewrite::{Rewrite, StashEntry, Tips};
-use super::scrub::Scrubber;
+use crate::core::scrub::Scrubber;
 use super::{read_blobs_parallel, BlobRead, GitError};
 use git2::{ObjectType, Oid, Repository, RepositoryState, Signature, StatusOptions, Time};
 use std::io::Write;

@@ -15,7 +15,7 @@
 use super::delete_paths::DeletePaths;
 use super::oid::{OidMap, OidSet};
 use super::pack::ObjectSink;
-use super::scrub::Scrubber;
+use crate::core::scrub::Scrubber;
 use crate::core::progress::Progress;
 use super::GitError;
 use git2::{ObjectType, Odb, Oid, Repository, Signature, Sort};
