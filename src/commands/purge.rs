@@ -270,19 +270,15 @@ pub fn run(_ctx: &Context, args: PurgeArgs) -> anyhow::Result<Outcome> {
             || tips.heads.iter().any(|h| h.detached.is_some());
         let backup = (!args.dry_run && has_history).then(|| {
             scope.spawn(|| {
-                let repo = git2::Repository::open(&git_dir)
-                    .map_err(|e| git::GitError::other("cannot open the repository", e))?;
+                let repo = git::open_at(&git_dir)?;
                 aftercare::backup_bundle(&repo, &tips, &stamp)
             })
         });
         let result = rewrite::rewrite(&repo, &tips, &options, &mut sink, &bar);
         let backup = backup.map(|handle| {
-            handle.join().unwrap_or_else(|_| {
-                Err(git::GitError::Other {
-                    context: "the backup".into(),
-                    message: "the backup thread failed".into(),
-                })
-            })
+            handle
+                .join()
+                .unwrap_or_else(|_| Err(git::GitError::WorkerFailed { what: "the backup" }))
         });
         (backup, result)
     });

@@ -410,7 +410,7 @@ fn scan_blob(setup: &ScanSetup, collector: &Collector, blob: &BlobRef, read: Blo
                 limit: setup.max_file_size,
             },
         ),
-        BlobRead::Failed(err) => collector.fail(format!("{shown}: {err}")),
+        BlobRead::Failed(err) => collector.fail(format!("{shown}: {}", err.one_line())),
     }
 }
 
@@ -526,7 +526,9 @@ pub fn scan_changes(
                         limit: setup.max_file_size,
                     },
                 ),
-                BlobRead::Failed(err) => collector.fail(format!("{}: {err}", change.path)),
+                BlobRead::Failed(err) => {
+                    collector.fail(format!("{}: {}", change.path, err.one_line()))
+                }
             }
         },
     )?;

@@ -4,6 +4,7 @@
 
 pub mod cache_tree;
 pub mod delete_paths;
+mod error;
 pub mod objects;
 pub mod oid;
 pub mod pack;
@@ -18,49 +19,36 @@ pub use objects::{
     BlobRef, Change, ChangeKind, Inventory, MessageRef,
 };
 
-use git2::{Repository, RepositoryOpenFlags};
+pub(crate) use error::first_failure;
+pub use error::{Damage, ErrorKind, GitError, Libgit2Error, Operation};
+
+use git2::{ErrorCode, Repository, RepositoryOpenFlags};
 use std::path::{Path, PathBuf};
-use thiserror::Error;
-
-#[derive(Debug, Error)]
-pub enum GitError {
-    #[error("{path}: not a git repository (or any parent up to the filesystem root)")]
-    NotARepo { path: PathBuf },
-    #[error("invalid revision range `{spec}`: {message}")]
-    BadRange { spec: String, message: String },
-    #[error("cannot read the index {path}: {message}")]
-    Index { path: PathBuf, message: String },
-    #[error("git object {oid} is corrupt or missing: {message}")]
-    Corrupt { oid: String, message: String },
-    #[error("{context}: {message}")]
-    Other { context: String, message: String },
-}
-
-impl GitError {
-    pub(crate) fn other(context: impl Into<String>, err: git2::Error) -> Self {
-        GitError::Other {
-            context: context.into(),
-            message: err.message().to_string(),
-        }
-    }
-}
 
 /// Opens the repository that contains `start` (or the one named by `GIT_DIR`, as inside a
-/// hook).
+/// hook). A repository that belongs to another user is refused as git refuses it, with
+/// git's `safe.directory` advice.
 pub fn open(start: &Path) -> Result<Repository, GitError> {
-    if std::env::var_os("GIT_DIR").is_some() {
-        return Repository::open_from_env().map_err(|_| GitError::NotARepo {
+    let opened = if std::env::var_os("GIT_DIR").is_some() {
+        Repository::open_from_env()
+    } else {
+        let ceilings: Vec<PathBuf> = std::env::var_os("GIT_CEILING_DIRECTORIES")
+            .map(|v| std::env::split_paths(&v).collect())
+            .unwrap_or_default();
+        Repository::open_ext(start, RepositoryOpenFlags::empty(), ceilings)
+    };
+    opened.map_err(|e| match e.code() {
+        ErrorCode::Owner => GitError::opening(start, e),
+        _ => GitError::NotARepo {
             path: start.to_path_buf(),
-        });
-    }
-    let ceilings: Vec<PathBuf> = std::env::var_os("GIT_CEILING_DIRECTORIES")
-        .map(|v| std::env::split_paths(&v).collect())
-        .unwrap_or_default();
-    Repository::open_ext(start, RepositoryOpenFlags::empty(), ceilings).map_err(|_| {
-        GitError::NotARepo {
-            path: start.to_path_buf(),
-        }
+        },
     })
+}
+
+/// Opens the repository whose git dir (or work tree) is `path` exactly, as worker threads
+/// and aftercare steps do with a path the main handle gave them.
+pub fn open_at(path: &Path) -> Result<Repository, GitError> {
+    Repository::open(path).map_err(|e| GitError::opening(path, e))
 }
 
 /// Settings for reading many objects once each: skip re-hashing every object (about 3×
@@ -76,17 +64,4 @@ pub fn tune_for_bulk_reads() {
 /// bare repository.
 pub fn root_dir(repo: &Repository) -> PathBuf {
     repo.workdir().unwrap_or_else(|| repo.path()).to_path_buf()
-}
-
-/// The first error that worker threads collected, if any.
-fn first_failure(failures: std::sync::Mutex<Vec<GitError>>) -> Result<(), GitError> {
-    match failures
-        .into_inner()
-        .expect("a worker panicked while holding the failures lock")
-        .into_iter()
-        .next()
-    {
-        Some(err) => Err(err),
-        None => Ok(()),
-    }
 }

@@ -75,9 +75,9 @@ pub fn history_inventory(
     };
     let mut walk = repo
         .revwalk()
-        .map_err(|e| GitError::other("cannot walk history", e))?;
+        .map_err(|e| GitError::libgit2("cannot walk history", e))?;
     walk.set_sorting(Sort::TOPOLOGICAL | Sort::REVERSE)
-        .map_err(|e| GitError::other("cannot walk history", e))?;
+        .map_err(|e| GitError::libgit2("cannot walk history", e))?;
     let mut inventory = Inventory::default();
     let mut seen_trees: HashSet<Oid> = HashSet::new();
     let mut seen_blobs: HashSet<Oid> = HashSet::new();
@@ -85,7 +85,7 @@ pub fn history_inventory(
     let mut loose_trees: Vec<Oid> = Vec::new();
     let refs = repo
         .references()
-        .map_err(|e| GitError::other("cannot list refs", e))?;
+        .map_err(|e| GitError::libgit2("cannot list refs", e))?;
     let mut starts = Vec::new();
     for reference in refs.flatten() {
         if let Some(target) = reference.resolve().ok().and_then(|r| r.target()) {
@@ -122,7 +122,7 @@ pub fn history_inventory(
         match object.kind() {
             Some(ObjectType::Commit) => walk
                 .push(object.id())
-                .map_err(|e| GitError::other("cannot walk history", e))?,
+                .map_err(|e| GitError::libgit2("cannot walk history", e))?,
             Some(ObjectType::Tree) => loose_trees.push(object.id()),
             Some(ObjectType::Blob) if seen_blobs.insert(object.id()) => {
                 blobs.push(BlobRef {
@@ -135,14 +135,16 @@ pub fn history_inventory(
         }
     }
     for oid in walk {
-        let oid = oid.map_err(|e| GitError::other("cannot walk history", e))?;
-        let commit = repo.find_commit(oid).map_err(|e| corrupt(oid, e))?;
+        let oid = oid.map_err(|e| GitError::libgit2("cannot walk history", e))?;
+        let commit = repo
+            .find_commit(oid)
+            .map_err(|e| GitError::corrupt(oid, e))?;
         inventory.commits += 1;
         inventory.messages.push(MessageRef {
             object: oid,
             message: commit.message_raw_bytes().to_vec(),
         });
-        let tree = commit.tree().map_err(|e| corrupt(oid, e))?;
+        let tree = commit.tree().map_err(|e| GitError::corrupt(oid, e))?;
         collect_tree(
             repo,
             &tree,
@@ -154,7 +156,7 @@ pub fn history_inventory(
         )?;
     }
     for oid in loose_trees {
-        let tree = repo.find_tree(oid).map_err(|e| corrupt(oid, e))?;
+        let tree = repo.find_tree(oid).map_err(|e| GitError::corrupt(oid, e))?;
         collect_tree(
             repo,
             &tree,
@@ -206,7 +208,7 @@ fn collect_tree(
             Some(ObjectType::Tree) if !seen_trees.contains(&entry.id()) => {
                 let sub = repo
                     .find_tree(entry.id())
-                    .map_err(|e| corrupt(entry.id(), e))?;
+                    .map_err(|e| GitError::corrupt(entry.id(), e))?;
                 let path = path_of(entry.name_bytes());
                 collect_tree(repo, &sub, &path, commit, seen_trees, seen_blobs, blobs)?;
             }
@@ -227,12 +229,14 @@ fn add_unreachable(
     let seen_commits: HashSet<Oid> = inventory.messages.iter().map(|m| m.object).collect();
     let odb = repo
         .odb()
-        .map_err(|e| GitError::other("cannot open the object database", e))?;
+        .map_err(|e| GitError::libgit2("cannot open the object database", e))?;
     for oid in all_object_ids(&odb)? {
         if seen_blobs.contains(&oid) || seen_commits.contains(&oid) || seen_tags.contains(&oid) {
             continue;
         }
-        let (_, kind) = odb.read_header(oid).map_err(|e| corrupt(oid, e))?;
+        let (_, kind) = odb
+            .read_header(oid)
+            .map_err(|e| GitError::corrupt(oid, e))?;
         match kind {
             ObjectType::Blob => blobs.push(BlobRef {
                 oid,
@@ -240,14 +244,16 @@ fn add_unreachable(
                 path: None,
             }),
             ObjectType::Commit => {
-                let commit = repo.find_commit(oid).map_err(|e| corrupt(oid, e))?;
+                let commit = repo
+                    .find_commit(oid)
+                    .map_err(|e| GitError::corrupt(oid, e))?;
                 inventory.messages.push(MessageRef {
                     object: oid,
                     message: commit.message_raw_bytes().to_vec(),
                 });
             }
             ObjectType::Tag => {
-                let tag = repo.find_tag(oid).map_err(|e| corrupt(oid, e))?;
+                let tag = repo.find_tag(oid).map_err(|e| GitError::corrupt(oid, e))?;
                 inventory.messages.push(MessageRef {
                     object: oid,
                     message: tag.message_bytes().unwrap_or_default().to_vec(),
@@ -267,17 +273,10 @@ pub fn all_object_ids(odb: &git2::Odb<'_>) -> Result<Vec<Oid>, GitError> {
         all.push(*oid);
         true
     })
-    .map_err(|e| GitError::other("cannot list the object database", e))?;
+    .map_err(|e| GitError::libgit2("cannot list the object database", e))?;
     all.sort_unstable();
     all.dedup();
     Ok(all)
-}
-
-fn corrupt(oid: Oid, err: git2::Error) -> GitError {
-    GitError::Corrupt {
-        oid: oid.to_string(),
-        message: err.message().to_string(),
-    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -308,12 +307,12 @@ pub fn range_changes(
 ) -> Result<(Vec<Change>, Vec<MessageRef>), GitError> {
     let bad = |e: git2::Error| GitError::BadRange {
         spec: spec.to_string(),
-        message: e.message().to_string(),
+        source: e.into(),
     };
     let revspec = repo.revparse(spec).map_err(bad)?;
     let mut walk = repo
         .revwalk()
-        .map_err(|e| GitError::other("cannot walk history", e))?;
+        .map_err(|e| GitError::libgit2("cannot walk history", e))?;
     walk.set_sorting(Sort::TOPOLOGICAL | Sort::REVERSE)
         .map_err(bad)?;
     let peel = |o: &git2::Object<'_>| o.peel_to_commit().map(|c| c.id()).map_err(bad);
@@ -330,32 +329,29 @@ pub fn range_changes(
             }
         }
         (Some(only), None) | (None, Some(only)) => walk.push(peel(only)?).map_err(bad)?,
-        (None, None) => {
-            return Err(GitError::BadRange {
-                spec: spec.into(),
-                message: "empty range".into(),
-            })
-        }
+        (None, None) => return Err(GitError::EmptyRange { spec: spec.into() }),
     }
     let mut changes = Vec::new();
     let mut messages = Vec::new();
     for oid in walk {
         let oid = oid.map_err(bad)?;
-        let commit = repo.find_commit(oid).map_err(|e| corrupt(oid, e))?;
+        let commit = repo
+            .find_commit(oid)
+            .map_err(|e| GitError::corrupt(oid, e))?;
         messages.push(MessageRef {
             object: oid,
             message: commit.message_raw_bytes().to_vec(),
         });
-        let tree = commit.tree().map_err(|e| corrupt(oid, e))?;
+        let tree = commit.tree().map_err(|e| GitError::corrupt(oid, e))?;
         let parents: Vec<Tree<'_>> = commit
             .parents()
             .map(|p| p.tree())
             .collect::<Result<_, _>>()
-            .map_err(|e| corrupt(oid, e))?;
+            .map_err(|e| GitError::corrupt(oid, e))?;
         let first = parents.first();
         let diff = repo
             .diff_tree_to_tree(first, Some(&tree), Some(&mut diff_options()))
-            .map_err(|e| corrupt(oid, e))?;
+            .map_err(|e| GitError::corrupt(oid, e))?;
         for delta in diff.deltas() {
             let Some(change) = delta_change(&delta, Some(oid)) else {
                 continue;
@@ -384,14 +380,14 @@ pub fn staged_changes(repo: &Repository) -> Result<Vec<Change>, GitError> {
     let head_tree = match repo.head() {
         Ok(head) => Some(
             head.peel_to_tree()
-                .map_err(|e| GitError::other("cannot read HEAD", e))?,
+                .map_err(|e| GitError::libgit2("cannot read HEAD", e))?,
         ),
         Err(_) => None,
     };
     let _ = index.read(false);
     let diff = repo
         .diff_tree_to_index(head_tree.as_ref(), Some(&index), Some(&mut diff_options()))
-        .map_err(|e| GitError::other("cannot compare the index with HEAD", e))?;
+        .map_err(|e| GitError::libgit2("cannot compare the index with HEAD", e))?;
     Ok(diff
         .deltas()
         .filter_map(|d| delta_change(&d, None))
@@ -487,20 +483,19 @@ pub fn read_blobs<T, F>(
 where
     F: Fn(&T, BlobRead<'_>),
 {
-    let repo = Repository::open(git_dir)
-        .map_err(|e| GitError::other(format!("cannot open {}", git_dir.display()), e))?;
+    let repo = super::open_at(git_dir)?;
     let odb = repo
         .odb()
-        .map_err(|e| GitError::other("cannot open the object database", e))?;
+        .map_err(|e| GitError::libgit2("cannot open the object database", e))?;
     for item in items {
         let oid = oid_of(item);
         match odb.read_header(oid) {
             Ok((size, _)) if size as u64 > max_size => visit(item, BlobRead::TooLarge(size as u64)),
             Ok(_) => match odb.read(oid) {
                 Ok(object) => visit(item, BlobRead::Data(object.data())),
-                Err(e) => visit(item, BlobRead::Failed(corrupt(oid, e))),
+                Err(e) => visit(item, BlobRead::Failed(GitError::corrupt(oid, e))),
             },
-            Err(e) => visit(item, BlobRead::Failed(corrupt(oid, e))),
+            Err(e) => visit(item, BlobRead::Failed(GitError::corrupt(oid, e))),
         }
     }
     Ok(())

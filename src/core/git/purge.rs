@@ -6,8 +6,8 @@
 
 use super::oid::OidSet;
 use super::rewrite::{Rewrite, StashEntry, Tips};
+use super::{read_blobs_parallel, BlobRead, GitError, Operation};
 use crate::core::scrub::Scrubber;
-use super::{read_blobs_parallel, BlobRead, GitError};
 use git2::{ObjectType, Oid, Repository, RepositoryState, Signature, StatusOptions, Time};
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -27,8 +27,7 @@ pub fn main_repository(repo: Repository) -> Result<Repository, GitError> {
     if !repo.is_worktree() {
         return Ok(repo);
     }
-    Repository::open(repo.commondir())
-        .map_err(|e| GitError::other(format!("cannot open {}", repo.commondir().display()), e))
+    super::open_at(repo.commondir())
 }
 
 /// Every worktree with files on disk (none for a bare repository without linked worktrees).
@@ -66,27 +65,26 @@ pub fn worktrees(repo: &Repository) -> Vec<Worktree> {
 /// that no longer exists. Untracked files are fine (they are never touched).
 pub fn preflight(repo: &Repository) -> Result<(), GitError> {
     for wt in worktrees(repo) {
-        let r = Repository::open(&wt.git_dir)
-            .map_err(|e| GitError::other(format!("cannot open {}", wt.workdir.display()), e))?;
+        let r = super::open_at(&wt.git_dir)?;
         let operation = match r.state() {
             RepositoryState::Clean => None,
-            RepositoryState::Merge => Some("a merge"),
-            RepositoryState::Revert | RepositoryState::RevertSequence => Some("a revert"),
+            RepositoryState::Merge => Some(Operation::Merge),
+            RepositoryState::Revert | RepositoryState::RevertSequence => Some(Operation::Revert),
             RepositoryState::CherryPick | RepositoryState::CherryPickSequence => {
-                Some("a cherry-pick")
+                Some(Operation::CherryPick)
             }
-            RepositoryState::Bisect => Some("a bisect"),
+            RepositoryState::Bisect => Some(Operation::Bisect),
             RepositoryState::Rebase
             | RepositoryState::RebaseInteractive
-            | RepositoryState::RebaseMerge => Some("a rebase"),
+            | RepositoryState::RebaseMerge => Some(Operation::Rebase),
             RepositoryState::ApplyMailbox | RepositoryState::ApplyMailboxOrRebase => {
-                Some("a `git am`")
+                Some(Operation::ApplyMailbox)
             }
         };
-        if let Some(operation) = operation {
-            return Err(GitError::Other {
-                context: format!("{operation} is in progress in {}", wt.workdir.display()),
-                message: "finish or abort it first; nothing was changed".into(),
+        if let Some(op) = operation {
+            return Err(GitError::OperationInProgress {
+                path: wt.workdir.clone(),
+                op,
             });
         }
         let mut opts = StatusOptions::new();
@@ -98,24 +96,17 @@ pub fn preflight(repo: &Repository) -> Result<(), GitError> {
             .update_index(true);
         let statuses = r
             .statuses(Some(&mut opts))
-            .map_err(|e| GitError::other("cannot read the status", e))?;
+            .map_err(|e| GitError::libgit2("cannot read the status", e))?;
         let dirty: Vec<String> = statuses
             .iter()
             .filter(|s| !s.status().is_empty() && !s.status().is_ignored())
             .map(|s| String::from_utf8_lossy(s.path_bytes()).into_owned())
             .collect();
         if let Some(first) = dirty.first() {
-            let more = if dirty.len() > 1 {
-                format!(" and {} more", dirty.len() - 1)
-            } else {
-                String::new()
-            };
-            return Err(GitError::Other {
-                context: format!(
-                    "uncommitted changes in {} ({first}{more})",
-                    wt.workdir.display()
-                ),
-                message: "commit or stash them first; nothing was changed".into(),
+            return Err(GitError::DirtyWorktree {
+                path: wt.workdir.clone(),
+                first: first.clone(),
+                more: dirty.len() - 1,
             });
         }
     }
@@ -125,20 +116,13 @@ pub fn preflight(repo: &Repository) -> Result<(), GitError> {
 /// `.git/keywarden/` (in the common git dir, shared by all worktrees), private to the user.
 pub fn state_dir(repo: &Repository) -> Result<PathBuf, GitError> {
     let dir = repo.commondir().join("keywarden");
-    std::fs::create_dir_all(&dir).map_err(|e| io_err("cannot create", &dir, e))?;
+    std::fs::create_dir_all(&dir).map_err(|e| GitError::io("cannot create", &dir, e))?;
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
         let _ = std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700));
     }
     Ok(dir)
-}
-
-fn io_err(context: &str, path: &Path, err: std::io::Error) -> GitError {
-    GitError::Other {
-        context: format!("{context} {}", path.display()),
-        message: err.to_string(),
-    }
 }
 
 fn private_file(path: &Path) -> Result<std::fs::File, GitError> {
@@ -151,7 +135,7 @@ fn private_file(path: &Path) -> Result<std::fs::File, GitError> {
     }
     options
         .open(path)
-        .map_err(|e| io_err("cannot create", path, e))
+        .map_err(|e| GitError::io("cannot create", path, e))
 }
 
 fn git(dir: &Path) -> Command {
@@ -168,15 +152,15 @@ fn run_git(cmd: &mut Command, what: &str) -> Result<Vec<u8>, GitError> {
     let output = cmd
         .stdin(Stdio::null())
         .output()
-        .map_err(|e| GitError::Other {
-            context: format!("cannot run {what}"),
-            message: e.to_string(),
+        .map_err(|e| GitError::Spawn {
+            what: what.to_string(),
+            source: e,
         })?;
     if !output.status.success() {
         let stderr = String::from_utf8_lossy(&output.stderr);
-        return Err(GitError::Other {
-            context: what.to_string(),
-            message: stderr.lines().next().unwrap_or("failed").trim().to_string(),
+        return Err(GitError::Subprocess {
+            what: what.to_string(),
+            stderr: stderr.lines().next().unwrap_or("failed").trim().to_string(),
         });
     }
     Ok(output.stdout)
@@ -219,7 +203,7 @@ pub fn backup_bundle(repo: &Repository, tips: &Tips, stamp: &str) -> Result<Path
     let mut refs: Vec<(String, Oid)> = Vec::new();
     let references = repo
         .references()
-        .map_err(|e| GitError::other("cannot list refs", e))?;
+        .map_err(|e| GitError::libgit2("cannot list refs", e))?;
     for reference in references.flatten() {
         if let (Some(name), Some(oid)) = (reference.name(), reference.target()) {
             refs.push((name.to_string(), oid));
@@ -246,7 +230,7 @@ pub fn backup_bundle(repo: &Repository, tips: &Tips, stamp: &str) -> Result<Path
         });
         if let Err(e) = result {
             let _ = std::fs::remove_file(&path);
-            return Err(io_err("cannot write the backup", &path, e));
+            return Err(GitError::io("cannot write the backup", &path, e));
         }
         return Ok(path);
     }
@@ -283,7 +267,7 @@ pub fn backup_bundle(repo: &Repository, tips: &Tips, stamp: &str) -> Result<Path
     {
         use std::os::unix::fs::PermissionsExt;
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))
-            .map_err(|e| io_err("cannot restrict", &path, e))?;
+            .map_err(|e| GitError::io("cannot restrict", &path, e))?;
     }
     Ok(path)
 }
@@ -343,7 +327,7 @@ pub fn write_records(
         let path = dir.join(format!("{name}-{stamp}.txt"));
         let mut file = private_file(&path)?;
         file.write_all(text.as_bytes())
-            .map_err(|e| io_err("cannot write", &path, e))?;
+            .map_err(|e| GitError::io("cannot write", &path, e))?;
         Ok(path)
     };
     let mut map = String::from("old new\n");
@@ -380,14 +364,10 @@ pub fn update_worktree(
     wt: &Worktree,
     renamed: Option<Renamed<'_>>,
 ) -> Result<WorktreeUpdate, GitError> {
-    let open = |dir: &Path| {
-        Repository::open(dir)
-            .map_err(|e| GitError::other(format!("cannot open {}", dir.display()), e))
-    };
     let tracked_paths = |dir: &Path| -> Result<Vec<Vec<u8>>, GitError> {
-        let index = open(dir)?
+        let index = super::open_at(dir)?
             .index()
-            .map_err(|e| GitError::other("cannot read the index", e))?;
+            .map_err(|e| GitError::libgit2("cannot read the index", e))?;
         Ok(index.iter().map(|entry| entry.path).collect())
     };
     let old_names: Vec<Vec<u8>> = match renamed {
@@ -422,23 +402,23 @@ pub fn update_worktree(
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()
-            .map_err(|e| GitError::Other {
-                context: "cannot run git checkout-index".into(),
-                message: e.to_string(),
+            .map_err(|e| GitError::Spawn {
+                what: "git checkout-index".into(),
+                source: e,
             })?;
         if let Some(mut stdin) = child.stdin.take() {
             stdin
                 .write_all(&changed)
-                .map_err(|e| io_err("cannot update files in", &wt.workdir, e))?;
+                .map_err(|e| GitError::io("cannot update files in", &wt.workdir, e))?;
         }
-        let output = child.wait_with_output().map_err(|e| GitError::Other {
-            context: "git checkout-index".into(),
-            message: e.to_string(),
+        let output = child.wait_with_output().map_err(|e| GitError::Spawn {
+            what: "git checkout-index".into(),
+            source: e,
         })?;
         if !output.status.success() {
-            return Err(GitError::Other {
-                context: format!("git checkout-index in {}", wt.workdir.display()),
-                message: String::from_utf8_lossy(&output.stderr).trim().to_string(),
+            return Err(GitError::Subprocess {
+                what: format!("git checkout-index in {}", wt.workdir.display()),
+                stderr: String::from_utf8_lossy(&output.stderr).trim().to_string(),
             });
         }
     }
@@ -452,7 +432,7 @@ pub fn update_worktree(
             };
             if std::fs::symlink_metadata(&path).is_ok() {
                 std::fs::remove_file(&path)
-                    .map_err(|e| io_err("cannot remove the old file", &wt.workdir, e))?;
+                    .map_err(|e| GitError::io("cannot remove the old file", &wt.workdir, e))?;
                 removed += 1;
                 // Directories left empty go too, as git would remove them.
                 let mut dir = path.parent();
@@ -505,11 +485,11 @@ pub fn expire_reflogs(repo: &Repository, stash: &[StashEntry]) -> Result<(), Git
     }
     let mut reflog = repo
         .reflog("refs/stash")
-        .map_err(|e| GitError::other("cannot read the stash reflog", e))?;
+        .map_err(|e| GitError::libgit2("cannot read the stash reflog", e))?;
     while !reflog.is_empty() {
         reflog
             .remove(0, false)
-            .map_err(|e| GitError::other("cannot rewrite the stash reflog", e))?;
+            .map_err(|e| GitError::libgit2("cannot rewrite the stash reflog", e))?;
     }
     for entry in stash {
         let committer = Signature::new(
@@ -517,14 +497,14 @@ pub fn expire_reflogs(repo: &Repository, stash: &[StashEntry]) -> Result<(), Git
             &entry.email,
             &Time::new(entry.time, entry.offset_minutes),
         )
-        .map_err(|e| GitError::other("cannot rewrite the stash reflog", e))?;
+        .map_err(|e| GitError::libgit2("cannot rewrite the stash reflog", e))?;
         reflog
             .append(entry.oid, &committer, Some(&entry.message))
-            .map_err(|e| GitError::other("cannot rewrite the stash reflog", e))?;
+            .map_err(|e| GitError::libgit2("cannot rewrite the stash reflog", e))?;
     }
     reflog
         .write()
-        .map_err(|e| GitError::other("cannot write the stash reflog", e))
+        .map_err(|e| GitError::libgit2("cannot write the stash reflog", e))
 }
 
 /// `git gc --prune=now`: repacks what is reachable and deletes everything else.
@@ -544,7 +524,7 @@ pub fn gc(repo: &Repository, tips: &Tips, rewrite: &Rewrite) -> Result<(), GitEr
                 .map_or(*old, |u| u.new);
             let hold = format!("refs/keywarden-gc-hold/{i}/{}", held.len());
             if let Err(e) = repo.reference(&hold, now, true, "keywarden purge: held during gc") {
-                result = Err(GitError::other(
+                result = Err(GitError::libgit2(
                     format!("cannot protect {name} during gc"),
                     e,
                 ));
@@ -611,12 +591,11 @@ pub fn verify_odb(
     checked_clean: &OidSet,
 ) -> Result<(usize, usize, Vec<Leftover>), GitError> {
     // A fresh handle: the old one may still list packs that gc has just deleted.
-    let fresh = Repository::open(repo.path())
-        .map_err(|e| GitError::other(format!("cannot open {}", repo.path().display()), e))?;
+    let fresh = super::open_at(repo.path())?;
     let repo = &fresh;
     let odb = repo
         .odb()
-        .map_err(|e| GitError::other("cannot open the object database", e))?;
+        .map_err(|e| GitError::libgit2("cannot open the object database", e))?;
     let all = super::objects::all_object_ids(&odb)?;
     let total = all.len();
     let to_read: Vec<Oid> = all
@@ -764,14 +743,13 @@ pub fn force_push(repo: &Repository, remote: &str, refs: &[String]) -> Result<()
     let status = cmd
         .stdout(Stdio::null())
         .status()
-        .map_err(|e| GitError::Other {
-            context: "cannot run git push".into(),
-            message: e.to_string(),
+        .map_err(|e| GitError::Spawn {
+            what: "git push".into(),
+            source: e,
         })?;
     if !status.success() {
-        return Err(GitError::Other {
-            context: format!("git push --force {remote}"),
-            message: "the push failed (see git's message above); the local rewrite is done".into(),
+        return Err(GitError::PushFailed {
+            remote: remote.to_string(),
         });
     }
     Ok(())

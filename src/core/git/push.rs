@@ -28,9 +28,8 @@ pub fn parse_ref_updates(input: &str) -> Result<Vec<RefUpdate>, GitError> {
         .lines()
         .filter(|l| !l.trim().is_empty())
         .map(|line| {
-            let bad = || GitError::Other {
-                context: "unexpected pre-push input".into(),
-                message: line.to_string(),
+            let bad = || GitError::BadPushLine {
+                line: line.to_string(),
             };
             let fields: Vec<&str> = line.split_whitespace().collect();
             let [local_ref, local, remote_ref, remote] = fields[..] else {
@@ -48,7 +47,7 @@ pub fn parse_ref_updates(input: &str) -> Result<Vec<RefUpdate>, GitError> {
 
 /// The commits `updates` send, oldest first, each once.
 pub fn pushed_commits(repo: &Repository, updates: &[RefUpdate]) -> Result<Vec<Oid>, GitError> {
-    let walk_err = |e: git2::Error| GitError::other("cannot walk the commits being pushed", e);
+    let walk_err = |e: git2::Error| GitError::libgit2("cannot walk the commits being pushed", e);
     let mut seen = HashSet::new();
     let mut commits = Vec::new();
     for update in updates.iter().filter(|u| !u.is_deletion()) {
@@ -73,7 +72,7 @@ pub fn pushed_commits(repo: &Repository, updates: &[RefUpdate]) -> Result<Vec<Oi
             // remote-tracking ref already has.
             let refs = repo
                 .references_glob("refs/remotes/*")
-                .map_err(|e| GitError::other("cannot list remote-tracking refs", e))?;
+                .map_err(|e| GitError::libgit2("cannot list remote-tracking refs", e))?;
             for reference in refs.flatten() {
                 if let Ok(commit) = reference.peel_to_commit() {
                     walk.hide(commit.id()).map_err(walk_err)?;
@@ -98,10 +97,7 @@ pub fn commit_changes(
 ) -> Result<(Vec<Change>, Vec<MessageRef>), GitError> {
     let parent = repo
         .find_commit(commit)
-        .map_err(|e| GitError::Corrupt {
-            oid: commit.to_string(),
-            message: e.message().to_string(),
-        })?
+        .map_err(|e| GitError::corrupt(commit, e))?
         .parent_id(0)
         .ok();
     // `P..C` also lists the commits a merge brings in from its other parents; only C's own

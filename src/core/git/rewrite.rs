@@ -15,9 +15,9 @@
 use super::delete_paths::DeletePaths;
 use super::oid::{OidMap, OidSet};
 use super::pack::ObjectSink;
-use crate::core::scrub::Scrubber;
-use crate::core::progress::Progress;
 use super::GitError;
+use crate::core::progress::Progress;
+use crate::core::scrub::Scrubber;
 use git2::{ObjectType, Odb, Oid, Repository, Signature, Sort};
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::path::PathBuf;
@@ -193,20 +193,6 @@ struct Engine<'a> {
     out: Rewrite,
 }
 
-fn corrupt(oid: Oid, err: git2::Error) -> GitError {
-    GitError::Corrupt {
-        oid: oid.to_string(),
-        message: err.message().to_string(),
-    }
-}
-
-fn malformed(oid: Oid, what: &str) -> GitError {
-    GitError::Corrupt {
-        oid: oid.to_string(),
-        message: format!("malformed {what}"),
-    }
-}
-
 /// One entry of a raw tree object.
 struct Entry<'d> {
     mode: &'d [u8],
@@ -235,14 +221,15 @@ fn parse_tree(oid: Oid, data: &[u8]) -> Result<Vec<Entry<'_>>, GitError> {
     let mut entries = Vec::new();
     let mut rest = data;
     while !rest.is_empty() {
-        let space = memchr::memchr(b' ', rest).ok_or_else(|| malformed(oid, "tree"))?;
+        let space = memchr::memchr(b' ', rest).ok_or_else(|| GitError::malformed(oid, "tree"))?;
         let nul = memchr::memchr(0, &rest[space..])
             .map(|i| i + space)
-            .ok_or_else(|| malformed(oid, "tree"))?;
+            .ok_or_else(|| GitError::malformed(oid, "tree"))?;
         if rest.len() < nul + 21 {
-            return Err(malformed(oid, "tree"));
+            return Err(GitError::malformed(oid, "tree"));
         }
-        let id = Oid::from_bytes(&rest[nul + 1..nul + 21]).map_err(|e| corrupt(oid, e))?;
+        let id =
+            Oid::from_bytes(&rest[nul + 1..nul + 21]).map_err(|e| GitError::corrupt(oid, e))?;
         entries.push(Entry {
             mode: &rest[..space],
             name: &rest[space + 1..nul],
@@ -368,9 +355,9 @@ pub fn tips(repo: &Repository, include_remotes: bool) -> Result<Tips, GitError> 
     let mut remote_refs = Vec::new();
     let references = repo
         .references()
-        .map_err(|e| GitError::other("cannot list refs", e))?;
+        .map_err(|e| GitError::libgit2("cannot list refs", e))?;
     for reference in references {
-        let reference = reference.map_err(|e| GitError::other("cannot read a ref", e))?;
+        let reference = reference.map_err(|e| GitError::libgit2("cannot read a ref", e))?;
         let (Some(name), Some(target)) = (reference.name(), reference.target()) else {
             continue;
         };
@@ -463,7 +450,7 @@ pub fn rewrite(
 ) -> Result<Rewrite, GitError> {
     let odb = repo
         .odb()
-        .map_err(|e| GitError::other("cannot open the object database", e))?;
+        .map_err(|e| GitError::libgit2("cannot open the object database", e))?;
     let mut engine = Engine::new(opts);
     engine.out.remote_refs_skipped = tips.remote_refs.clone();
 
@@ -475,10 +462,12 @@ pub fn rewrite(
     let mut peel_into = |oid: Oid, notes: bool| -> Result<(), GitError> {
         let mut oid = oid;
         loop {
-            let (_, kind) = odb.read_header(oid).map_err(|e| corrupt(oid, e))?;
+            let (_, kind) = odb
+                .read_header(oid)
+                .map_err(|e| GitError::corrupt(oid, e))?;
             match kind {
                 ObjectType::Tag => {
-                    let tag = repo.find_tag(oid).map_err(|e| corrupt(oid, e))?;
+                    let tag = repo.find_tag(oid).map_err(|e| GitError::corrupt(oid, e))?;
                     oid = tag.target_id();
                     continue;
                 }
@@ -506,14 +495,14 @@ pub fn rewrite(
         }
         let mut walk = repo
             .revwalk()
-            .map_err(|e| GitError::other("cannot walk history", e))?;
+            .map_err(|e| GitError::libgit2("cannot walk history", e))?;
         walk.set_sorting(Sort::TOPOLOGICAL | Sort::REVERSE)
-            .map_err(|e| GitError::other("cannot walk history", e))?;
+            .map_err(|e| GitError::libgit2("cannot walk history", e))?;
         for oid in starts {
-            walk.push(*oid).map_err(|e| corrupt(*oid, e))?;
+            walk.push(*oid).map_err(|e| GitError::corrupt(*oid, e))?;
         }
         for oid in walk {
-            let oid = oid.map_err(|e| GitError::other("cannot walk history", e))?;
+            let oid = oid.map_err(|e| GitError::libgit2("cannot walk history", e))?;
             if seen.insert(oid) {
                 order.push((oid, notes));
             }
@@ -552,11 +541,10 @@ pub fn rewrite(
         }
         let other_sender = sender.clone();
         let other = scope.spawn(move || -> Result<_, GitError> {
-            let repo = Repository::open(git_dir)
-                .map_err(|e| GitError::other(format!("cannot open {}", git_dir.display()), e))?;
+            let repo = super::open_at(git_dir)?;
             let odb = repo
                 .odb()
-                .map_err(|e| GitError::other("cannot open the object database", e))?;
+                .map_err(|e| GitError::libgit2("cannot open the object database", e))?;
             let mut half = Engine::new(opts);
             let commits = half.walk_commits(&odb, second, &other_sender, progress)?;
             Ok((half, commits))
@@ -576,9 +564,8 @@ pub fn rewrite(
         }
         engine.dispatch_from(walked_blobs, &sender, 1);
         drop(sender);
-        let (half, more) = other.join().map_err(|_| GitError::Other {
-            context: "reading history".into(),
-            message: "a worker thread failed".into(),
+        let (half, more) = other.join().map_err(|_| GitError::WorkerFailed {
+            what: "reading history",
         })??;
         engine.merge(half);
         commits.extend(more);
@@ -605,7 +592,7 @@ pub fn rewrite(
         // Pass 3a: the blobs themselves, one at a time so memory stays bounded.
         for idx in hits {
             let oid = engine.blobs[idx as usize];
-            let object = odb.read(oid).map_err(|e| corrupt(oid, e))?;
+            let object = odb.read(oid).map_err(|e| GitError::corrupt(oid, e))?;
             if let Some(new) = scrubber.replace(object.data()) {
                 let new_oid = sink.write(ObjectType::Blob, &new)?;
                 if !scrubber.is_match(&new) {
@@ -683,18 +670,13 @@ fn search_blobs(
     failures: &Mutex<Vec<GitError>>,
 ) {
     let fail = |e: GitError| failures.lock().expect("failures lock").push(e);
-    let repo = match Repository::open(git_dir) {
+    let repo = match super::open_at(git_dir) {
         Ok(repo) => repo,
-        Err(e) => {
-            return fail(GitError::other(
-                format!("cannot open {}", git_dir.display()),
-                e,
-            ))
-        }
+        Err(e) => return fail(e),
     };
     let odb = match repo.odb() {
         Ok(odb) => odb,
-        Err(e) => return fail(GitError::other("cannot open the object database", e)),
+        Err(e) => return fail(GitError::libgit2("cannot open the object database", e)),
     };
     loop {
         // Hold the lock only to take the next batch.
@@ -709,7 +691,7 @@ fn search_blobs(
                         hits.lock().expect("hits lock").push(oid);
                     }
                 }
-                Err(e) => fail(corrupt(oid, e)),
+                Err(e) => fail(GitError::corrupt(oid, e)),
             }
         }
     }
@@ -746,14 +728,14 @@ impl<'a> Engine<'a> {
         let mut commits = Vec::with_capacity(order.len());
         let mut sent = 0;
         for &(oid, notes) in order {
-            let object = odb.read(oid).map_err(|e| corrupt(oid, e))?;
+            let object = odb.read(oid).map_err(|e| GitError::corrupt(oid, e))?;
             let raw = object.data().to_vec();
             drop(object);
             let (fields, _) = split_object(&raw);
             let tree = fields
                 .first()
                 .and_then(|f| field_oid(f, b"tree "))
-                .ok_or_else(|| malformed(oid, "commit"))?;
+                .ok_or_else(|| GitError::malformed(oid, "commit"))?;
             self.visit_tree(odb, tree)?;
             if self.opts.scrubber.is_none_or(|s| !s.is_match(&raw)) {
                 self.out.checked_clean.insert(oid);
@@ -850,7 +832,7 @@ impl<'a> Engine<'a> {
         if let Some(&i) = self.node_index.get(&oid) {
             return Ok(i);
         }
-        let object = odb.read(oid).map_err(|e| corrupt(oid, e))?;
+        let object = odb.read(oid).map_err(|e| GitError::corrupt(oid, e))?;
         let data = object.data();
         let mut names_change = false;
         let entries = parse_tree(oid, data)?;
@@ -936,7 +918,7 @@ impl<'a> Engine<'a> {
         if let Some(&memo) = memo {
             return Ok(memo);
         }
-        let object = odb.read(oid).map_err(|e| corrupt(oid, e))?;
+        let object = odb.read(oid).map_err(|e| GitError::corrupt(oid, e))?;
         let data = object.data();
         let entries = parse_tree(oid, data)?;
         let mut new_entries: Vec<OwnedEntry> = Vec::with_capacity(entries.len());
@@ -1115,7 +1097,7 @@ impl<'a> Engine<'a> {
         items: &mut Vec<NotesItem>,
     ) -> Result<(), GitError> {
         let oid = self.nodes[idx as usize].oid;
-        let object = odb.read(oid).map_err(|e| corrupt(oid, e))?;
+        let object = odb.read(oid).map_err(|e| GitError::corrupt(oid, e))?;
         let entries: Vec<(Vec<u8>, Vec<u8>, Oid, EntryKind)> = parse_tree(oid, object.data())?
             .iter()
             .map(|e| (e.mode.to_vec(), e.name.to_vec(), e.oid, e.kind()))
@@ -1205,7 +1187,7 @@ impl<'a> Engine<'a> {
         let old_tree = fields
             .first()
             .and_then(|f| field_oid(f, b"tree "))
-            .ok_or_else(|| malformed(oid, "commit"))?;
+            .ok_or_else(|| GitError::malformed(oid, "commit"))?;
         let tree_idx = self.tree_node(old_tree);
         let new_tree = if notes {
             self.rewrite_notes_tree(odb, sink, tree_idx)?
@@ -1276,7 +1258,9 @@ impl<'a> Engine<'a> {
         sink: &mut ObjectSink,
         oid: Oid,
     ) -> Result<Oid, GitError> {
-        let (_, kind) = odb.read_header(oid).map_err(|e| corrupt(oid, e))?;
+        let (_, kind) = odb
+            .read_header(oid)
+            .map_err(|e| GitError::corrupt(oid, e))?;
         Ok(match kind {
             ObjectType::Commit => self.out.commit_map.get(&oid).copied().unwrap_or(oid),
             ObjectType::Tag => self.rewrite_tag(odb, sink, oid)?,
@@ -1302,12 +1286,16 @@ impl<'a> Engine<'a> {
         if let Some(&new) = self.tag_memo.get(&oid) {
             return Ok(new);
         }
-        let raw = odb.read(oid).map_err(|e| corrupt(oid, e))?.data().to_vec();
+        let raw = odb
+            .read(oid)
+            .map_err(|e| GitError::corrupt(oid, e))?
+            .data()
+            .to_vec();
         let (fields, message) = split_object(&raw);
         let target = fields
             .first()
             .and_then(|f| field_oid(f, b"object "))
-            .ok_or_else(|| malformed(oid, "tag"))?;
+            .ok_or_else(|| GitError::malformed(oid, "tag"))?;
         let new_target = self.rewrite_object(odb, sink, target)?;
         let scrubbed = self.opts.scrubber.and_then(|s| s.replace(message));
         let new = if new_target == target && scrubbed.is_none() {
@@ -1356,23 +1344,22 @@ impl<'a> Engine<'a> {
 /// Moves every ref in one transaction (all or nothing), then each detached worktree HEAD.
 pub fn apply_ref_updates(repo: &Repository, rewrite: &Rewrite) -> Result<(), GitError> {
     let signature = Signature::now("keywarden", "keywarden@localhost")
-        .map_err(|e| GitError::other("cannot make a reflog signature", e))?;
+        .map_err(|e| GitError::libgit2("cannot make a reflog signature", e))?;
     let mut tx = repo
         .transaction()
-        .map_err(|e| GitError::other("cannot start a ref transaction", e))?;
+        .map_err(|e| GitError::libgit2("cannot start a ref transaction", e))?;
     for update in &rewrite.ref_updates {
         tx.lock_ref(&update.name)
-            .map_err(|e| GitError::other(format!("cannot lock {}", update.name), e))?;
+            .map_err(|e| GitError::libgit2(format!("cannot lock {}", update.name), e))?;
     }
     for update in &rewrite.ref_updates {
         // Refuse if someone moved the ref while we were rewriting.
         let current = repo
             .refname_to_id(&update.name)
-            .map_err(|e| GitError::other(format!("cannot read {}", update.name), e))?;
+            .map_err(|e| GitError::libgit2(format!("cannot read {}", update.name), e))?;
         if current != update.old {
-            return Err(GitError::Other {
-                context: format!("{} moved during the rewrite", update.name),
-                message: "nothing was changed; run purge again".into(),
+            return Err(GitError::RefMoved {
+                name: update.name.clone(),
             });
         }
         tx.set_target(
@@ -1381,13 +1368,12 @@ pub fn apply_ref_updates(repo: &Repository, rewrite: &Rewrite) -> Result<(), Git
             Some(&signature),
             "keywarden purge",
         )
-        .map_err(|e| GitError::other(format!("cannot update {}", update.name), e))?;
+        .map_err(|e| GitError::libgit2(format!("cannot update {}", update.name), e))?;
     }
     tx.commit()
-        .map_err(|e| GitError::other("cannot update the refs", e))?;
+        .map_err(|e| GitError::libgit2("cannot update the refs", e))?;
     for update in &rewrite.worktree_updates {
-        let wt = Repository::open(&update.git_dir)
-            .map_err(|e| GitError::other(format!("cannot open {}", update.git_dir.display()), e))?;
+        let wt = super::open_at(&update.git_dir)?;
         let what = format!("{} of {}", update.name, update.git_dir.display());
         let moved = if update.name == "HEAD" {
             wt.set_head_detached(update.new)
@@ -1401,7 +1387,7 @@ pub fn apply_ref_updates(repo: &Repository, rewrite: &Rewrite) -> Result<(), Git
             )
             .map(|_| ())
         };
-        moved.map_err(|e| GitError::other(format!("cannot move {what}"), e))?;
+        moved.map_err(|e| GitError::libgit2(format!("cannot move {what}"), e))?;
     }
     Ok(())
 }

@@ -26,7 +26,7 @@ pub fn staged_changes_fast(repo: &Repository) -> Result<Vec<Change>, GitError> {
     let head_tree = match repo.head() {
         Ok(head) => Some(
             head.peel_to_tree()
-                .map_err(|e| GitError::other("cannot read HEAD", e))?,
+                .map_err(|e| GitError::libgit2("cannot read HEAD", e))?,
         ),
         Err(_) => None,
     };
@@ -44,16 +44,16 @@ fn index_as_tree(repo: &Repository) -> Result<Option<Tree<'_>>, GitError> {
     }
     let odb = repo
         .odb()
-        .map_err(|e| GitError::other("cannot open the object database", e))?;
+        .map_err(|e| GitError::libgit2("cannot open the object database", e))?;
     // Highest priority: new tree objects land in memory, never on disk.
     odb.add_new_mempack_backend(1000)
-        .map_err(|e| GitError::other("cannot add an in-memory object store", e))?;
+        .map_err(|e| GitError::libgit2("cannot add an in-memory object store", e))?;
     let Ok(tree_id) = index.write_tree_to(repo) else {
         return Ok(None);
     };
     repo.find_tree(tree_id)
         .map(Some)
-        .map_err(|e| GitError::other("cannot read the staged tree", e))
+        .map_err(|e| GitError::libgit2("cannot read the staged tree", e))
 }
 
 fn is_blob_mode(mode: i32) -> bool {
@@ -99,12 +99,10 @@ fn diff_trees(
         }
         let subtree = |side: Option<(Oid, i32)>| -> Result<Option<Tree<'_>>, GitError> {
             match side {
-                Some((id, mode)) if is_tree_mode(mode) => {
-                    repo.find_tree(id).map(Some).map_err(|e| GitError::Corrupt {
-                        oid: id.to_string(),
-                        message: e.message().to_string(),
-                    })
-                }
+                Some((id, mode)) if is_tree_mode(mode) => repo
+                    .find_tree(id)
+                    .map(Some)
+                    .map_err(|e| GitError::corrupt(id, e)),
                 _ => Ok(None),
             }
         };
@@ -156,7 +154,8 @@ fn index_path(repo: &Repository) -> PathBuf {
 pub(super) fn open_index(repo: &Repository) -> Result<git2::Index, GitError> {
     let path = index_path(repo);
     git2::Index::open(&path).map_err(|e| GitError::Index {
+        action: "read",
         path: path.clone(),
-        message: e.message().to_string(),
+        source: e.into(),
     })
 }
