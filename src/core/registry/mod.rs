@@ -16,12 +16,12 @@ use thiserror::Error;
 pub enum RegistryError {
     #[error("cannot find a home for keywarden's data: set KEYWARDEN_HOME")]
     NoHome,
-    #[error("cannot read {path}: {source}")]
+    #[error("cannot read {path}")]
     Read {
         path: PathBuf,
         source: std::io::Error,
     },
-    #[error("cannot write {path}: {source}")]
+    #[error("cannot write {path}")]
     Write {
         path: PathBuf,
         source: std::io::Error,
