@@ -3,6 +3,7 @@
 //! (Hook installation and history rewriting build on this module.)
 
 pub mod cache_tree;
+pub mod command;
 pub mod delete_paths;
 mod error;
 pub mod objects;

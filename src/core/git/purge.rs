@@ -4,6 +4,7 @@
 //! files, expiring reflogs and collecting garbage (libgit2 has no gc, so git does it), and
 //! the final check that no object left in the object database holds a secret.
 
+use super::command::GitCommand;
 use super::oid::OidSet;
 use super::rewrite::{Rewrite, StashEntry, Tips};
 use super::{read_blobs_parallel, BlobRead, GitError, Operation};
@@ -11,7 +12,6 @@ use crate::core::scrub::Scrubber;
 use git2::{ObjectType, Oid, Repository, RepositoryState, Signature, StatusOptions, Time};
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 use std::sync::Mutex;
 
 /// A checked-out worktree: the main one and every linked one.
@@ -138,34 +138,6 @@ fn private_file(path: &Path) -> Result<std::fs::File, GitError> {
         .map_err(|e| GitError::io("cannot create", path, e))
 }
 
-fn git(dir: &Path) -> Command {
-    let mut cmd = Command::new("git");
-    cmd.current_dir(dir);
-    // Our own repository handle decides which repository this is, not the environment.
-    for var in ["GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE"] {
-        cmd.env_remove(var);
-    }
-    cmd
-}
-
-fn run_git(cmd: &mut Command, what: &str) -> Result<Vec<u8>, GitError> {
-    let output = cmd
-        .stdin(Stdio::null())
-        .output()
-        .map_err(|e| GitError::Spawn {
-            what: what.to_string(),
-            source: e,
-        })?;
-    if !output.status.success() {
-        let stderr = String::from_utf8_lossy(&output.stderr);
-        return Err(GitError::Subprocess {
-            what: what.to_string(),
-            stderr: stderr.lines().next().unwrap_or("failed").trim().to_string(),
-        });
-    }
-    Ok(output.stdout)
-}
-
 /// The refs a backup must hold beyond the ordinary ones: older stash entries and detached
 /// worktree HEADs, which are not refs and would otherwise be lost.
 fn extra_backup_refs(tips: &Tips) -> Vec<(String, Oid)> {
@@ -246,13 +218,11 @@ pub fn backup_bundle(repo: &Repository, tips: &Tips, stamp: &str) -> Result<Path
     }
     // Create the file first, private, so the bundle is never readable by others.
     drop(private_file(&path)?);
-    let result = run_git(
-        git(repo.commondir())
-            .args(["bundle", "create", "--quiet"])
-            .arg(&path)
-            .arg("--all"),
-        "git bundle create",
-    );
+    let result = GitCommand::in_dir(repo.commondir())
+        .args(["bundle", "create", "--quiet"])
+        .arg(&path)
+        .arg("--all")
+        .run("git bundle create");
     for name in created {
         if let Ok(mut r) = repo.find_reference(&name) {
             let _ = r.delete();
@@ -381,9 +351,11 @@ pub fn update_worktree(
             .collect(),
         None => Vec::new(),
     };
-    run_git(git(&wt.workdir).args(["reset", "--quiet"]), "git reset")?;
-    let changed = run_git(
-        git(&wt.workdir).args([
+    GitCommand::in_dir(&wt.workdir)
+        .args(["reset", "--quiet"])
+        .run("git reset")?;
+    let changed = GitCommand::in_dir(&wt.workdir)
+        .args([
             "diff",
             "--name-only",
             "-z",
@@ -391,36 +363,14 @@ pub fn update_worktree(
             "--ignore-submodules",
             // Modified, and missing: renamed files under their new names.
             "--diff-filter=MD",
-        ]),
-        "git diff",
-    )?;
+        ])
+        .run("git diff")?;
     let count = changed.split(|b| *b == 0).filter(|p| !p.is_empty()).count();
     if count > 0 {
-        let mut child = git(&wt.workdir)
+        GitCommand::in_dir(&wt.workdir)
             .args(["checkout-index", "--force", "-z", "--stdin"])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .map_err(|e| GitError::Spawn {
-                what: "git checkout-index".into(),
-                source: e,
-            })?;
-        if let Some(mut stdin) = child.stdin.take() {
-            stdin
-                .write_all(&changed)
-                .map_err(|e| GitError::io("cannot update files in", &wt.workdir, e))?;
-        }
-        let output = child.wait_with_output().map_err(|e| GitError::Spawn {
-            what: "git checkout-index".into(),
-            source: e,
-        })?;
-        if !output.status.success() {
-            return Err(GitError::Subprocess {
-                what: format!("git checkout-index in {}", wt.workdir.display()),
-                stderr: String::from_utf8_lossy(&output.stderr).trim().to_string(),
-            });
-        }
+            .input(changed)
+            .run(&format!("git checkout-index in {}", wt.workdir.display()))?;
     }
     let mut removed = 0;
     if !old_names.is_empty() {
@@ -470,16 +420,15 @@ pub struct WorktreeUpdate {
 /// Drops every reflog entry (they still point at the old commits), then puts back the
 /// stash's reflog — which is the list of stashes — with the rewritten entries.
 pub fn expire_reflogs(repo: &Repository, stash: &[StashEntry]) -> Result<(), GitError> {
-    run_git(
-        git(repo.commondir()).args([
+    GitCommand::in_dir(repo.commondir())
+        .args([
             "reflog",
             "expire",
             "--expire=now",
             "--expire-unreachable=now",
             "--all",
-        ]),
-        "git reflog expire",
-    )?;
+        ])
+        .run("git reflog expire")?;
     if stash.is_empty() {
         return Ok(());
     }
@@ -534,10 +483,9 @@ pub fn gc(repo: &Repository, tips: &Tips, rewrite: &Rewrite) -> Result<(), GitEr
         }
     }
     if result.is_ok() {
-        result = run_git(
-            git(repo.commondir()).args(["gc", "--prune=now", "--quiet"]),
-            "git gc --prune=now",
-        );
+        result = GitCommand::in_dir(repo.commondir())
+            .args(["gc", "--prune=now", "--quiet"])
+            .run("git gc --prune=now");
     }
     for hold in held {
         if let Ok(mut r) = repo.find_reference(&hold) {
@@ -729,25 +677,18 @@ pub fn refs_to_push(rewrite: &Rewrite) -> Vec<String> {
         .collect()
 }
 
-/// `git push --force REMOTE ref:ref…` for the rewritten refs. Output goes to the terminal
-/// (stderr), where git's own progress and credential prompts belong.
+/// `git push --force REMOTE ref:ref…` for the rewritten refs. git's messages go to our
+/// stderr, where its own progress and credential prompts belong.
 pub fn force_push(repo: &Repository, remote: &str, refs: &[String]) -> Result<(), GitError> {
     if refs.is_empty() {
         return Ok(());
     }
-    let mut cmd = git(repo.commondir());
-    cmd.args(["push", "--force", "--porcelain", remote]);
-    for name in refs {
-        cmd.arg(format!("{name}:{name}"));
-    }
-    let status = cmd
-        .stdout(Stdio::null())
-        .status()
-        .map_err(|e| GitError::Spawn {
-            what: "git push".into(),
-            source: e,
-        })?;
-    if !status.success() {
+    let output = GitCommand::in_dir(repo.commondir())
+        .args(["push", "--force", "--porcelain", remote])
+        .args(refs.iter().map(|name| format!("{name}:{name}")))
+        .show_stderr()
+        .output("git push")?;
+    if !output.status.success() {
         return Err(GitError::PushFailed {
             remote: remote.to_string(),
         });
