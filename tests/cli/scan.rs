@@ -519,7 +519,10 @@ fn a_repository_of_another_user_gets_gits_safe_directory_advice() {
         .split('`')
         .nth(1)
         .expect("the advice is quoted in backticks");
-    assert!(advice.starts_with("git config --global --add safe.directory "), "{err}");
+    assert!(
+        advice.starts_with("git config --global --add safe.directory "),
+        "{err}"
+    );
     let typed = std::process::Command::new("sh")
         .args(["-c", advice])
         .envs(sealed_env(sb.root()))
@@ -528,8 +531,5 @@ fn a_repository_of_another_user_gets_gits_safe_directory_advice() {
         .status()
         .expect("sh runs");
     assert!(typed.success());
-    sb.keywarden()
-        .args(["scan", "--staged"])
-        .assert()
-        .success();
+    sb.keywarden().args(["scan", "--staged"]).assert().success();
 }

@@ -115,7 +115,9 @@ impl GitCommand {
             let writer = scope.spawn(move || pipe.write_all(&input));
             let output = child.wait_with_output().map_err(spawn_failed)?;
             let written = writer.join().unwrap_or_else(|_| {
-                Err(std::io::Error::other("the thread writing git's input panicked"))
+                Err(std::io::Error::other(
+                    "the thread writing git's input panicked",
+                ))
             });
             match written {
                 // git stopped reading because it failed: its exit status says why.

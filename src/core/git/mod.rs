@@ -11,6 +11,7 @@ pub mod oid;
 pub mod pack;
 pub mod purge;
 pub mod push;
+pub mod raw;
 pub mod rewrite;
 pub mod staged_tree;
 pub mod tracked;

@@ -15,11 +15,15 @@
 use super::delete_paths::DeletePaths;
 use super::oid::{OidMap, OidSet};
 use super::pack::ObjectSink;
+use super::raw::{
+    disambiguate, encode_tree, parse_tree, safe_name, split_object, tree_order, write_commit,
+    write_tag, EntryKind, TreeEntry, TreeEntryRef, TREE_MODE,
+};
 use super::GitError;
 use crate::core::progress::Progress;
 use crate::core::scrub::Scrubber;
 use git2::{ObjectType, Odb, Oid, Repository, Signature, Sort};
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::PathBuf;
 use std::sync::{mpsc, Mutex};
 
@@ -164,16 +168,13 @@ enum Dirt {
     Dirty,
 }
 
-/// A tree entry being written: mode, name, id.
-type OwnedEntry = (Vec<u8>, Vec<u8>, Oid);
-
 /// A file of a notes tree: its path (directories and name), mode and new id.
 type NotesItem = (Vec<Vec<u8>>, Vec<u8>, Oid);
 
 /// A directory of a notes tree being rebuilt.
 #[derive(Default)]
 struct NotesDir {
-    entries: Vec<OwnedEntry>,
+    entries: Vec<TreeEntry>,
     dirs: BTreeMap<Vec<u8>, NotesDir>,
 }
 
@@ -191,153 +192,6 @@ struct Engine<'a> {
     notes_memo: HashMap<u32, Oid>,
     tag_memo: OidMap<Oid>,
     out: Rewrite,
-}
-
-/// One entry of a raw tree object.
-struct Entry<'d> {
-    mode: &'d [u8],
-    name: &'d [u8],
-    oid: Oid,
-}
-
-#[derive(PartialEq, Eq)]
-enum EntryKind {
-    Tree,
-    Blob,
-    Gitlink,
-}
-
-impl Entry<'_> {
-    fn kind(&self) -> EntryKind {
-        match self.mode {
-            b"40000" | b"040000" => EntryKind::Tree,
-            b"160000" => EntryKind::Gitlink,
-            _ => EntryKind::Blob,
-        }
-    }
-}
-
-fn parse_tree(oid: Oid, data: &[u8]) -> Result<Vec<Entry<'_>>, GitError> {
-    let mut entries = Vec::new();
-    let mut rest = data;
-    while !rest.is_empty() {
-        let space = memchr::memchr(b' ', rest).ok_or_else(|| GitError::malformed(oid, "tree"))?;
-        let nul = memchr::memchr(0, &rest[space..])
-            .map(|i| i + space)
-            .ok_or_else(|| GitError::malformed(oid, "tree"))?;
-        if rest.len() < nul + 21 {
-            return Err(GitError::malformed(oid, "tree"));
-        }
-        let id =
-            Oid::from_bytes(&rest[nul + 1..nul + 21]).map_err(|e| GitError::corrupt(oid, e))?;
-        entries.push(Entry {
-            mode: &rest[..space],
-            name: &rest[space + 1..nul],
-            oid: id,
-        });
-        rest = &rest[nul + 21..];
-    }
-    Ok(entries)
-}
-
-/// git's tree order: by name, as if a tree's name ended in `/`.
-/// A scrubbed name that is still a valid file name: no `/` or NUL, not empty, `.` or `..`.
-fn safe_name(mut name: Vec<u8>) -> Vec<u8> {
-    for byte in &mut name {
-        if *byte == b'/' || *byte == 0 {
-            *byte = b'_';
-        }
-    }
-    if name.is_empty() || name == b"." || name == b".." {
-        name.insert(0, b'_');
-    }
-    name
-}
-
-/// Two names that differed only in their secrets are the same once scrubbed; a tree must
-/// not hold a name twice, so later ones get `~2`, `~3`… appended.
-fn disambiguate(entries: &mut [OwnedEntry]) {
-    let mut taken: HashSet<Vec<u8>> = HashSet::new();
-    for (_, name, _) in entries.iter_mut() {
-        if taken.insert(name.clone()) {
-            continue;
-        }
-        let mut n = 2;
-        loop {
-            let mut candidate = name.clone();
-            candidate.extend_from_slice(format!("~{n}").as_bytes());
-            if taken.insert(candidate.clone()) {
-                *name = candidate;
-                break;
-            }
-            n += 1;
-        }
-    }
-}
-
-fn tree_order(a: &Entry<'_>, b: &Entry<'_>) -> std::cmp::Ordering {
-    let key = |e: &Entry<'_>| {
-        let mut k = e.name.to_vec();
-        if e.kind() == EntryKind::Tree {
-            k.push(b'/');
-        }
-        k
-    };
-    key(a).cmp(&key(b))
-}
-
-fn hex_oid(oid: Oid) -> Vec<u8> {
-    oid.to_string().into_bytes()
-}
-
-/// Splits a commit or tag into its header fields (each with continuation lines) and message.
-fn split_object(data: &[u8]) -> (Vec<&[u8]>, &[u8]) {
-    let (header, message) = match memchr::memmem::find(data, b"\n\n") {
-        Some(i) => (&data[..i + 1], &data[i + 2..]),
-        None => (data, &data[data.len()..]),
-    };
-    let mut fields: Vec<&[u8]> = Vec::new();
-    let mut start = 0;
-    let mut i = 0;
-    while i < header.len() {
-        let end = memchr::memchr(b'\n', &header[i..]).map_or(header.len(), |j| i + j + 1);
-        if end < header.len() && header[end] == b' ' {
-            // The next line continues this field (a signature, a mergetag).
-            i = end;
-            continue;
-        }
-        fields.push(&header[start..end]);
-        start = end;
-        i = end;
-    }
-    (fields, message)
-}
-
-fn field_oid(field: &[u8], prefix: &[u8]) -> Option<Oid> {
-    let rest = field.strip_prefix(prefix)?;
-    let hex = rest.strip_suffix(b"\n").unwrap_or(rest);
-    std::str::from_utf8(hex)
-        .ok()
-        .and_then(|h| Oid::from_str(h).ok())
-}
-
-fn is_signature_field(field: &[u8]) -> bool {
-    field.starts_with(b"gpgsig ") || field.starts_with(b"gpgsig-sha256 ")
-}
-
-/// Where an annotated tag's signature starts in its message, if it has one.
-fn tag_signature_start(message: &[u8]) -> Option<usize> {
-    const MARKERS: [&[u8]; 3] = [
-        b"-----BEGIN PGP SIGNATURE-----",
-        b"-----BEGIN SSH SIGNATURE-----",
-        b"-----BEGIN SIGNED MESSAGE-----",
-    ];
-    MARKERS
-        .iter()
-        .filter_map(|m| {
-            memchr::memmem::rfind(message, m).filter(|&i| i == 0 || message[i - 1] == b'\n')
-        })
-        .min()
 }
 
 /// The refs, worktree HEADs and stash entries a rewrite starts from.
@@ -731,10 +585,8 @@ impl<'a> Engine<'a> {
             let object = odb.read(oid).map_err(|e| GitError::corrupt(oid, e))?;
             let raw = object.data().to_vec();
             drop(object);
-            let (fields, _) = split_object(&raw);
-            let tree = fields
-                .first()
-                .and_then(|f| field_oid(f, b"tree "))
+            let tree = split_object(&raw)
+                .leading_oid(b"tree ")
                 .ok_or_else(|| GitError::malformed(oid, "commit"))?;
             self.visit_tree(odb, tree)?;
             if self.opts.scrubber.is_none_or(|s| !s.is_match(&raw)) {
@@ -921,7 +773,7 @@ impl<'a> Engine<'a> {
         let object = odb.read(oid).map_err(|e| GitError::corrupt(oid, e))?;
         let data = object.data();
         let entries = parse_tree(oid, data)?;
-        let mut new_entries: Vec<OwnedEntry> = Vec::with_capacity(entries.len());
+        let mut new_entries: Vec<TreeEntry> = Vec::with_capacity(entries.len());
         let mut renamed = false;
         let names_change = self.nodes[idx as usize].names_change;
         for entry in &entries {
@@ -948,7 +800,11 @@ impl<'a> Engine<'a> {
                     EntryKind::Gitlink => true,
                 };
             if unchanged {
-                new_entries.push((entry.mode.to_vec(), name, entry.oid));
+                new_entries.push(TreeEntry {
+                    mode: entry.mode.to_vec(),
+                    name,
+                    oid: entry.oid,
+                });
                 continue;
             }
             let shown = String::from_utf8_lossy(&name);
@@ -986,7 +842,11 @@ impl<'a> Engine<'a> {
                 }
                 EntryKind::Gitlink => entry.oid,
             };
-            new_entries.push((entry.mode.to_vec(), name, new_oid));
+            new_entries.push(TreeEntry {
+                mode: entry.mode.to_vec(),
+                name,
+                oid: new_oid,
+            });
         }
         if renamed {
             disambiguate(&mut new_entries);
@@ -1009,35 +869,15 @@ impl<'a> Engine<'a> {
     fn write_tree(
         &mut self,
         sink: &mut ObjectSink,
-        mut entries: Vec<OwnedEntry>,
+        mut entries: Vec<TreeEntry>,
         unsorted: bool,
         old: Option<(Oid, &[u8])>,
         path: &str,
     ) -> Result<Oid, GitError> {
         if unsorted {
-            entries.sort_by(|a, b| {
-                tree_order(
-                    &Entry {
-                        mode: &a.0,
-                        name: &a.1,
-                        oid: a.2,
-                    },
-                    &Entry {
-                        mode: &b.0,
-                        name: &b.1,
-                        oid: b.2,
-                    },
-                )
-            });
+            entries.sort_by(tree_order);
         }
-        let mut raw = Vec::with_capacity(entries.len() * 48);
-        for (mode, name, id) in &entries {
-            raw.extend_from_slice(mode);
-            raw.push(b' ');
-            raw.extend_from_slice(name);
-            raw.push(0);
-            raw.extend_from_slice(id.as_bytes());
-        }
+        let raw = encode_tree(&entries);
         if let Some((oid, data)) = old {
             if raw == data {
                 return Ok(oid);
@@ -1079,7 +919,7 @@ impl<'a> Engine<'a> {
                 dir = dir.dirs.entry(part.clone()).or_default();
             }
             let name = path.last().expect("a path has a file name").clone();
-            dir.entries.push((mode, name, oid));
+            dir.entries.push(TreeEntry { mode, name, oid });
         }
         let new = self.write_notes_dir(sink, root, "\0notes")?;
         self.notes_memo.insert(idx, new);
@@ -1098,12 +938,18 @@ impl<'a> Engine<'a> {
     ) -> Result<(), GitError> {
         let oid = self.nodes[idx as usize].oid;
         let object = odb.read(oid).map_err(|e| GitError::corrupt(oid, e))?;
-        let entries: Vec<(Vec<u8>, Vec<u8>, Oid, EntryKind)> = parse_tree(oid, object.data())?
+        let entries: Vec<TreeEntry> = parse_tree(oid, object.data())?
             .iter()
-            .map(|e| (e.mode.to_vec(), e.name.to_vec(), e.oid, e.kind()))
+            .map(TreeEntryRef::to_owned)
             .collect();
         drop(object);
-        for (mode, name, entry_oid, kind) in entries {
+        for entry in entries {
+            let kind = entry.kind();
+            let TreeEntry {
+                mode,
+                name,
+                oid: entry_oid,
+            } = entry;
             let hex = std::str::from_utf8(&name)
                 .ok()
                 .filter(|n| n.bytes().all(|b| b.is_ascii_hexdigit()));
@@ -1170,7 +1016,11 @@ impl<'a> Engine<'a> {
         for (name, sub) in dirs {
             let sub_path = format!("{path}/{}", String::from_utf8_lossy(&name));
             let oid = self.write_notes_dir(sink, sub, &sub_path)?;
-            entries.push((b"40000".to_vec(), name, oid));
+            entries.push(TreeEntry {
+                mode: TREE_MODE.to_vec(),
+                name,
+                oid,
+            });
         }
         self.write_tree(sink, entries, true, None, path)
     }
@@ -1183,10 +1033,9 @@ impl<'a> Engine<'a> {
         raw: &[u8],
         notes: bool,
     ) -> Result<Oid, GitError> {
-        let (fields, message) = split_object(raw);
-        let old_tree = fields
-            .first()
-            .and_then(|f| field_oid(f, b"tree "))
+        let commit = split_object(raw);
+        let old_tree = commit
+            .leading_oid(b"tree ")
             .ok_or_else(|| GitError::malformed(oid, "commit"))?;
         let tree_idx = self.tree_node(old_tree);
         let new_tree = if notes {
@@ -1197,15 +1046,13 @@ impl<'a> Engine<'a> {
         let mut changed = new_tree != old_tree;
         let mut parents_changed = false;
         let mut new_parents = Vec::new();
-        for field in &fields {
-            if let Some(parent) = field_oid(field, b"parent ") {
-                let new = self.out.commit_map.get(&parent).copied().unwrap_or(parent);
-                parents_changed |= new != parent;
-                new_parents.push(new);
-            }
+        for parent in commit.parents() {
+            let new = self.out.commit_map.get(&parent).copied().unwrap_or(parent);
+            parents_changed |= new != parent;
+            new_parents.push(new);
         }
         changed |= parents_changed;
-        let new_message = self.opts.scrubber.and_then(|s| s.replace(message));
+        let new_message = self.opts.scrubber.and_then(|s| s.replace(commit.message));
         if new_message.is_some() {
             changed = true;
             self.out.messages_scrubbed += 1;
@@ -1214,35 +1061,17 @@ impl<'a> Engine<'a> {
         if !changed {
             return Ok(oid);
         }
-        let mut out = Vec::with_capacity(raw.len());
-        let mut parents = new_parents.iter();
-        let mut signed = false;
-        for field in &fields {
-            if field.starts_with(b"tree ") {
-                out.extend_from_slice(b"tree ");
-                out.extend_from_slice(&hex_oid(new_tree));
-                out.push(b'\n');
-            } else if field.starts_with(b"parent ") {
-                let parent = parents.next().expect("one new parent per parent field");
-                out.extend_from_slice(b"parent ");
-                out.extend_from_slice(&hex_oid(*parent));
-                out.push(b'\n');
-            } else if is_signature_field(field) {
-                // The signature covered the old content; it cannot match the new.
-                signed = true;
-            } else if field.starts_with(b"mergetag ") {
-                // An embedded signed tag of a merged commit, which was rewritten too.
-            } else {
-                out.extend_from_slice(field);
-            }
-        }
-        out.push(b'\n');
-        out.extend_from_slice(new_message.as_deref().unwrap_or(message));
-        let new = sink.write(ObjectType::Commit, &out)?;
-        if self.opts.scrubber.is_none_or(|s| !s.is_match(&out)) {
+        let message = new_message.as_deref().unwrap_or(commit.message);
+        let written = write_commit(&commit, new_tree, &new_parents, message);
+        let new = sink.write(ObjectType::Commit, &written.data)?;
+        if self
+            .opts
+            .scrubber
+            .is_none_or(|s| !s.is_match(&written.data))
+        {
             self.out.checked_clean.insert(new);
         }
-        if signed {
+        if written.signature_dropped {
             self.out.signatures_dropped += 1;
         }
         if !parents_changed {
@@ -1291,13 +1120,12 @@ impl<'a> Engine<'a> {
             .map_err(|e| GitError::corrupt(oid, e))?
             .data()
             .to_vec();
-        let (fields, message) = split_object(&raw);
-        let target = fields
-            .first()
-            .and_then(|f| field_oid(f, b"object "))
+        let tag = split_object(&raw);
+        let target = tag
+            .leading_oid(b"object ")
             .ok_or_else(|| GitError::malformed(oid, "tag"))?;
         let new_target = self.rewrite_object(odb, sink, target)?;
-        let scrubbed = self.opts.scrubber.and_then(|s| s.replace(message));
+        let scrubbed = self.opts.scrubber.and_then(|s| s.replace(tag.message));
         let new = if new_target == target && scrubbed.is_none() {
             if self.opts.scrubber.is_none_or(|s| !s.is_match(&raw)) {
                 self.out.checked_clean.insert(oid);
@@ -1307,31 +1135,17 @@ impl<'a> Engine<'a> {
             if scrubbed.is_some() {
                 self.out.messages_scrubbed += 1;
             }
-            let mut message = scrubbed.unwrap_or_else(|| message.to_vec());
-            let mut signed = false;
-            if let Some(at) = tag_signature_start(&message) {
-                message.truncate(at);
-                signed = true;
-            }
-            let mut out = Vec::with_capacity(raw.len());
-            for field in &fields {
-                if field.starts_with(b"object ") {
-                    out.extend_from_slice(b"object ");
-                    out.extend_from_slice(&hex_oid(new_target));
-                    out.push(b'\n');
-                } else if is_signature_field(field) {
-                    signed = true;
-                } else {
-                    out.extend_from_slice(field);
-                }
-            }
-            out.push(b'\n');
-            out.extend_from_slice(&message);
-            if signed {
+            let message = scrubbed.as_deref().unwrap_or(tag.message);
+            let written = write_tag(&tag, new_target, message);
+            if written.signature_dropped {
                 self.out.signatures_dropped += 1;
             }
-            let new = sink.write(ObjectType::Tag, &out)?;
-            if self.opts.scrubber.is_none_or(|s| !s.is_match(&out)) {
+            let new = sink.write(ObjectType::Tag, &written.data)?;
+            if self
+                .opts
+                .scrubber
+                .is_none_or(|s| !s.is_match(&written.data))
+            {
                 self.out.checked_clean.insert(new);
             }
             new
@@ -1390,28 +1204,4 @@ pub fn apply_ref_updates(repo: &Repository, rewrite: &Rewrite) -> Result<(), Git
         moved.map_err(|e| GitError::libgit2(format!("cannot move {what}"), e))?;
     }
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn splits_headers_with_continuation_lines() {
-        let raw = b"tree a\nparent b\ngpgsig -----BEGIN\n line\n -----END\nauthor x\n\nmsg\n";
-        let (fields, message) = split_object(raw);
-        assert_eq!(fields.len(), 4);
-        assert_eq!(fields[2], b"gpgsig -----BEGIN\n line\n -----END\n");
-        assert_eq!(message, b"msg\n");
-    }
-
-    #[test]
-    fn finds_tag_signatures_at_line_starts_only() {
-        let m = b"v1\n-----BEGIN PGP SIGNATURE-----\nabc\n";
-        assert_eq!(tag_signature_start(m), Some(3));
-        assert_eq!(
-            tag_signature_start(b"quote -----BEGIN PGP SIGNATURE-----"),
-            None
-        );
-    }
 }
