@@ -9,7 +9,8 @@ use crate::core::git;
 use crate::core::git::delete_paths::DeletePaths;
 use crate::core::git::pack::ObjectSink;
 use crate::core::git::purge::{self as aftercare, Leftover, Records};
-use crate::core::git::rewrite::{self, Rewrite, RewriteOptions, Tips};
+use crate::core::git::rewrite::{self, Rewrite, RewriteOptions};
+use crate::core::git::tips::{self, Tips};
 use crate::core::progress::Progress;
 use crate::core::scrub::Scrubber;
 use anyhow::{bail, Context as _};
@@ -206,13 +207,13 @@ pub fn run(_ctx: &Context, args: PurgeArgs) -> anyhow::Result<Outcome> {
         last: std::time::Instant::now(),
     };
     rewrite::tune_for_rewrite();
-    let repo = aftercare::main_repository(git::open(&cwd)?)?;
+    let repo = tips::main_repository(git::open(&cwd)?)?;
     aftercare::preflight(&repo)?;
     timer.step("checked the worktrees");
 
     // A closed stdout (`| head`) must not stop a rewrite half-way: the report is best effort.
     let mut out = Lenient(std::io::stdout().lock());
-    let tips = rewrite::tips(&repo, args.include_remotes)?;
+    let tips = Tips::read(&repo, args.include_remotes)?;
     if let Some(s) = &scrubber {
         let names: Vec<String> = s.literals().iter().map(|l| l.redacted()).collect();
         let patterns = s.len() - names.len();
@@ -325,7 +326,7 @@ pub fn run(_ctx: &Context, args: PurgeArgs) -> anyhow::Result<Outcome> {
     let records = aftercare::write_records(&repo, &result, &stamp)?;
     summarize(&mut out, &result)?;
 
-    for wt in aftercare::worktrees(&repo) {
+    for wt in tips::worktrees(&repo) {
         let renamed = scrubber
             .as_ref()
             .filter(|_| !result.files_renamed.is_empty())
@@ -583,7 +584,7 @@ fn print_plan(
         "This repository is clean. The world outside it is not:"
     )?;
     let refs = aftercare::refs_to_push(r);
-    let remotes = aftercare::remotes(repo);
+    let remotes = tips::remotes(repo);
     if remotes.is_empty() {
         writeln!(out, "1. No remote is configured. If this history was ever pushed, force-push these refs there: {}", list(&refs, 20))?;
     } else {

@@ -14,6 +14,7 @@ pub mod push;
 pub mod raw;
 pub mod rewrite;
 pub mod staged_tree;
+pub mod tips;
 pub mod tracked;
 
 pub use objects::{

@@ -6,59 +6,14 @@
 
 use super::command::GitCommand;
 use super::oid::OidSet;
-use super::rewrite::{Rewrite, StashEntry, Tips};
+use super::rewrite::Rewrite;
+use super::tips::{worktrees, StashEntry, Tips, Worktree};
 use super::{read_blobs_parallel, BlobRead, GitError, Operation};
 use crate::core::scrub::Scrubber;
 use git2::{ObjectType, Oid, Repository, RepositoryState, Signature, StatusOptions, Time};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
-
-/// A checked-out worktree: the main one and every linked one.
-#[derive(Debug, Clone)]
-pub struct Worktree {
-    pub workdir: PathBuf,
-    pub git_dir: PathBuf,
-}
-
-/// The main repository of `repo`: itself, or for a linked worktree the repository it belongs
-/// to, so that every worktree (the main one included) is seen from the same place.
-pub fn main_repository(repo: Repository) -> Result<Repository, GitError> {
-    if !repo.is_worktree() {
-        return Ok(repo);
-    }
-    super::open_at(repo.commondir())
-}
-
-/// Every worktree with files on disk (none for a bare repository without linked worktrees).
-pub fn worktrees(repo: &Repository) -> Vec<Worktree> {
-    let mut out = Vec::new();
-    if let Some(workdir) = repo.workdir() {
-        out.push(Worktree {
-            workdir: workdir.to_path_buf(),
-            git_dir: repo.path().to_path_buf(),
-        });
-    }
-    if let Ok(names) = repo.worktrees() {
-        for name in names.iter().flatten() {
-            let Ok(wt) = repo.find_worktree(name) else {
-                continue;
-            };
-            if wt.validate().is_err() {
-                continue;
-            }
-            if let Ok(r) = Repository::open_from_worktree(&wt) {
-                if let Some(workdir) = r.workdir() {
-                    out.push(Worktree {
-                        workdir: workdir.to_path_buf(),
-                        git_dir: r.path().to_path_buf(),
-                    });
-                }
-            }
-        }
-    }
-    out
-}
 
 /// Refuses when any worktree has uncommitted changes to tracked files or an operation in
 /// progress: the rewrite would lose that work or leave the operation pointing at history
@@ -637,30 +592,6 @@ fn locate(repo: &Repository, leftovers: &mut [Leftover]) {
             None => Some("not reachable from any ref (kept by a reflog or a .keep pack?)".into()),
         };
     }
-}
-
-/// A configured remote.
-#[derive(Debug, Clone)]
-pub struct RemoteInfo {
-    pub name: String,
-    pub url: Option<String>,
-}
-
-pub fn remotes(repo: &Repository) -> Vec<RemoteInfo> {
-    let Ok(names) = repo.remotes() else {
-        return Vec::new();
-    };
-    names
-        .iter()
-        .flatten()
-        .map(|name| RemoteInfo {
-            name: name.to_string(),
-            url: repo
-                .find_remote(name)
-                .ok()
-                .and_then(|r| r.url().map(str::to_string)),
-        })
-        .collect()
 }
 
 /// The refs a remote needs force-pushed: rewritten branches, tags and notes.

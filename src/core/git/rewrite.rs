@@ -19,6 +19,7 @@ use super::raw::{
     disambiguate, encode_tree, parse_tree, safe_name, split_object, tree_order, write_commit,
     write_tag, EntryKind, TreeEntry, TreeEntryRef, TREE_MODE,
 };
+use super::tips::{StashEntry, Tips, WorktreeHead};
 use super::GitError;
 use crate::core::progress::Progress;
 use crate::core::scrub::Scrubber;
@@ -55,61 +56,6 @@ pub struct WorktreeRefUpdate {
     pub name: String,
     pub old: Oid,
     pub new: Oid,
-}
-
-/// One entry of the stash's reflog (`stash@{n}`), oldest first.
-#[derive(Debug, Clone)]
-pub struct StashEntry {
-    pub oid: Oid,
-    pub name: String,
-    pub email: String,
-    pub time: i64,
-    pub offset_minutes: i32,
-    pub message: String,
-}
-
-/// A worktree's HEAD as found before the rewrite.
-#[derive(Debug, Clone)]
-pub struct WorktreeHead {
-    pub git_dir: PathBuf,
-    pub detached: Option<Oid>,
-    /// Refs only this worktree sees (`refs/bisect/*`, `refs/worktree/*`, `refs/rewritten/*`)
-    /// of a linked worktree; the main worktree's are among the repository's refs.
-    pub own_refs: Vec<(String, Oid)>,
-}
-
-impl WorktreeHead {
-    /// What the rewrite must move in this worktree's own git dir: a detached `HEAD`, then
-    /// its own refs.
-    pub fn tips(&self) -> impl Iterator<Item = (&str, Oid)> {
-        let head = self.detached.map(|oid| ("HEAD", oid));
-        head.into_iter().chain(
-            self.own_refs
-                .iter()
-                .map(|(name, oid)| (name.as_str(), *oid)),
-        )
-    }
-}
-
-/// The refs git keeps per worktree rather than shared by all of them, as `repo` (opened on
-/// a linked worktree) sees them.
-fn per_worktree_refs(repo: &Repository) -> Vec<(String, Oid)> {
-    let Ok(references) = repo.references() else {
-        return Vec::new();
-    };
-    let mut own = Vec::new();
-    for reference in references.flatten() {
-        if let (Some(name), Some(target)) = (reference.name(), reference.target()) {
-            let per_worktree = ["refs/bisect/", "refs/worktree/", "refs/rewritten/"]
-                .iter()
-                .any(|prefix| name.starts_with(prefix));
-            if per_worktree {
-                own.push((name.to_string(), target));
-            }
-        }
-    }
-    own.sort();
-    own
 }
 
 /// What the rewrite did (or, in a dry run, would do).
@@ -192,92 +138,6 @@ struct Engine<'a> {
     notes_memo: HashMap<u32, Oid>,
     tag_memo: OidMap<Oid>,
     out: Rewrite,
-}
-
-/// The refs, worktree HEADs and stash entries a rewrite starts from.
-pub struct Tips {
-    pub refs: Vec<(String, Oid)>,
-    pub remote_refs: Vec<String>,
-    pub heads: Vec<WorktreeHead>,
-    pub stash: Vec<StashEntry>,
-}
-
-/// Lists what a rewrite starts from: every direct ref (symbolic refs follow their target),
-/// every worktree's detached HEAD, and every entry of the stash's reflog.
-pub fn tips(repo: &Repository, include_remotes: bool) -> Result<Tips, GitError> {
-    let mut refs = Vec::new();
-    let mut remote_refs = Vec::new();
-    let references = repo
-        .references()
-        .map_err(|e| GitError::libgit2("cannot list refs", e))?;
-    for reference in references {
-        let reference = reference.map_err(|e| GitError::libgit2("cannot read a ref", e))?;
-        let (Some(name), Some(target)) = (reference.name(), reference.target()) else {
-            continue;
-        };
-        if name.starts_with("refs/remotes/") && !include_remotes {
-            remote_refs.push(name.to_string());
-            continue;
-        }
-        refs.push((name.to_string(), target));
-    }
-    refs.sort();
-    let mut heads = Vec::new();
-    let mut repos = vec![None];
-    if let Ok(names) = repo.worktrees() {
-        repos.extend(names.iter().flatten().map(|n| Some(n.to_string())));
-    }
-    for name in repos {
-        let wt_repo = match &name {
-            None => None,
-            Some(name) => {
-                let Ok(worktree) = repo.find_worktree(name) else {
-                    continue;
-                };
-                if worktree.validate().is_err() {
-                    continue;
-                }
-                match Repository::open_from_worktree(&worktree) {
-                    Ok(r) => Some(r),
-                    Err(_) => continue,
-                }
-            }
-        };
-        let r = wt_repo.as_ref().unwrap_or(repo);
-        let detached = if r.head_detached().unwrap_or(false) {
-            r.head().ok().and_then(|h| h.target())
-        } else {
-            None
-        };
-        let own_refs = wt_repo.as_ref().map(per_worktree_refs).unwrap_or_default();
-        heads.push(WorktreeHead {
-            git_dir: r.path().to_path_buf(),
-            detached,
-            own_refs,
-        });
-    }
-    let mut stash = Vec::new();
-    if let Ok(reflog) = repo.reflog("refs/stash") {
-        for entry in reflog.iter() {
-            let committer = entry.committer();
-            stash.push(StashEntry {
-                oid: entry.id_new(),
-                name: String::from_utf8_lossy(committer.name_bytes()).into_owned(),
-                email: String::from_utf8_lossy(committer.email_bytes()).into_owned(),
-                time: committer.when().seconds(),
-                offset_minutes: committer.when().offset_minutes(),
-                message: entry.message().unwrap_or_default().to_string(),
-            });
-        }
-        // libgit2 lists the newest first.
-        stash.reverse();
-    }
-    Ok(Tips {
-        refs,
-        remote_refs,
-        heads,
-        stash,
-    })
 }
 
 /// Process-wide libgit2 settings for a rewrite, which reads every object once: no object
