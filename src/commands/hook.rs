@@ -164,7 +164,7 @@ impl HookSetup {
 }
 
 fn pre_commit(ctx: &Context, repo: &Repository) -> anyhow::Result<Outcome> {
-    let changes = git::staged_tree::staged_changes_fast(repo)?;
+    let changes = git::staged_changes_fast(repo)?;
     if changes.iter().all(|c| c.kind == ChangeKind::Deleted) {
         // Nothing added: no key or env file can come in (and compiling rules is the
         // expensive part of this hook).

@@ -149,7 +149,7 @@ pub fn run(ctx: &Context, args: ScanArgs) -> anyhow::Result<Outcome> {
             results.findings.extend(scan_messages(&setup, &messages));
             (results, "blobs")
         } else {
-            let changes = git::staged_tree::staged_changes_fast(repo)?;
+            let changes = git::staged_changes_fast(repo)?;
             (
                 scan_changes(&git_dir, &setup, &changes)?.into_all(),
                 "files",

@@ -6,20 +6,19 @@ pub mod cache_tree;
 pub mod command;
 pub mod delete_paths;
 mod error;
-pub mod objects;
 pub mod oid;
 pub mod pack;
 pub mod purge;
 pub mod push;
 pub mod raw;
 pub mod rewrite;
-pub mod staged_tree;
+pub mod sources;
 pub mod tips;
 pub mod tracked;
 
-pub use objects::{
-    history_inventory, range_changes, read_blobs, read_blobs_parallel, staged_changes, BlobRead,
-    BlobRef, Change, ChangeKind, Inventory, MessageRef,
+pub use sources::{
+    history_inventory, range_changes, read_blobs, read_blobs_parallel, staged_changes,
+    staged_changes_fast, BlobRead, BlobRef, Change, ChangeKind, Inventory, MessageRef,
 };
 
 pub(crate) use error::first_failure;

@@ -499,7 +499,7 @@ pub fn verify_odb(
     let odb = repo
         .odb()
         .map_err(|e| GitError::libgit2("cannot open the object database", e))?;
-    let all = super::objects::all_object_ids(&odb)?;
+    let all = super::sources::all_object_ids(&odb)?;
     let total = all.len();
     let to_read: Vec<Oid> = all
         .into_iter()

@@ -19,6 +19,7 @@ use super::raw::{
     disambiguate, encode_tree, parse_tree, safe_name, split_object, tree_order, write_commit,
     write_tag, EntryKind, TreeEntry, TreeEntryRef, TREE_MODE,
 };
+use super::sources::BLOB_BATCH;
 use super::tips::{StashEntry, Tips, WorktreeHead};
 use super::GitError;
 use crate::core::progress::Progress;
@@ -371,9 +372,6 @@ pub fn rewrite(
     engine.out.objects_written = sink.count();
     Ok(engine.out)
 }
-
-/// How many blobs a worker takes at a time.
-const BLOB_BATCH: usize = 256;
 
 /// A worker of pass 2: reads each blob it is sent and records which hold a secret.
 fn search_blobs(
