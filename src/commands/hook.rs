@@ -184,7 +184,7 @@ fn pre_commit(ctx: &Context, repo: &Repository) -> anyhow::Result<Outcome> {
 }
 
 fn pre_push(ctx: &Context, repo: &Repository, input: &str) -> anyhow::Result<Outcome> {
-    let updates = push::parse_ref_updates(input)?;
+    let updates = push::parse_push_lines(input)?;
     let commits = push::pushed_commits(repo, &updates)?;
     if commits.is_empty() {
         return Ok(Outcome::Clean);

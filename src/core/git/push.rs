@@ -8,14 +8,14 @@ use std::collections::HashSet;
 
 /// One line of pre-push input: `<local ref> <local oid> <remote ref> <remote oid>`.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RefUpdate {
+pub struct PushLine {
     pub local_ref: String,
     pub local: Oid,
     pub remote_ref: String,
     pub remote: Oid,
 }
 
-impl RefUpdate {
+impl PushLine {
     pub fn is_deletion(&self) -> bool {
         self.local.is_zero()
     }
@@ -23,7 +23,7 @@ impl RefUpdate {
 
 /// Parses git's pre-push input; malformed lines are an error rather than silently
 /// scanning nothing.
-pub fn parse_ref_updates(input: &str) -> Result<Vec<RefUpdate>, GitError> {
+pub fn parse_push_lines(input: &str) -> Result<Vec<PushLine>, GitError> {
     input
         .lines()
         .filter(|l| !l.trim().is_empty())
@@ -35,7 +35,7 @@ pub fn parse_ref_updates(input: &str) -> Result<Vec<RefUpdate>, GitError> {
             let [local_ref, local, remote_ref, remote] = fields[..] else {
                 return Err(bad());
             };
-            Ok(RefUpdate {
+            Ok(PushLine {
                 local_ref: local_ref.to_string(),
                 local: Oid::from_str(local).map_err(|_| bad())?,
                 remote_ref: remote_ref.to_string(),
@@ -46,7 +46,7 @@ pub fn parse_ref_updates(input: &str) -> Result<Vec<RefUpdate>, GitError> {
 }
 
 /// The commits `updates` send, oldest first, each once.
-pub fn pushed_commits(repo: &Repository, updates: &[RefUpdate]) -> Result<Vec<Oid>, GitError> {
+pub fn pushed_commits(repo: &Repository, updates: &[PushLine]) -> Result<Vec<Oid>, GitError> {
     let walk_err = |e: git2::Error| GitError::libgit2("cannot walk the commits being pushed", e);
     let mut seen = HashSet::new();
     let mut commits = Vec::new();
@@ -128,10 +128,10 @@ mod tests {
         let zero = "0".repeat(40);
         let one = "1".repeat(40);
         let updates =
-            parse_ref_updates(&format!("refs/heads/a {one} refs/heads/a {zero}\n\n")).expect("ok");
+            parse_push_lines(&format!("refs/heads/a {one} refs/heads/a {zero}\n\n")).expect("ok");
         assert_eq!(updates.len(), 1);
         assert!(!updates[0].is_deletion());
         assert!(updates[0].remote.is_zero());
-        assert!(parse_ref_updates("refs/heads/a 123\n").is_err());
+        assert!(parse_push_lines("refs/heads/a 123\n").is_err());
     }
 }
