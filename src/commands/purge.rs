@@ -279,7 +279,7 @@ pub fn run(_ctx: &Context, args: PurgeArgs) -> anyhow::Result<Outcome> {
         let backup = backup.map(|handle| {
             handle
                 .join()
-                .unwrap_or_else(|_| Err(git::GitError::WorkerFailed { what: "the backup" }))
+                .unwrap_or(Err(git::GitError::WorkerFailed { what: "the backup" }))
         });
         (backup, result)
     });

@@ -372,7 +372,7 @@ mod tests {
 
     #[test]
     fn tree_order_sorts_directories_as_if_they_ended_in_a_slash() {
-        let mut entries = vec![
+        let mut entries = [
             entry("100644", "a.b", oid(1)),
             entry("40000", "a", oid(2)),
             entry("100644", "a-", oid(3)),
@@ -384,7 +384,7 @@ mod tests {
         // `a/` sorts after `a-` and `a.b` ('/' is 0x2f) and before `a0`.
         assert_eq!(names, [&b"B"[..], b"a-", b"a.b", b"a", b"a0"]);
         // A file named `a` sorts before `a-` (a prefix first).
-        let mut files = vec![entry("100644", "a-", oid(1)), entry("100644", "a", oid(2))];
+        let mut files = [entry("100644", "a-", oid(1)), entry("100644", "a", oid(2))];
         files.sort_by(tree_order);
         assert_eq!(files[0].name, b"a");
     }
