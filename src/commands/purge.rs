@@ -6,9 +6,9 @@
 use super::{Context, Outcome};
 use crate::cli::PurgeArgs;
 use crate::core::git;
+use crate::core::git::aftercare::{self, Leftover, OdbCheck, Records};
 use crate::core::git::delete_paths::DeletePaths;
 use crate::core::git::pack::ObjectSink;
-use crate::core::git::purge::{self as aftercare, Leftover, Records};
 use crate::core::git::rewrite::{self, Rewrite, RewriteOptions};
 use crate::core::git::tips::{self, Tips};
 use crate::core::progress::Progress;
@@ -379,7 +379,11 @@ pub fn run(_ctx: &Context, args: PurgeArgs) -> anyhow::Result<Outcome> {
     timer.step("git gc --prune=now");
     let mut leftovers: Vec<Leftover> = Vec::new();
     if let Some(s) = &scrubber {
-        let (total, read, found) = aftercare::verify_odb(&repo, s, &result.checked_clean)?;
+        let OdbCheck {
+            objects: total,
+            read_again: read,
+            leftovers: found,
+        } = aftercare::verify_odb(&repo, s, &result.checked_clean)?;
         writeln!(
             out,
             "reflogs expired, garbage collected; verified {total} objects ({read} read again, the rest searched during the rewrite): {}",

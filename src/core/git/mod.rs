@@ -2,13 +2,13 @@
 //! the staged index, a commit range, all history, every object — plus fast parallel reads.
 //! (Hook installation and history rewriting build on this module.)
 
+pub mod aftercare;
 pub mod cache_tree;
 pub mod command;
 pub mod delete_paths;
 mod error;
 pub mod oid;
 pub mod pack;
-pub mod purge;
 pub mod push;
 pub mod raw;
 pub mod rewrite;
