@@ -88,6 +88,12 @@ impl GitCommand {
         for var in REPOSITORY_VARS {
             self.cmd.env_remove(var);
         }
+        // Unit tests run git in temporary repositories: never with the configuration (or
+        // the hooks it names) of whoever runs them.
+        #[cfg(test)]
+        self.cmd
+            .env("GIT_CONFIG_GLOBAL", "/dev/null")
+            .env("GIT_CONFIG_NOSYSTEM", "1");
         let stdin = if self.input.is_some() {
             Stdio::piped()
         } else {

@@ -330,6 +330,7 @@ pub(crate) fn first_failure(failures: std::sync::Mutex<Vec<GitError>>) -> Result
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::core::git::test_repo::TestRepo;
     use git2::ErrorClass;
 
     fn libgit2(code: ErrorCode, message: &str) -> git2::Error {
@@ -503,16 +504,11 @@ mod tests {
         git2::Repository::init_bare(&bare).expect("init");
         assert_eq!(safe_directory_for(&bare), bare);
 
-        let main = base.join("main");
-        let repo = git2::Repository::init(&main).expect("init");
-        let sig = git2::Signature::now("t", "t@example.com").expect("signature");
-        let tree = repo
-            .find_tree(repo.index().expect("index").write_tree().expect("tree"))
-            .expect("tree");
-        repo.commit(Some("HEAD"), &sig, &sig, "first", &tree, &[])
-            .expect("commit");
-        let linked = base.join("linked");
-        repo.worktree("linked", &linked, None).expect("worktree");
+        let t = TestRepo::new();
+        let main = t.root.clone();
+        t.commit_all("first");
+        let linked = t.base().join("linked");
+        t.repo.worktree("linked", &linked, None).expect("worktree");
         assert_eq!(safe_directory_for(&linked), linked);
         assert_eq!(safe_directory_for(&main), main);
     }

@@ -13,6 +13,8 @@ pub mod push;
 pub mod raw;
 pub mod rewrite;
 pub mod sources;
+#[cfg(test)]
+mod test_repo;
 pub mod tips;
 pub mod tracked;
 

@@ -263,6 +263,7 @@ fn is_scheme(text: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::core::git::test_repo::TestRepo;
     use std::path::Path;
 
     #[test]
@@ -301,35 +302,18 @@ mod tests {
         assert_eq!(remote.display_url().as_deref(), Some("https://host/r"));
     }
 
-    fn commit(repo: &Repository, message: &str) -> Oid {
-        let sig = git2::Signature::now("t", "t@example.com").expect("signature");
-        let tree_id = repo.index().expect("index").write_tree().expect("tree");
-        let tree = repo.find_tree(tree_id).expect("tree");
-        let parents: Vec<git2::Commit<'_>> = repo
-            .head()
-            .ok()
-            .and_then(|h| h.peel_to_commit().ok())
-            .into_iter()
-            .collect();
-        let parents: Vec<&git2::Commit<'_>> = parents.iter().collect();
-        repo.commit(Some("HEAD"), &sig, &sig, message, &tree, &parents)
-            .expect("commit")
-    }
-
     #[test]
     fn tips_name_refs_worktree_heads_and_remotes() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let base = dir.path().canonicalize().expect("canonical");
-        let main = base.join("main");
-        let repo = Repository::init(&main).expect("init");
-        let first = commit(&repo, "first");
-        let second = commit(&repo, "second");
+        let t = TestRepo::new();
+        let (repo, main) = (&t.repo, t.root.clone());
+        let first = t.commit_all("first");
+        let second = t.commit_all("second");
         repo.reference("refs/remotes/origin/main", first, true, "test")
             .expect("ref");
         repo.remote("origin", "https://me:s3cret@example.com/r.git")
             .expect("remote");
         // A linked worktree on a detached HEAD with a ref of its own.
-        let linked_dir = base.join("linked");
+        let linked_dir = t.base().join("linked");
         repo.worktree("linked", &linked_dir, None)
             .expect("worktree");
         let linked = Repository::open(&linked_dir).expect("open linked");
@@ -338,7 +322,7 @@ mod tests {
             .reference("refs/bisect/bad", second, true, "test")
             .expect("ref");
 
-        let tips = Tips::read(&repo, false).expect("tips");
+        let tips = Tips::read(repo, false).expect("tips");
         let names: Vec<&str> = tips.refs.iter().map(|(n, _)| n.as_str()).collect();
         assert!(names.contains(&"refs/heads/linked"), "{names:?}");
         assert!(
@@ -353,13 +337,13 @@ mod tests {
         let linked_tips: Vec<(&str, Oid)> = linked_head.tips().collect();
         assert_eq!(linked_tips, [("HEAD", first), ("refs/bisect/bad", second)]);
         assert!(tips.stash.is_empty());
-        assert!(Tips::read(&repo, true)
+        assert!(Tips::read(repo, true)
             .expect("tips")
             .refs
             .iter()
             .any(|(n, _)| n == "refs/remotes/origin/main"));
 
-        let trees = worktrees(&repo);
+        let trees = worktrees(repo);
         let dirs: Vec<&Path> = trees.iter().map(|w| w.workdir.as_path()).collect();
         let canonical = |p: &Path| p.canonicalize().expect("exists");
         assert_eq!(dirs.len(), 2);
@@ -369,7 +353,7 @@ mod tests {
         let from_linked = main_repository(linked).expect("main repository");
         assert_eq!(canonical(from_linked.path()), main.join(".git"));
 
-        let remotes = remotes(&repo);
+        let remotes = remotes(repo);
         assert_eq!(remotes.len(), 1);
         assert_eq!(
             remotes[0].display_url().as_deref(),
@@ -377,8 +361,8 @@ mod tests {
         );
         // A linked worktree whose directory is gone is left out, like git does.
         std::fs::remove_dir_all(&linked_dir).expect("remove");
-        assert_eq!(worktrees(&repo).len(), 1);
-        assert_eq!(Tips::read(&repo, false).expect("tips").heads.len(), 1);
+        assert_eq!(worktrees(repo).len(), 1);
+        assert_eq!(Tips::read(repo, false).expect("tips").heads.len(), 1);
     }
 
     #[test]

@@ -147,3 +147,156 @@ fn single_pack(repo: &Repository) -> Option<PathBuf> {
     }
     packs.pop()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::git::test_repo::TestRepo;
+    use crate::core::git::tips::{StashEntry, WorktreeHead};
+
+    fn oid(n: u8) -> Oid {
+        Oid::from_bytes(&[n; 20]).expect("20 bytes")
+    }
+
+    fn stash(n: u8) -> StashEntry {
+        StashEntry {
+            oid: oid(n),
+            name: "T".into(),
+            email: "t@example.com".into(),
+            time: 0,
+            offset_minutes: 0,
+            message: format!("WIP {n}"),
+        }
+    }
+
+    #[test]
+    fn backup_refs_name_older_stash_entries_and_every_worktree_tip() {
+        let tips = Tips {
+            refs: vec![("refs/heads/main".into(), oid(9))],
+            remote_refs: Vec::new(),
+            heads: vec![
+                WorktreeHead {
+                    git_dir: "/r/.git".into(),
+                    detached: Some(oid(4)),
+                    own_refs: Vec::new(),
+                },
+                WorktreeHead {
+                    git_dir: "/r/.git/worktrees/w".into(),
+                    detached: None,
+                    own_refs: vec![("refs/bisect/bad".into(), oid(5))],
+                },
+            ],
+            // Oldest first: stash@{2}, stash@{1}, stash@{0}.
+            stash: vec![stash(1), stash(2), stash(3)],
+        };
+        assert_eq!(
+            extra_backup_refs(&tips),
+            [
+                ("refs/keywarden-backup/stash/2".to_string(), oid(1)),
+                ("refs/keywarden-backup/stash/1".to_string(), oid(2)),
+                ("refs/keywarden-backup/head/0".to_string(), oid(4)),
+                (
+                    "refs/keywarden-backup/worktree/1/bisect/bad".to_string(),
+                    oid(5)
+                ),
+            ]
+        );
+    }
+
+    fn gc(t: &TestRepo) {
+        GitCommand::in_dir(&t.root)
+            .args(["gc", "--quiet"])
+            .run("git gc")
+            .expect("gc");
+    }
+
+    #[test]
+    fn a_single_pack_is_found_only_when_it_holds_every_object() {
+        let t = TestRepo::new();
+        t.write("a.txt", "a\n");
+        t.commit_all("a");
+        assert_eq!(single_pack(&t.repo), None, "loose objects");
+        gc(&t);
+        let objects = t.root.join(".git/objects");
+        let pack = single_pack(&t.repo).expect("one pack after gc");
+        assert_eq!(pack.extension().and_then(|e| e.to_str()), Some("pack"));
+        // A pack being written (by this purge) is not part of the repository.
+        std::fs::write(objects.join("pack/tmp_keywarden_1.pack"), b"PACK").expect("write");
+        assert_eq!(single_pack(&t.repo), Some(pack.clone()));
+        // Objects elsewhere: a loose one, a promisor pack, alternates.
+        t.write("b.txt", "b\n");
+        t.commit_all("b");
+        assert_eq!(single_pack(&t.repo), None, "a loose object");
+        gc(&t);
+        let pack = single_pack(&t.repo).expect("one pack again");
+        std::fs::write(pack.with_extension("promisor"), b"").expect("write");
+        assert_eq!(single_pack(&t.repo), None, "a promisor pack");
+        std::fs::remove_file(pack.with_extension("promisor")).expect("remove");
+        std::fs::write(objects.join("info/alternates"), "/elsewhere/objects\n").expect("write");
+        assert_eq!(single_pack(&t.repo), None, "alternates");
+    }
+
+    #[test]
+    fn the_backup_restores_every_ref_with_or_without_a_single_pack() {
+        for packed in [false, true] {
+            let t = TestRepo::new();
+            t.write("a.txt", "a\n");
+            let first = t.commit_all("a");
+            t.write("a.txt", "b\n");
+            let second = t.commit_all("b");
+            t.repo
+                .reference("refs/tags/v1", first, false, "test")
+                .expect("tag");
+            if packed {
+                gc(&t);
+                assert!(single_pack(&t.repo).is_some());
+            }
+            let tips = Tips::read(&t.repo, false).expect("tips");
+            let bundle = backup_bundle(&t.repo, &tips, "s").expect("backup");
+            assert_eq!(bundle, t.root.join(".git/keywarden/backup-s.bundle"));
+            #[cfg(unix)]
+            {
+                use std::os::unix::fs::PermissionsExt;
+                let mode = std::fs::metadata(&bundle)
+                    .expect("stat")
+                    .permissions()
+                    .mode();
+                assert_eq!(mode & 0o077, 0, "the backup is the user's alone");
+            }
+            let listed = GitCommand::in_dir(&t.root)
+                .args(["bundle", "list-heads"])
+                .arg(&bundle)
+                .run("git bundle list-heads")
+                .expect("a valid bundle");
+            let listed = String::from_utf8_lossy(&listed);
+            assert!(
+                listed.contains(&format!("{second} refs/heads/")),
+                "{listed}"
+            );
+            assert!(
+                listed.contains(&format!("{first} refs/tags/v1")),
+                "{listed}"
+            );
+            let restored = t.base().join(format!("restored-{packed}"));
+            GitCommand::in_dir(t.base())
+                .args(["clone", "--quiet", "--mirror"])
+                .arg(&bundle)
+                .arg(&restored)
+                .run("git clone")
+                .expect("the bundle clones");
+            let restored = Repository::open(&restored).expect("open");
+            assert_eq!(
+                restored.refname_to_id("refs/tags/v1").expect("tag"),
+                first,
+                "packed: {packed}"
+            );
+            // No temporary ref is left behind.
+            assert!(t
+                .repo
+                .references_glob("refs/keywarden-backup/*")
+                .expect("glob")
+                .next()
+                .is_none());
+        }
+    }
+}

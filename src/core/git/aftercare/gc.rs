@@ -84,3 +84,74 @@ pub fn gc(repo: &Repository, tips: &Tips, rewrite: &Rewrite) -> Result<(), GitEr
     }
     result.map(|_| ())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::git::test_repo::TestRepo;
+
+    #[test]
+    fn reflogs_expire_but_the_stash_keeps_its_entries_in_order() {
+        let mut t = TestRepo::new();
+        t.write("a.txt", "a\n");
+        t.commit_all("a");
+        let sig =
+            Signature::new("T", "t@example.com", &Time::new(1_700_000_000, 60)).expect("signature");
+        for n in 1..=2 {
+            t.write("a.txt", format!("change {n}\n"));
+            t.repo
+                .stash_save(&sig, &format!("WIP {n}"), None)
+                .expect("stash");
+        }
+        let before = Tips::read(&t.repo, false).expect("tips").stash;
+        assert_eq!(before.len(), 2);
+        expire_reflogs(&t.repo, &before).expect("expired");
+        assert!(
+            t.repo.reflog("HEAD").expect("reflog").is_empty(),
+            "HEAD's reflog is gone"
+        );
+        let after = Tips::read(&t.repo, false).expect("tips").stash;
+        let shown = |s: &[StashEntry]| -> Vec<(git2::Oid, String, i64, i32)> {
+            s.iter()
+                .map(|e| (e.oid, e.message.clone(), e.time, e.offset_minutes))
+                .collect()
+        };
+        assert_eq!(shown(&after), shown(&before));
+    }
+
+    #[test]
+    fn gc_keeps_what_only_a_linked_worktrees_own_ref_reaches() {
+        let t = TestRepo::new();
+        t.write("a.txt", "a\n");
+        let base = t.commit_all("a");
+        let linked_dir = t.base().join("linked");
+        t.repo
+            .worktree("linked", &linked_dir, None)
+            .expect("worktree");
+        let linked = Repository::open(&linked_dir).expect("open");
+        let only_here = t.commit_files(
+            None,
+            &[("b.txt", "kept by refs/worktree/x\n")],
+            &[base],
+            "b",
+        );
+        linked
+            .reference("refs/worktree/x", only_here, true, "test")
+            .expect("ref");
+        let tips = Tips::read(&t.repo, false).expect("tips");
+        gc(&t.repo, &tips, &Rewrite::default()).expect("gc");
+        let fresh = Repository::open(&t.root).expect("reopen");
+        assert!(
+            fresh.find_commit(only_here).is_ok(),
+            "kept through the hold"
+        );
+        assert!(
+            fresh
+                .references_glob("refs/keywarden-gc-hold/*")
+                .expect("glob")
+                .next()
+                .is_none(),
+            "no hold is left behind"
+        );
+    }
+}

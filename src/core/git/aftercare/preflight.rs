@@ -57,3 +57,58 @@ pub fn preflight(repo: &Repository) -> Result<(), GitError> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::git::test_repo::TestRepo;
+    use crate::core::git::ErrorKind;
+
+    #[test]
+    fn a_clean_worktree_passes_and_untracked_files_do_not_count() {
+        let t = TestRepo::new();
+        t.write("a.txt", "a\n");
+        t.commit_all("a");
+        t.write("new.txt", "untracked\n");
+        preflight(&t.repo).expect("clean enough");
+    }
+
+    #[test]
+    fn uncommitted_changes_are_refused_naming_the_first() {
+        let t = TestRepo::new();
+        for name in ["a.txt", "b.txt", "c.txt"] {
+            t.write(name, "old\n");
+        }
+        t.commit_all("three");
+        t.write("a.txt", "new\n");
+        t.write("c.txt", "new\n");
+        let err = preflight(&t.repo).expect_err("dirty");
+        let GitError::DirtyWorktree { path, first, more } = &err else {
+            panic!("expected DirtyWorktree, got {err:?}");
+        };
+        assert_eq!(path, &t.root.join(""));
+        assert_eq!((first.as_str(), *more), ("a.txt", 1));
+        assert_eq!(err.kind(), ErrorKind::Refused);
+        assert!(err.to_string().contains("(a.txt and 1 more)"), "{err}");
+    }
+
+    #[test]
+    fn an_operation_in_progress_is_refused() {
+        let t = TestRepo::new();
+        t.write("a.txt", "a\n");
+        let head = t.commit_all("a");
+        std::fs::write(t.root.join(".git/MERGE_HEAD"), format!("{head}\n")).expect("write");
+        let err = preflight(&t.repo).expect_err("mid-merge");
+        assert!(
+            matches!(
+                err,
+                GitError::OperationInProgress {
+                    op: Operation::Merge,
+                    ..
+                }
+            ),
+            "{err:?}"
+        );
+        assert_eq!(err.kind(), ErrorKind::Refused);
+    }
+}

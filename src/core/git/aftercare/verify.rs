@@ -145,3 +145,47 @@ fn locate(repo: &Repository, leftovers: &mut [Leftover]) {
         };
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::git::test_repo::TestRepo;
+
+    const SECRET: &str = "hunter2hunter2";
+
+    #[test]
+    fn a_leftover_is_found_and_located_and_checked_objects_are_not_read_again() {
+        let t = TestRepo::new();
+        t.write("clean.txt", "nothing\n");
+        t.write("app.cfg", format!("token={SECRET}\n"));
+        let commit = t.commit_all("add");
+        let scrubber = Scrubber::from_lines(SECRET, "***REMOVED***").expect("scrubber");
+        let check = verify_odb(&t.repo, &scrubber, &OidSet::default()).expect("checked");
+        assert_eq!(check.objects, 4, "two blobs, a tree, a commit");
+        assert_eq!(check.read_again, 4);
+        assert_eq!(check.leftovers.len(), 1);
+        let leftover = &check.leftovers[0];
+        assert_eq!(leftover.kind, ObjectType::Blob);
+        assert_eq!(leftover.offset, "token=".len());
+        assert!(!leftover.redacted.contains(SECRET), "{}", leftover.redacted);
+        let location = leftover.location.as_deref().expect("located");
+        assert!(
+            location.starts_with(&format!(
+                "app.cfg in commit {commit}, reachable from refs/heads/"
+            )),
+            "{location}"
+        );
+        // Objects the rewrite already searched are counted but not read again.
+        let mut clean: OidSet = all_object_ids(&t.repo.odb().expect("odb"))
+            .expect("ids")
+            .into_iter()
+            .collect();
+        clean.remove(&leftover.oid);
+        let check = verify_odb(&t.repo, &scrubber, &clean).expect("checked");
+        assert_eq!((check.objects, check.read_again), (4, 1));
+        clean.insert(leftover.oid);
+        let check = verify_odb(&t.repo, &scrubber, &clean).expect("checked");
+        assert_eq!(check.read_again, 0);
+        assert!(check.leftovers.is_empty());
+    }
+}

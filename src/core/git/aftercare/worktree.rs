@@ -127,3 +127,122 @@ pub fn scrub_message_files(repo: &Repository, scrubber: &Scrubber) -> Vec<PathBu
     }
     scrubbed
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::git::test_repo::TestRepo;
+    use std::collections::BTreeSet;
+
+    const SECRET: &str = "hunter2hunter2";
+
+    fn main_worktree(t: &TestRepo) -> Worktree {
+        worktrees(&t.repo)
+            .into_iter()
+            .next()
+            .expect("the main worktree")
+    }
+
+    #[test]
+    fn a_worktree_follows_its_rewritten_head_and_keeps_untracked_files() {
+        let t = TestRepo::new();
+        t.write("app.cfg", format!("token={SECRET}\n"));
+        t.write("same.txt", "same\n");
+        let old = t.commit_all("add");
+        t.write("notes.local", "untracked\n");
+        // What a rewrite leaves: HEAD's branch at a new commit, the index and files as before.
+        let branch = t
+            .repo
+            .head()
+            .expect("head")
+            .name()
+            .expect("name")
+            .to_string();
+        t.commit_files(
+            Some(&branch),
+            &[("app.cfg", "token=***REMOVED***\n"), ("same.txt", "same\n")],
+            &t.repo
+                .find_commit(old)
+                .expect("old")
+                .parent_ids()
+                .collect::<Vec<_>>(),
+            "add",
+        );
+        let update = update_worktree(&main_worktree(&t), None).expect("updated");
+        assert_eq!(update.updated, 1);
+        assert_eq!(update.old_names_removed, 0);
+        let read = |p: &str| std::fs::read_to_string(t.root.join(p)).expect("read");
+        assert_eq!(read("app.cfg"), "token=***REMOVED***\n");
+        assert_eq!(read("same.txt"), "same\n");
+        assert_eq!(read("notes.local"), "untracked\n");
+        let statuses = t.repo.statuses(None).expect("status");
+        let dirty: Vec<String> = statuses
+            .iter()
+            .filter(|s| !s.status().is_wt_new())
+            .filter_map(|s| s.path().map(str::to_string))
+            .collect();
+        assert!(dirty.is_empty(), "clean against the new HEAD: {dirty:?}");
+    }
+
+    #[test]
+    fn a_file_whose_name_held_a_secret_is_checked_out_under_its_new_name() {
+        let t = TestRepo::new();
+        let old_name = format!("keys/{SECRET}.txt");
+        t.write(&old_name, "x\n");
+        t.write("dropped.env", "A=1\n");
+        let old = t.commit_all("add");
+        let branch = t
+            .repo
+            .head()
+            .expect("head")
+            .name()
+            .expect("name")
+            .to_string();
+        t.commit_files(
+            Some(&branch),
+            &[("keys/***REMOVED***.txt", "x\n")],
+            &t.repo
+                .find_commit(old)
+                .expect("old")
+                .parent_ids()
+                .collect::<Vec<_>>(),
+            "add",
+        );
+        let scrubber = Scrubber::from_lines(SECRET, "***REMOVED***").expect("scrubber");
+        let dropped: BTreeSet<String> = ["dropped.env".to_string()].into();
+        let renamed = Renamed {
+            scrubber: &scrubber,
+            dropped: &dropped,
+        };
+        let update = update_worktree(&main_worktree(&t), Some(renamed)).expect("updated");
+        assert_eq!(update.old_names_removed, 1);
+        assert!(!t.root.join(&old_name).exists());
+        assert!(t.root.join("keys/***REMOVED***.txt").exists());
+        // A file the purge dropped from history stays on disk, untracked.
+        assert_eq!(
+            std::fs::read_to_string(t.root.join("dropped.env")).expect("kept"),
+            "A=1\n"
+        );
+    }
+
+    #[test]
+    fn message_files_lose_the_secret() {
+        let t = TestRepo::new();
+        t.write("a.txt", "a\n");
+        t.commit_all("a");
+        let git_dir = t.root.join(".git");
+        std::fs::write(git_dir.join("COMMIT_EDITMSG"), format!("add {SECRET}\n")).expect("write");
+        std::fs::write(git_dir.join("MERGE_MSG"), "nothing here\n").expect("write");
+        let scrubber = Scrubber::from_lines(SECRET, "***REMOVED***").expect("scrubber");
+        let scrubbed = scrub_message_files(&t.repo, &scrubber);
+        assert_eq!(scrubbed, [git_dir.join("COMMIT_EDITMSG")]);
+        assert_eq!(
+            std::fs::read_to_string(git_dir.join("COMMIT_EDITMSG")).expect("read"),
+            "add ***REMOVED***\n"
+        );
+        assert_eq!(
+            std::fs::read_to_string(git_dir.join("MERGE_MSG")).expect("read"),
+            "nothing here\n"
+        );
+    }
+}
