@@ -5,7 +5,7 @@
 //! not variables inherited from a hook — stdin is closed unless input is given, and what git
 //! says on stderr ends up in the error.
 
-use super::GitError;
+use super::error::GitError;
 use std::io::Write;
 use std::path::Path;
 use std::process::{Command, Output, Stdio};

@@ -1,16 +1,27 @@
-//! git through libgit2: finding the repository, and the blob sources a scan reads from —
-//! the staged index, a commit range, all history, every object — plus fast parallel reads.
-//! (Hook installation and history rewriting build on this module.)
+//! git, through libgit2 and raw objects. This file only declares the modules and
+//! re-exports what callers use most; each module imports what it needs from the module
+//! that defines it, and the modules form no cycle.
+//!
+//! - `repo`: finding and opening the repository; `error`: `GitError` and its `kind()`.
+//! - `sources`: what a scan reads (all history, a range's changes, the staged changes,
+//!   blobs in parallel); `push`: what a `git push` sends, for the pre-push hook.
+//! - `tips`: refs, worktree HEADs, stash entries, worktrees, remotes.
+//! - `raw`: the object codec; `oid`: id-keyed maps and sets; `pack`: the pack writer;
+//!   `delete_paths`: `--delete-path` patterns.
+//! - `rewrite`: the history rewrite engine; `aftercare`: everything around it (preflight,
+//!   backup, records, worktrees, gc, push, verification).
+//! - `command`: the one place `git` itself is run; `tracked`, `cache_tree`: index helpers.
 
 pub mod aftercare;
 pub mod cache_tree;
 pub mod command;
 pub mod delete_paths;
-mod error;
+pub mod error;
 pub mod oid;
 pub mod pack;
 pub mod push;
 pub mod raw;
+pub mod repo;
 pub mod rewrite;
 pub mod sources;
 #[cfg(test)]
@@ -23,49 +34,6 @@ pub use sources::{
     staged_changes_fast, BlobRead, BlobRef, Change, ChangeKind, Inventory, MessageRef,
 };
 
-pub(crate) use error::first_failure;
 pub use error::{Damage, ErrorKind, GitError, Libgit2Error, Operation};
 
-use git2::{ErrorCode, Repository, RepositoryOpenFlags};
-use std::path::{Path, PathBuf};
-
-/// Opens the repository that contains `start` (or the one named by `GIT_DIR`, as inside a
-/// hook). A repository that belongs to another user is refused as git refuses it, with
-/// git's `safe.directory` advice.
-pub fn open(start: &Path) -> Result<Repository, GitError> {
-    let opened = if std::env::var_os("GIT_DIR").is_some() {
-        Repository::open_from_env()
-    } else {
-        let ceilings: Vec<PathBuf> = std::env::var_os("GIT_CEILING_DIRECTORIES")
-            .map(|v| std::env::split_paths(&v).collect())
-            .unwrap_or_default();
-        Repository::open_ext(start, RepositoryOpenFlags::empty(), ceilings)
-    };
-    opened.map_err(|e| match e.code() {
-        ErrorCode::Owner => GitError::opening(start, e),
-        _ => GitError::NotARepo {
-            path: start.to_path_buf(),
-        },
-    })
-}
-
-/// Opens the repository whose git dir (or work tree) is `path` exactly, as worker threads
-/// and aftercare steps do with a path the main handle gave them.
-pub fn open_at(path: &Path) -> Result<Repository, GitError> {
-    Repository::open(path).map_err(|e| GitError::opening(path, e))
-}
-
-/// Settings for reading many objects once each: skip re-hashing every object (about 3×
-/// faster; integrity is git's job, fsck's) and switch off the object cache — every object
-/// is read once, so caching only grows memory (620 MB instead of 185 MB on the 30 000-commit
-/// benchmark). Process-wide, so called once by a command that reads history.
-pub fn tune_for_bulk_reads() {
-    git2::opts::strict_hash_verification(false);
-    git2::opts::enable_caching(false);
-}
-
-/// The directory scanned paths are shown relative to: the work tree, or the git dir of a
-/// bare repository.
-pub fn root_dir(repo: &Repository) -> PathBuf {
-    repo.workdir().unwrap_or_else(|| repo.path()).to_path_buf()
-}
+pub use repo::{open, open_at, root_dir, tune_for_bulk_reads};

@@ -10,8 +10,8 @@
 
 mod delta;
 
+use super::error::GitError;
 use super::oid::OidSet;
-use super::GitError;
 use flate2::{Compress, Compression, FlushCompress, Status};
 use git2::{ObjectType, Oid};
 use sha1::{Digest, Sha1};

@@ -2,7 +2,8 @@
 //! commits they add to the remote (for a new branch, those no remote-tracking ref already
 //! has; deletions add nothing), and the changes each of those commits introduces.
 
-use super::{range_changes, Change, GitError, MessageRef};
+use super::error::GitError;
+use super::sources::{range_changes, Change, MessageRef};
 use git2::{Oid, Repository, Sort};
 use std::collections::HashSet;
 

@@ -3,7 +3,7 @@
 //! continuation lines: signatures, mergetags) and a message. Pure: no repository, no I/O.
 //! The rewrite reads and writes every object through here, byte for byte what git would.
 
-use super::GitError;
+use super::error::GitError;
 use git2::Oid;
 use std::cmp::Ordering;
 use std::collections::HashSet;

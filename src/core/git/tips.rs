@@ -3,7 +3,7 @@
 //! and the configured remotes (with a URL safe to print). The one walk over linked
 //! worktrees lives here.
 
-use super::GitError;
+use super::error::GitError;
 use git2::{Oid, Repository};
 use std::path::PathBuf;
 
@@ -191,7 +191,7 @@ pub fn main_repository(repo: Repository) -> Result<Repository, GitError> {
     if !repo.is_worktree() {
         return Ok(repo);
     }
-    super::open_at(repo.commondir())
+    super::repo::open_at(repo.commondir())
 }
 
 /// A configured remote.

@@ -1,7 +1,7 @@
 //! Files the index tracks, and taking some of them out of the index while leaving them on
 //! disk (`git rm --cached`), for `.env` files that should never have been committed.
 
-use super::GitError;
+use super::error::GitError;
 use git2::Repository;
 use std::path::Path;
 

@@ -3,8 +3,8 @@
 
 use super::{private_file, state_dir};
 use crate::core::git::command::GitCommand;
+use crate::core::git::error::GitError;
 use crate::core::git::tips::Tips;
-use crate::core::git::GitError;
 use git2::{Oid, Repository};
 use std::io::Write;
 use std::path::PathBuf;

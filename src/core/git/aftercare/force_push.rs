@@ -1,8 +1,8 @@
 //! Pushing the rewritten refs to a remote, which still has the old history until then.
 
 use crate::core::git::command::GitCommand;
+use crate::core::git::error::GitError;
 use crate::core::git::rewrite::Rewrite;
-use crate::core::git::GitError;
 use git2::Repository;
 
 /// The refs a remote needs force-pushed: rewritten branches, tags and notes.

@@ -2,9 +2,9 @@
 //! `git gc --prune=now`, with per-worktree refs held so gc keeps what only they reach.
 
 use crate::core::git::command::GitCommand;
+use crate::core::git::error::GitError;
 use crate::core::git::rewrite::Rewrite;
 use crate::core::git::tips::{StashEntry, Tips};
-use crate::core::git::GitError;
 use git2::{Repository, Signature, Time};
 
 /// Drops every reflog entry (they still point at the old commits), then puts back the

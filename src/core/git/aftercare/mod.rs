@@ -21,7 +21,7 @@ pub use records::{write_records, Records};
 pub use verify::{verify_odb, Leftover, OdbCheck};
 pub use worktree::{scrub_message_files, update_worktree, Renamed, WorktreeUpdate};
 
-use crate::core::git::GitError;
+use crate::core::git::error::GitError;
 use git2::Repository;
 use std::path::{Path, PathBuf};
 

@@ -1,8 +1,9 @@
 //! Before a rewrite: every worktree must be clean (tracked files as committed) and free of
 //! an operation in progress, or the rewrite would lose work or strand the operation.
 
+use crate::core::git::error::{GitError, Operation};
+use crate::core::git::repo::open_at;
 use crate::core::git::tips::worktrees;
-use crate::core::git::{open_at, GitError, Operation};
 use git2::{Repository, RepositoryState, StatusOptions};
 
 /// Refuses when any worktree has uncommitted changes to tracked files or an operation in
@@ -61,8 +62,8 @@ pub fn preflight(repo: &Repository) -> Result<(), GitError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::core::git::error::ErrorKind;
     use crate::core::git::test_repo::TestRepo;
-    use crate::core::git::ErrorKind;
 
     #[test]
     fn a_clean_worktree_passes_and_untracked_files_do_not_count() {

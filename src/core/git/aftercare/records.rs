@@ -3,8 +3,8 @@
 //! the refs that moved.
 
 use super::{private_file, state_dir};
+use crate::core::git::error::GitError;
 use crate::core::git::rewrite::Rewrite;
-use crate::core::git::GitError;
 use git2::Repository;
 use std::io::Write;
 use std::path::PathBuf;

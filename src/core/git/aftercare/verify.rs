@@ -2,11 +2,11 @@
 //! (except those the rewrite already searched, by id), and any that still holds one is
 //! located — the commit, path and refs it is reachable from.
 
+use crate::core::git::error::{first_failure, GitError};
 use crate::core::git::oid::OidSet;
+use crate::core::git::repo::open_at;
 use crate::core::git::sources::all_object_ids;
-use crate::core::git::{
-    first_failure, history_inventory, open_at, read_blobs_parallel, BlobRead, BlobRef, GitError,
-};
+use crate::core::git::sources::{history_inventory, read_blobs_parallel, BlobRead, BlobRef};
 use crate::core::scrub::Scrubber;
 use git2::{ObjectType, Oid, Repository};
 use std::sync::Mutex;

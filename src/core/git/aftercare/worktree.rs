@@ -3,8 +3,9 @@
 //! in its git dirs scrubbed.
 
 use crate::core::git::command::GitCommand;
+use crate::core::git::error::GitError;
+use crate::core::git::repo::open_at;
 use crate::core::git::tips::{worktrees, Worktree};
-use crate::core::git::{open_at, GitError};
 use crate::core::scrub::Scrubber;
 use git2::Repository;
 use std::path::{Path, PathBuf};

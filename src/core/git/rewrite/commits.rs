@@ -3,9 +3,9 @@
 //! message does; anything a ref points at is mapped to what it became.
 
 use super::Engine;
+use crate::core::git::error::GitError;
 use crate::core::git::pack::ObjectSink;
 use crate::core::git::raw::{split_object, write_commit, write_tag};
-use crate::core::git::GitError;
 use git2::{ObjectType, Odb, Oid};
 
 impl Engine<'_> {

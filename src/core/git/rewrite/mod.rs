@@ -25,10 +25,10 @@ mod walk;
 pub use refs::apply_ref_updates;
 
 use super::delete_paths::DeletePaths;
+use super::error::GitError;
 use super::oid::{OidMap, OidSet};
 use super::pack::ObjectSink;
 use super::tips::{StashEntry, Tips};
-use super::GitError;
 use crate::core::progress::Progress;
 use crate::core::scrub::Scrubber;
 use git2::{ObjectType, Odb, Oid, Repository};
@@ -145,7 +145,7 @@ struct Engine<'a> {
 /// packs is mapped at once, so memory stays bounded whatever the size of the repository.
 /// Call before opening the repository; also sets what `tune_for_bulk_reads` sets.
 pub fn tune_for_rewrite() {
-    super::tune_for_bulk_reads();
+    super::repo::tune_for_bulk_reads();
     git2::opts::enable_caching(false);
     // Safety: libgit2 options are process-global; set before any repository is read.
     unsafe {

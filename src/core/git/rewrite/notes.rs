@@ -3,9 +3,9 @@
 //! moves to the new id of its commit at the same fan-out depth, with its content scrubbed.
 
 use super::Engine;
+use crate::core::git::error::GitError;
 use crate::core::git::pack::ObjectSink;
 use crate::core::git::raw::{parse_tree, EntryKind, TreeEntry, TreeEntryRef, TREE_MODE};
-use crate::core::git::GitError;
 use git2::{Odb, Oid};
 use std::collections::BTreeMap;
 

@@ -2,7 +2,8 @@
 //! and refused when one moved meanwhile), then each worktree's detached HEAD and own refs.
 
 use super::Rewrite;
-use crate::core::git::{open_at, GitError};
+use crate::core::git::error::GitError;
+use crate::core::git::repo::open_at;
 use git2::{Repository, Signature};
 
 /// Moves every ref in one transaction (all or nothing), then each detached worktree HEAD.

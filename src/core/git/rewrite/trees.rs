@@ -3,11 +3,11 @@
 //! tree and path), and written as a delta against its previous version at the same path.
 
 use super::{Dirt, Engine, BLOB_BIT};
+use crate::core::git::error::GitError;
 use crate::core::git::pack::ObjectSink;
 use crate::core::git::raw::{
     disambiguate, encode_tree, parse_tree, safe_name, tree_order, EntryKind, TreeEntry,
 };
-use crate::core::git::GitError;
 use git2::{ObjectType, Odb, Oid};
 
 impl Engine<'_> {

@@ -3,11 +3,12 @@
 //! graph while worker threads search each newly found blob for the secrets.
 
 use super::{Dirt, Engine, Node, BLOB_BIT};
+use crate::core::git::error::{first_failure, GitError};
 use crate::core::git::oid::OidSet;
 use crate::core::git::raw::{parse_tree, split_object, EntryKind};
+use crate::core::git::repo::open_at;
 use crate::core::git::sources::BLOB_BATCH;
 use crate::core::git::tips::{Tips, WorktreeHead};
-use crate::core::git::{first_failure, open_at, GitError};
 use crate::core::progress::Progress;
 use crate::core::scrub::Scrubber;
 use git2::{ObjectType, Odb, Oid, Repository, Sort};

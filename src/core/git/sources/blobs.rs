@@ -1,7 +1,7 @@
 //! Reading blobs for a scan: many at once on every core (one repository handle per worker),
 //! or a batch in order on this thread; blobs over a size limit are reported, not inflated.
 
-use crate::core::git::GitError;
+use crate::core::git::error::GitError;
 use git2::Oid;
 use rayon::prelude::*;
 use std::path::Path;
@@ -51,7 +51,7 @@ pub fn read_blobs<T, F>(
 where
     F: Fn(&T, BlobRead<'_>),
 {
-    let repo = crate::core::git::open_at(git_dir)?;
+    let repo = crate::core::git::repo::open_at(git_dir)?;
     let odb = repo
         .odb()
         .map_err(|e| GitError::libgit2("cannot open the object database", e))?;

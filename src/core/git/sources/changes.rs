@@ -3,7 +3,7 @@
 //! that were already there), and the messages of those commits.
 
 use super::MessageRef;
-use crate::core::git::GitError;
+use crate::core::git::error::GitError;
 use git2::{Delta, DiffOptions, Oid, Repository, Sort, Tree};
 use std::path::Path;
 

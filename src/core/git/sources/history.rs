@@ -3,7 +3,7 @@
 //! commit and tag message; with `all_objects`, every other object in the database too.
 
 use super::{BlobRef, MessageRef, BLOB_BATCH};
-use crate::core::git::GitError;
+use crate::core::git::error::GitError;
 use git2::{ObjectType, Oid, Repository, Sort, Tree};
 use std::collections::HashSet;
 

@@ -8,7 +8,8 @@
 //! every tree of `HEAD`: tens of milliseconds on a 5 000-file tree.
 
 use super::changes::{delta_change, diff_options, Change, ChangeKind};
-use crate::core::git::{cache_tree, GitError};
+use crate::core::git::cache_tree;
+use crate::core::git::error::GitError;
 use git2::{Oid, Repository, Tree};
 use std::collections::HashMap;
 use std::path::PathBuf;
