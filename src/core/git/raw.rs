@@ -259,12 +259,7 @@ pub fn write_commit(
             out.extend_from_slice(field);
         }
     }
-    out.push(b'\n');
-    out.extend_from_slice(message);
-    Encoded {
-        data: out,
-        signature_dropped: signed,
-    }
+    end_with_message(out, message, signed)
 }
 
 /// `tag` pointing at `target` with `message`; a signature in the message or in a header
@@ -288,11 +283,16 @@ pub fn write_tag(tag: &SplitObject<'_>, target: Oid, message: &[u8]) -> Encoded 
             out.extend_from_slice(field);
         }
     }
+    end_with_message(out, message, signed)
+}
+
+/// The headers in `out`, then the blank line and the message.
+fn end_with_message(mut out: Vec<u8>, message: &[u8], signature_dropped: bool) -> Encoded {
     out.push(b'\n');
     out.extend_from_slice(message);
     Encoded {
         data: out,
-        signature_dropped: signed,
+        signature_dropped,
     }
 }
 

@@ -97,6 +97,16 @@ impl TestRepo {
         new
     }
 
+    /// What a rewrite leaves: HEAD's branch moved to a new commit of `files` with the same
+    /// parents, the index and the work tree as they were.
+    pub(crate) fn rewrite_head(&self, files: &[(&str, &str)]) -> Oid {
+        let head = self.repo.head().expect("head");
+        let branch = head.name().expect("a branch").to_string();
+        let old = head.peel_to_commit().expect("a commit");
+        let parents: Vec<Oid> = old.parent_ids().collect();
+        self.commit_files(Some(&branch), files, &parents, "rewritten")
+    }
+
     fn commit(&self, update_ref: Option<&str>, tree: Oid, parents: &[Oid], message: &str) -> Oid {
         let sig = Signature::new(
             "Test",

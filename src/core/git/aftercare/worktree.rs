@@ -149,26 +149,9 @@ mod tests {
         let t = TestRepo::new();
         t.write("app.cfg", format!("token={SECRET}\n"));
         t.write("same.txt", "same\n");
-        let old = t.commit_all("add");
+        t.commit_all("add");
         t.write("notes.local", "untracked\n");
-        // What a rewrite leaves: HEAD's branch at a new commit, the index and files as before.
-        let branch = t
-            .repo
-            .head()
-            .expect("head")
-            .name()
-            .expect("name")
-            .to_string();
-        t.commit_files(
-            Some(&branch),
-            &[("app.cfg", "token=***REMOVED***\n"), ("same.txt", "same\n")],
-            &t.repo
-                .find_commit(old)
-                .expect("old")
-                .parent_ids()
-                .collect::<Vec<_>>(),
-            "add",
-        );
+        t.rewrite_head(&[("app.cfg", "token=***REMOVED***\n"), ("same.txt", "same\n")]);
         let update = update_worktree(&main_worktree(&t), None).expect("updated");
         assert_eq!(update.updated, 1);
         assert_eq!(update.old_names_removed, 0);
@@ -191,24 +174,8 @@ mod tests {
         let old_name = format!("keys/{SECRET}.txt");
         t.write(&old_name, "x\n");
         t.write("dropped.env", "A=1\n");
-        let old = t.commit_all("add");
-        let branch = t
-            .repo
-            .head()
-            .expect("head")
-            .name()
-            .expect("name")
-            .to_string();
-        t.commit_files(
-            Some(&branch),
-            &[("keys/***REMOVED***.txt", "x\n")],
-            &t.repo
-                .find_commit(old)
-                .expect("old")
-                .parent_ids()
-                .collect::<Vec<_>>(),
-            "add",
-        );
+        t.commit_all("add");
+        t.rewrite_head(&[("keys/***REMOVED***.txt", "x\n")]);
         let scrubber = Scrubber::from_lines(SECRET, "***REMOVED***").expect("scrubber");
         let dropped: BTreeSet<String> = ["dropped.env".to_string()].into();
         let renamed = Renamed {

@@ -50,13 +50,7 @@ impl Engine<'_> {
         let message = new_message.as_deref().unwrap_or(commit.message);
         let written = write_commit(&commit, new_tree, &new_parents, message);
         let new = sink.write(ObjectType::Commit, &written.data)?;
-        if self
-            .opts
-            .scrubber
-            .is_none_or(|s| !s.is_match(&written.data))
-        {
-            self.out.checked_clean.insert(new);
-        }
+        self.record_if_clean(new, &written.data);
         if written.signature_dropped {
             self.out.signatures_dropped += 1;
         }
@@ -116,9 +110,7 @@ impl Engine<'_> {
         let new_target = self.rewrite_object(odb, sink, target)?;
         let scrubbed = self.opts.scrubber.and_then(|s| s.replace(tag.message));
         let new = if new_target == target && scrubbed.is_none() {
-            if self.opts.scrubber.is_none_or(|s| !s.is_match(&raw)) {
-                self.out.checked_clean.insert(oid);
-            }
+            self.record_if_clean(oid, &raw);
             oid
         } else {
             if scrubbed.is_some() {
@@ -130,13 +122,7 @@ impl Engine<'_> {
                 self.out.signatures_dropped += 1;
             }
             let new = sink.write(ObjectType::Tag, &written.data)?;
-            if self
-                .opts
-                .scrubber
-                .is_none_or(|s| !s.is_match(&written.data))
-            {
-                self.out.checked_clean.insert(new);
-            }
+            self.record_if_clean(new, &written.data);
             new
         };
         self.tag_memo.insert(oid, new);

@@ -214,6 +214,14 @@ impl<'a> Engine<'a> {
             .expect("every blob was visited in pass 1")
     }
 
+    /// Records object `oid` as searched and clean when `data`, its whole content, holds no
+    /// secret: verification need not read it again.
+    fn record_if_clean(&mut self, oid: Oid, data: &[u8]) {
+        if self.opts.scrubber.is_none_or(|s| !s.is_match(data)) {
+            self.out.checked_clean.insert(oid);
+        }
+    }
+
     /// Pass 3a: the blobs that hold a secret (`hits`), scrubbed one at a time so memory
     /// stays bounded; every other blob was searched and is clean.
     fn scrub_blobs(

@@ -172,9 +172,7 @@ impl Engine<'_> {
             }
         }
         let new = sink.write_version(ObjectType::Tree, &raw, path.as_bytes())?;
-        if self.opts.scrubber.is_none_or(|s| !s.is_match(&raw)) {
-            self.out.checked_clean.insert(new);
-        }
+        self.record_if_clean(new, &raw);
         Ok(new)
     }
 }

@@ -227,9 +227,7 @@ impl<'a> Engine<'a> {
                 .leading_oid(b"tree ")
                 .ok_or_else(|| GitError::malformed(oid, "commit"))?;
             self.visit_tree(odb, tree)?;
-            if self.opts.scrubber.is_none_or(|s| !s.is_match(&raw)) {
-                self.out.checked_clean.insert(oid);
-            }
+            self.record_if_clean(oid, &raw);
             commits.push(RawCommit {
                 oid,
                 data: raw,
