@@ -193,7 +193,10 @@ fn pre_push(ctx: &Context, repo: &Repository, input: &str) -> anyhow::Result<Out
     let mut changes = Vec::new();
     let mut messages = Vec::new();
     for commit in commits {
-        let (c, m) = push::commit_changes(repo, commit)?;
+        let git::RangeChanges {
+            changes: c,
+            messages: m,
+        } = push::commit_changes(repo, commit)?;
         changes.extend(c);
         messages.extend(m);
     }

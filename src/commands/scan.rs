@@ -144,7 +144,7 @@ pub fn run(ctx: &Context, args: ScanArgs) -> anyhow::Result<Outcome> {
                 "blobs",
             )
         } else if let Some(spec) = &args.range {
-            let (changes, messages) = git::range_changes(repo, spec)?;
+            let git::RangeChanges { changes, messages } = git::range_changes(repo, spec)?;
             let mut results = scan_changes(&git_dir, &setup, &changes)?.into_introduced();
             results.findings.extend(scan_messages(&setup, &messages));
             (results, "blobs")

@@ -32,6 +32,7 @@ pub mod tracked;
 pub use sources::{
     history_inventory, range_changes, read_blobs, read_blobs_parallel, staged_changes,
     staged_changes_fast, BlobRead, BlobRef, Change, ChangeKind, Inventory, MessageRef,
+    RangeChanges,
 };
 
 pub use error::{Damage, ErrorKind, GitError, Libgit2Error, Operation};

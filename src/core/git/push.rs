@@ -3,7 +3,7 @@
 //! has; deletions add nothing), and the changes each of those commits introduces.
 
 use super::error::GitError;
-use super::sources::{range_changes, Change, MessageRef};
+use super::sources::{range_changes, RangeChanges};
 use git2::{Oid, Repository, Sort};
 use std::collections::HashSet;
 
@@ -92,10 +92,7 @@ pub fn pushed_commits(repo: &Repository, updates: &[PushLine]) -> Result<Vec<Oid
 
 /// The changes `commit` introduces (against its first parent; for a merge, only what
 /// differs from every parent) and its message.
-pub fn commit_changes(
-    repo: &Repository,
-    commit: Oid,
-) -> Result<(Vec<Change>, Vec<MessageRef>), GitError> {
+pub fn commit_changes(repo: &Repository, commit: Oid) -> Result<RangeChanges, GitError> {
     let parent = repo
         .find_commit(commit)
         .map_err(|e| GitError::corrupt(commit, e))?
@@ -107,17 +104,17 @@ pub fn commit_changes(
         Some(parent) => format!("{parent}..{commit}"),
         None => commit.to_string(),
     };
-    let (changes, messages) = range_changes(repo, &spec)?;
-    Ok((
-        changes
+    let RangeChanges { changes, messages } = range_changes(repo, &spec)?;
+    Ok(RangeChanges {
+        changes: changes
             .into_iter()
             .filter(|c| c.commit == Some(commit))
             .collect(),
-        messages
+        messages: messages
             .into_iter()
             .filter(|m| m.object == commit)
             .collect(),
-    ))
+    })
 }
 
 #[cfg(test)]

@@ -26,13 +26,18 @@ pub struct Change {
     pub old: Option<Oid>,
 }
 
+/// What a range of commits introduces: the changes, oldest first, and the commits'
+/// messages.
+#[derive(Debug, Default)]
+pub struct RangeChanges {
+    pub changes: Vec<Change>,
+    pub messages: Vec<MessageRef>,
+}
+
 /// The changes introduced by each commit of `spec` (`A..B`, `A...B`, or `REV` for all
 /// history reachable from it), oldest first, with the messages of those commits. A merge
 /// introduces only what differs from every parent.
-pub fn range_changes(
-    repo: &Repository,
-    spec: &str,
-) -> Result<(Vec<Change>, Vec<MessageRef>), GitError> {
+pub fn range_changes(repo: &Repository, spec: &str) -> Result<RangeChanges, GitError> {
     let bad = |e: git2::Error| GitError::BadRange {
         spec: spec.to_string(),
         source: e.into(),
@@ -96,7 +101,7 @@ pub fn range_changes(
             }
         }
     }
-    Ok((changes, messages))
+    Ok(RangeChanges { changes, messages })
 }
 
 pub(super) fn diff_options() -> DiffOptions {
@@ -141,4 +146,51 @@ pub(super) fn delta_change(delta: &git2::DiffDelta<'_>, commit: Option<Oid>) -> 
         new,
         old,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::git::test_repo::TestRepo;
+
+    #[test]
+    fn a_range_lists_each_commits_changes_with_the_blob_they_replace() {
+        let t = TestRepo::new();
+        t.write("a.txt", "one\n");
+        t.write("gone.txt", "bye\n");
+        let first = t.commit_all("first");
+        t.write("a.txt", "two\n");
+        t.write("b.txt", "new\n");
+        std::fs::remove_file(t.root.join("gone.txt")).expect("remove");
+        let mut index = t.repo.index().expect("index");
+        index
+            .remove_path(std::path::Path::new("gone.txt"))
+            .expect("unstage");
+        index.write().expect("write");
+        let second = t.commit_all("second");
+        let RangeChanges { changes, messages } =
+            range_changes(&t.repo, &format!("{first}..{second}")).expect("range");
+        let mut rows: Vec<(String, ChangeKind, bool)> = changes
+            .iter()
+            .map(|c| (c.path.clone(), c.kind, c.old.is_some()))
+            .collect();
+        rows.sort_by(|a, b| a.0.cmp(&b.0));
+        assert_eq!(
+            rows,
+            [
+                ("a.txt".to_string(), ChangeKind::Modified, true),
+                ("b.txt".to_string(), ChangeKind::Added, false),
+                ("gone.txt".to_string(), ChangeKind::Deleted, false),
+            ]
+        );
+        assert!(changes.iter().all(|c| c.commit == Some(second)));
+        assert_eq!(messages.len(), 1);
+        // A single revision is all the history reachable from it.
+        let all = range_changes(&t.repo, &second.to_string()).expect("range");
+        assert_eq!(all.messages.len(), 2);
+        // A range that names nothing is refused, naming the range.
+        let err = range_changes(&t.repo, "no-such-ref..HEAD").expect_err("bad range");
+        assert!(matches!(err, GitError::BadRange { .. }), "{err:?}");
+        assert!(err.to_string().contains("no-such-ref..HEAD"), "{err}");
+    }
 }

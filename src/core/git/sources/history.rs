@@ -259,3 +259,53 @@ pub fn all_object_ids(odb: &git2::Odb<'_>) -> Result<Vec<Oid>, GitError> {
     all.dedup();
     Ok(all)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::git::test_repo::TestRepo;
+
+    #[test]
+    fn every_blob_once_attributed_to_the_oldest_commit_and_path_holding_it() {
+        let t = TestRepo::new();
+        t.write("a.txt", "same\n");
+        let first = t.commit_all("first");
+        t.write("dir/copy.txt", "same\n");
+        t.write("b.txt", "new\n");
+        let second = t.commit_all("second");
+        let dangling = t.repo.blob(b"written but never committed\n").expect("blob");
+        let mut blobs: Vec<BlobRef> = Vec::new();
+        let inventory =
+            history_inventory(&t.repo, false, &mut |batch| blobs.extend(batch)).expect("walk");
+        assert_eq!((inventory.commits, inventory.blobs), (2, 2));
+        let find = |content: &[u8]| {
+            let oid = t.repo.blob(content).expect("hash");
+            blobs.iter().find(|b| b.oid == oid).cloned()
+        };
+        let same = find(b"same\n").expect("listed once");
+        assert_eq!(
+            (same.commit, same.path.as_deref()),
+            (Some(first), Some("a.txt"))
+        );
+        let new = find(b"new\n").expect("listed");
+        assert_eq!(
+            (new.commit, new.path.as_deref()),
+            (Some(second), Some("b.txt"))
+        );
+        assert!(blobs.iter().all(|b| b.oid != dangling));
+        let messages: Vec<&[u8]> = inventory
+            .messages
+            .iter()
+            .map(|m| m.message.as_slice())
+            .collect();
+        assert_eq!(messages, [&b"first"[..], b"second"]);
+
+        // Every object: the dangling blob too, with no commit and no path.
+        let mut all: Vec<BlobRef> = Vec::new();
+        let inventory =
+            history_inventory(&t.repo, true, &mut |batch| all.extend(batch)).expect("walk");
+        assert_eq!(inventory.blobs, 3);
+        let lost = all.iter().find(|b| b.oid == dangling).expect("listed");
+        assert_eq!((lost.commit, lost.path.as_deref()), (None, None));
+    }
+}

@@ -8,7 +8,7 @@ pub mod history;
 pub mod staged;
 
 pub use blobs::{read_blobs, read_blobs_parallel, BlobRead};
-pub use changes::{range_changes, Change, ChangeKind};
+pub use changes::{range_changes, Change, ChangeKind, RangeChanges};
 pub use history::{all_object_ids, history_inventory, Inventory};
 pub use staged::{staged_changes, staged_changes_fast};
 
