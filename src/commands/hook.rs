@@ -164,7 +164,7 @@ impl HookSetup {
 }
 
 fn pre_commit(ctx: &Context, repo: &Repository) -> anyhow::Result<Outcome> {
-    let changes = git::staged_tree::staged_changes_fast(repo)?;
+    let changes = git::staged_changes_fast(repo)?;
     if changes.iter().all(|c| c.kind == ChangeKind::Deleted) {
         // Nothing added: no key or env file can come in (and compiling rules is the
         // expensive part of this hook).
@@ -184,7 +184,7 @@ fn pre_commit(ctx: &Context, repo: &Repository) -> anyhow::Result<Outcome> {
 }
 
 fn pre_push(ctx: &Context, repo: &Repository, input: &str) -> anyhow::Result<Outcome> {
-    let updates = push::parse_ref_updates(input)?;
+    let updates = push::parse_push_lines(input)?;
     let commits = push::pushed_commits(repo, &updates)?;
     if commits.is_empty() {
         return Ok(Outcome::Clean);
@@ -193,7 +193,10 @@ fn pre_push(ctx: &Context, repo: &Repository, input: &str) -> anyhow::Result<Out
     let mut changes = Vec::new();
     let mut messages = Vec::new();
     for commit in commits {
-        let (c, m) = push::commit_changes(repo, commit)?;
+        let git::RangeChanges {
+            changes: c,
+            messages: m,
+        } = push::commit_changes(repo, commit)?;
         changes.extend(c);
         messages.extend(m);
     }

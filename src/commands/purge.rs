@@ -7,11 +7,12 @@ use super::{Context, Outcome};
 use crate::cli::PurgeArgs;
 use crate::core::clock::Clock;
 use crate::core::git;
+use crate::core::git::aftercare::{self, Leftover, OdbCheck, Records};
 use crate::core::git::delete_paths::DeletePaths;
 use crate::core::git::pack::ObjectSink;
-use crate::core::git::purge::{self as aftercare, Leftover, Records};
-use crate::core::git::rewrite::{self, Rewrite, RewriteOptions, Tips};
-use crate::core::git::scrub::Scrubber;
+use crate::core::git::rewrite::{self, Rewrite, RewriteOptions};
+use crate::core::git::tips::{self, Tips};
+use crate::core::scrub::Scrubber;
 use crate::ops::{PromptError, Prompter, Reporter};
 use crate::output::progress::Bars;
 use crate::output::ui::Ui;
@@ -140,13 +141,13 @@ pub fn run(ctx: &Context, args: PurgeArgs) -> anyhow::Result<Outcome> {
         last: std::time::Instant::now(),
     };
     rewrite::tune_for_rewrite();
-    let repo = aftercare::main_repository(git::open(cwd)?)?;
+    let repo = tips::main_repository(git::open(cwd)?)?;
     aftercare::preflight(&repo)?;
     timer.step("checked the worktrees");
 
     // A closed stdout (`| head`) must not stop a rewrite half-way: the report is best effort.
     let mut out = Lenient(std::io::stdout().lock());
-    let tips = rewrite::tips(&repo, args.include_remotes)?;
+    let tips = Tips::read(&repo, args.include_remotes)?;
     if let Some(s) = &scrubber {
         let names: Vec<String> = s.literals().iter().map(|l| l.redacted()).collect();
         let patterns = s.len() - names.len();
@@ -204,19 +205,15 @@ pub fn run(ctx: &Context, args: PurgeArgs) -> anyhow::Result<Outcome> {
             || tips.heads.iter().any(|h| h.detached.is_some());
         let backup = (!args.dry_run && has_history).then(|| {
             scope.spawn(|| {
-                let repo = git2::Repository::open(&git_dir)
-                    .map_err(|e| git::GitError::other("cannot open the repository", e))?;
+                let repo = git::open_at(&git_dir)?;
                 aftercare::backup_bundle(&repo, &tips, &stamp)
             })
         });
         let result = rewrite::rewrite(&repo, &tips, &options, &mut sink, &bar);
         let backup = backup.map(|handle| {
-            handle.join().unwrap_or_else(|_| {
-                Err(git::GitError::Other {
-                    context: "the backup".into(),
-                    message: "the backup thread failed".into(),
-                })
-            })
+            handle
+                .join()
+                .unwrap_or(Err(git::GitError::WorkerFailed { what: "the backup" }))
         });
         (backup, result)
     });
@@ -263,7 +260,7 @@ pub fn run(ctx: &Context, args: PurgeArgs) -> anyhow::Result<Outcome> {
     let records = aftercare::write_records(&repo, &result, &stamp)?;
     summarize(&mut out, &result)?;
 
-    for wt in aftercare::worktrees(&repo) {
+    for wt in tips::worktrees(&repo) {
         let renamed = scrubber
             .as_ref()
             .filter(|_| !result.files_renamed.is_empty())
@@ -316,7 +313,11 @@ pub fn run(ctx: &Context, args: PurgeArgs) -> anyhow::Result<Outcome> {
     timer.step("git gc --prune=now");
     let mut leftovers: Vec<Leftover> = Vec::new();
     if let Some(s) = &scrubber {
-        let (total, read, found) = aftercare::verify_odb(&repo, s, &result.checked_clean)?;
+        let OdbCheck {
+            objects: total,
+            read_again: read,
+            leftovers: found,
+        } = aftercare::verify_odb(&repo, s, &result.checked_clean)?;
         writeln!(
             out,
             "reflogs expired, garbage collected; verified {total} objects ({read} read again, the rest searched during the rewrite): {}",
@@ -521,7 +522,7 @@ fn print_plan(
         "This repository is clean. The world outside it is not:"
     )?;
     let refs = aftercare::refs_to_push(r);
-    let remotes = aftercare::remotes(repo);
+    let remotes = tips::remotes(repo);
     if remotes.is_empty() {
         writeln!(out, "1. No remote is configured. If this history was ever pushed, force-push these refs there: {}", list(&refs, 20))?;
     } else {

@@ -13,7 +13,7 @@ pub const CONFIG_FILE_NAME: &str = ".keywarden.toml";
 
 #[derive(Debug, Error)]
 pub enum ConfigError {
-    #[error("cannot read {path}: {source}")]
+    #[error("cannot read {path}")]
     Read {
         path: PathBuf,
         source: std::io::Error,

@@ -10,8 +10,8 @@
 //! and its ancestors.
 
 use super::scan::stream_history;
-use crate::core::git::rewrite::Progress;
 use crate::core::git::{self, BlobRead, BlobRef};
+use crate::core::progress::Progress;
 use crate::core::secret::Secret;
 use anyhow::Context as _;
 use chrono::{DateTime, TimeZone, Utc};
@@ -443,31 +443,10 @@ fn commit_info(repo: &Repository, oid: Oid) -> Option<CommitInfo> {
 
 /// Each remote's URL, without credentials.
 fn remote_urls(repo: &Repository) -> BTreeMap<String, String> {
-    let mut urls = BTreeMap::new();
-    if let Ok(names) = repo.remotes() {
-        for name in names.iter().flatten() {
-            if let Some(url) = repo
-                .find_remote(name)
-                .ok()
-                .and_then(|r| r.url().map(str::to_string))
-            {
-                urls.insert(name.to_string(), without_credentials(&url));
-            }
-        }
-    }
-    urls
-}
-
-/// `scheme://user:password@host/path` → `scheme://host/path`; other URLs as they are.
-pub fn without_credentials(url: &str) -> String {
-    let Some((scheme, rest)) = url.split_once("://") else {
-        return url.to_string();
-    };
-    let authority_end = rest.find('/').unwrap_or(rest.len());
-    match rest[..authority_end].rfind('@') {
-        Some(at) => format!("{scheme}://{}", &rest[at + 1..]),
-        None => url.to_string(),
-    }
+    git::tips::remotes(repo)
+        .into_iter()
+        .filter_map(|remote| Some((remote.name.clone(), remote.display_url()?)))
+        .collect()
 }
 
 /// The files among `files` that hold `needle`, with line numbers. Missing and unreadable
@@ -499,31 +478,9 @@ fn files_holding(files: &[PathBuf], needle: &[u8]) -> Vec<FileHolding> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn credentials_are_taken_out_of_urls() {
-        assert_eq!(
-            without_credentials("https://user:tok@github.com/o/r.git"),
-            "https://github.com/o/r.git"
-        );
-        assert_eq!(
-            without_credentials("https://tok@host/a@b"),
-            "https://host/a@b"
-        );
-        assert_eq!(
-            without_credentials("git@github.com:o/r.git"),
-            "git@github.com:o/r.git"
-        );
-        assert_eq!(without_credentials("../r.git"), "../r.git");
-    }
-}
-
-#[cfg(test)]
 mod repo_tests {
     use super::*;
-    use crate::core::git::rewrite::Silent;
+    use crate::core::progress::Silent;
     use git2::{Signature, Time};
 
     /// A key-shaped value assembled at run time (the repository holds no literal key).

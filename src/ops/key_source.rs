@@ -6,7 +6,7 @@
 use super::keys::{resolve_provider, KeyInput, KeysError};
 use super::scan::{self, ScanSetup, Source};
 use super::vault::Vault;
-use crate::core::git::rewrite::Silent;
+use crate::core::progress::Silent;
 use crate::core::provider::ProviderId;
 use crate::core::scan::Finding;
 use crate::core::secret::Secret;

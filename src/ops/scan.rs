@@ -4,8 +4,8 @@
 //! committed. Returns findings; never prints.
 
 use crate::core::config::Config;
-use crate::core::git::rewrite::Progress;
 use crate::core::git::{self, BlobRead, BlobRef, Change, MessageRef};
+use crate::core::progress::Progress;
 use crate::core::scan::baseline::Baseline;
 use crate::core::scan::{is_binary, Finding, Scanner, SkipReason, Skipped};
 use crate::core::walk;
@@ -65,12 +65,12 @@ pub fn scan(
         } => scan_worktree(paths, root, setup, *respect_ignore)?,
         Source::Staged => {
             let repo = repository()?;
-            let changes = git::staged_tree::staged_changes_fast(repo)?;
+            let changes = git::staged_changes_fast(repo)?;
             scan_changes(repo.path(), setup, &changes)?.into_all()
         }
         Source::Range(spec) => {
             let repo = repository()?;
-            let (changes, messages) = git::range_changes(repo, spec)?;
+            let git::RangeChanges { changes, messages } = git::range_changes(repo, spec)?;
             let mut results = scan_changes(repo.path(), setup, &changes)?.into_introduced();
             results.findings.extend(scan_messages(setup, &messages));
             results
@@ -356,7 +356,7 @@ fn scan_blob(setup: &ScanSetup, collector: &Collector, blob: &BlobRef, read: Blo
                 limit: setup.max_file_size,
             },
         ),
-        BlobRead::Failed(err) => collector.fail(format!("{shown}: {err}")),
+        BlobRead::Failed(err) => collector.fail(format!("{shown}: {}", err.one_line())),
     }
 }
 
@@ -472,7 +472,9 @@ pub fn scan_changes(
                         limit: setup.max_file_size,
                     },
                 ),
-                BlobRead::Failed(err) => collector.fail(format!("{}: {err}", change.path)),
+                BlobRead::Failed(err) => {
+                    collector.fail(format!("{}: {}", change.path, err.one_line()))
+                }
             }
         },
     )?;

@@ -2,7 +2,7 @@
 //! phase's duration is printed when it ends. A phase with no known total is a spinner
 //! that counts and shows a whole-number rate.
 
-use crate::core::git::rewrite::Progress;
+use crate::core::progress::Progress;
 use indicatif::{ProgressBar, ProgressState, ProgressStyle};
 use std::io::Write;
 use std::sync::Mutex;

@@ -1039,7 +1039,7 @@ fn pre_commit_framework_manifest_runs_the_hooks() {
 
 #[test]
 fn fast_staged_changes_match_libgit2s_diff() {
-    use keywarden::core::git::{self, staged_tree::staged_changes_fast};
+    use keywarden::core::git::{self, staged_changes_fast};
     let sb = Sandbox::new();
     let summary = |changes: Vec<git::Change>| {
         let mut rows: Vec<String> = changes

@@ -1,6 +1,6 @@
 //! `keywarden scan` from the outside: sources, formats, exit codes, allowlists, baselines.
 
-use crate::support::{jsonl, keys, stderr, stdout, Sandbox};
+use crate::support::{jsonl, keys, sealed_env, stderr, stdout, text, Sandbox};
 use predicates::prelude::*;
 
 #[test]
@@ -485,4 +485,51 @@ fn a_closed_stdout_is_not_an_error() {
     let out = child.wait_with_output().expect("wait");
     assert!(stderr(&out).is_empty(), "{}", stderr(&out));
     assert_ne!(out.status.code(), Some(2));
+}
+
+#[test]
+fn a_repository_of_another_user_gets_gits_safe_directory_advice() {
+    let sb = Sandbox::new();
+    sb.write("a.txt", "a\n");
+    sb.commit_all("a");
+    // Only root can give a directory to another user; elsewhere there is nothing to set up.
+    let given_away = std::process::Command::new("chown")
+        .args(["-R", "65534:65534"])
+        .arg(sb.repo())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if !given_away {
+        eprintln!("skipped: cannot chown the repository (this test needs root)");
+        return;
+    }
+    let out = sb
+        .keywarden()
+        .args(["scan", "--staged"])
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    let err = stderr(&out);
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+    assert!(err.contains("dubious ownership"), "{err}");
+    assert!(!err.contains("not a git repository"), "{err}");
+    // The advice works when typed as printed. git's global config is the sandbox's
+    // `~/.gitconfig` here, the file libgit2 reads too.
+    let advice = err
+        .split('`')
+        .nth(1)
+        .expect("the advice is quoted in backticks");
+    assert!(
+        advice.starts_with("git config --global --add safe.directory "),
+        "{err}"
+    );
+    let typed = std::process::Command::new("sh")
+        .args(["-c", advice])
+        .envs(sealed_env(sb.root()))
+        .env_remove("GIT_CONFIG_GLOBAL")
+        .current_dir(sb.root())
+        .status()
+        .expect("sh runs");
+    assert!(typed.success());
+    sb.keywarden().args(["scan", "--staged"]).assert().success();
 }

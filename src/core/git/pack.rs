@@ -10,7 +10,8 @@
 
 mod delta;
 
-use super::GitError;
+use super::error::GitError;
+use super::oid::OidSet;
 use flate2::{Compress, Compression, FlushCompress, Status};
 use git2::{ObjectType, Oid};
 use sha1::{Digest, Sha1};
@@ -24,7 +25,7 @@ use std::thread::JoinHandle;
 /// Receives the new objects of a rewrite.
 pub struct ObjectSink {
     pack: Option<PackStream>,
-    written: super::rewrite::OidSet,
+    written: OidSet,
 }
 
 /// Objects handed to the writer thread but not yet written; bounds the memory they take.
@@ -108,13 +109,6 @@ fn ofs_distance(distance: u64) -> Vec<u8> {
     encoded
 }
 
-fn io_err(context: &str, path: &Path, err: std::io::Error) -> GitError {
-    GitError::Other {
-        context: format!("{context} {}", path.display()),
-        message: err.to_string(),
-    }
-}
-
 impl ObjectSink {
     /// Hashes objects without storing them.
     pub fn dry_run() -> Self {
@@ -133,7 +127,7 @@ impl ObjectSink {
             .write(true)
             .create_new(true)
             .open(&tmp)
-            .map_err(|e| io_err("cannot create", &tmp, e))?;
+            .map_err(|e| GitError::io("cannot create", &tmp, e))?;
         let (sender, receiver) = sync_channel::<Queued>(QUEUE_LEN);
         let writer = std::thread::spawn(move || -> std::io::Result<Written> {
             let mut out = EntryWriter::new(file)?;
@@ -224,12 +218,7 @@ impl PackStream {
             ObjectType::Tree => 2,
             ObjectType::Blob => 3,
             ObjectType::Tag => 4,
-            _ => {
-                return Err(GitError::Other {
-                    context: format!("cannot write object {oid}"),
-                    message: "not a storable object type".into(),
-                })
-            }
+            _ => return Err(GitError::Unstorable { oid }),
         };
         let sent = self.sender.as_ref().is_some_and(|sender| {
             let queued = Queued {
@@ -245,8 +234,8 @@ impl PackStream {
         }
         // The writer only stops early on an error, which joining it returns.
         match self.wait() {
-            Err(e) => Err(io_err("cannot write", &self.tmp, e)),
-            Ok(_) => Err(io_err(
+            Err(e) => Err(GitError::io("cannot write", &self.tmp, e)),
+            Ok(_) => Err(GitError::io(
                 "cannot write",
                 &self.tmp,
                 std::io::Error::other("the pack writer stopped"),
@@ -271,7 +260,7 @@ impl PackStream {
         if !matches!(result, Ok(Some(_))) {
             let _ = std::fs::remove_file(&self.tmp);
         }
-        result.map_err(|e| io_err("cannot finish the pack", &self.tmp, e))
+        result.map_err(|e| GitError::io("cannot finish the pack", &self.tmp, e))
     }
 }
 

@@ -2,20 +2,21 @@
 //! commits they add to the remote (for a new branch, those no remote-tracking ref already
 //! has; deletions add nothing), and the changes each of those commits introduces.
 
-use super::{range_changes, Change, GitError, MessageRef};
+use super::error::GitError;
+use super::sources::{range_changes, RangeChanges};
 use git2::{Oid, Repository, Sort};
 use std::collections::HashSet;
 
 /// One line of pre-push input: `<local ref> <local oid> <remote ref> <remote oid>`.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RefUpdate {
+pub struct PushLine {
     pub local_ref: String,
     pub local: Oid,
     pub remote_ref: String,
     pub remote: Oid,
 }
 
-impl RefUpdate {
+impl PushLine {
     pub fn is_deletion(&self) -> bool {
         self.local.is_zero()
     }
@@ -23,20 +24,19 @@ impl RefUpdate {
 
 /// Parses git's pre-push input; malformed lines are an error rather than silently
 /// scanning nothing.
-pub fn parse_ref_updates(input: &str) -> Result<Vec<RefUpdate>, GitError> {
+pub fn parse_push_lines(input: &str) -> Result<Vec<PushLine>, GitError> {
     input
         .lines()
         .filter(|l| !l.trim().is_empty())
         .map(|line| {
-            let bad = || GitError::Other {
-                context: "unexpected pre-push input".into(),
-                message: line.to_string(),
+            let bad = || GitError::BadPushLine {
+                line: line.to_string(),
             };
             let fields: Vec<&str> = line.split_whitespace().collect();
             let [local_ref, local, remote_ref, remote] = fields[..] else {
                 return Err(bad());
             };
-            Ok(RefUpdate {
+            Ok(PushLine {
                 local_ref: local_ref.to_string(),
                 local: Oid::from_str(local).map_err(|_| bad())?,
                 remote_ref: remote_ref.to_string(),
@@ -47,8 +47,8 @@ pub fn parse_ref_updates(input: &str) -> Result<Vec<RefUpdate>, GitError> {
 }
 
 /// The commits `updates` send, oldest first, each once.
-pub fn pushed_commits(repo: &Repository, updates: &[RefUpdate]) -> Result<Vec<Oid>, GitError> {
-    let walk_err = |e: git2::Error| GitError::other("cannot walk the commits being pushed", e);
+pub fn pushed_commits(repo: &Repository, updates: &[PushLine]) -> Result<Vec<Oid>, GitError> {
+    let walk_err = |e: git2::Error| GitError::libgit2("cannot walk the commits being pushed", e);
     let mut seen = HashSet::new();
     let mut commits = Vec::new();
     for update in updates.iter().filter(|u| !u.is_deletion()) {
@@ -73,7 +73,7 @@ pub fn pushed_commits(repo: &Repository, updates: &[RefUpdate]) -> Result<Vec<Oi
             // remote-tracking ref already has.
             let refs = repo
                 .references_glob("refs/remotes/*")
-                .map_err(|e| GitError::other("cannot list remote-tracking refs", e))?;
+                .map_err(|e| GitError::libgit2("cannot list remote-tracking refs", e))?;
             for reference in refs.flatten() {
                 if let Ok(commit) = reference.peel_to_commit() {
                     walk.hide(commit.id()).map_err(walk_err)?;
@@ -92,16 +92,10 @@ pub fn pushed_commits(repo: &Repository, updates: &[RefUpdate]) -> Result<Vec<Oi
 
 /// The changes `commit` introduces (against its first parent; for a merge, only what
 /// differs from every parent) and its message.
-pub fn commit_changes(
-    repo: &Repository,
-    commit: Oid,
-) -> Result<(Vec<Change>, Vec<MessageRef>), GitError> {
+pub fn commit_changes(repo: &Repository, commit: Oid) -> Result<RangeChanges, GitError> {
     let parent = repo
         .find_commit(commit)
-        .map_err(|e| GitError::Corrupt {
-            oid: commit.to_string(),
-            message: e.message().to_string(),
-        })?
+        .map_err(|e| GitError::corrupt(commit, e))?
         .parent_id(0)
         .ok();
     // `P..C` also lists the commits a merge brings in from its other parents; only C's own
@@ -110,17 +104,17 @@ pub fn commit_changes(
         Some(parent) => format!("{parent}..{commit}"),
         None => commit.to_string(),
     };
-    let (changes, messages) = range_changes(repo, &spec)?;
-    Ok((
-        changes
+    let RangeChanges { changes, messages } = range_changes(repo, &spec)?;
+    Ok(RangeChanges {
+        changes: changes
             .into_iter()
             .filter(|c| c.commit == Some(commit))
             .collect(),
-        messages
+        messages: messages
             .into_iter()
             .filter(|m| m.object == commit)
             .collect(),
-    ))
+    })
 }
 
 #[cfg(test)]
@@ -132,10 +126,10 @@ mod tests {
         let zero = "0".repeat(40);
         let one = "1".repeat(40);
         let updates =
-            parse_ref_updates(&format!("refs/heads/a {one} refs/heads/a {zero}\n\n")).expect("ok");
+            parse_push_lines(&format!("refs/heads/a {one} refs/heads/a {zero}\n\n")).expect("ok");
         assert_eq!(updates.len(), 1);
         assert!(!updates[0].is_deletion());
         assert!(updates[0].remote.is_zero());
-        assert!(parse_ref_updates("refs/heads/a 123\n").is_err());
+        assert!(parse_push_lines("refs/heads/a 123\n").is_err());
     }
 }

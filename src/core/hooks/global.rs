@@ -3,8 +3,8 @@
 //! so that `GIT_CONFIG_GLOBAL` and XDG locations mean exactly what they mean to git.
 
 use super::{HooksError, Txn};
+use crate::core::git::command::GitCommand;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 /// Left in the global hooks directory when keywarden set `core.hooksPath` itself, so that
 /// uninstall unsets only what install set.
@@ -18,14 +18,10 @@ pub struct GlobalSetup {
 }
 
 fn git_config(args: &[&str]) -> Result<Option<String>, HooksError> {
-    let out = Command::new("git")
+    let out = GitCommand::anywhere()
         .args(["config", "--global"])
         .args(args)
-        .output()
-        .map_err(|e| HooksError::GitCommand {
-            args: format!("config --global {}", args.join(" ")),
-            message: e.to_string(),
-        })?;
+        .output(&format!("git config --global {}", args.join(" ")))?;
     match out.status.code() {
         Some(0) => Ok(Some(
             String::from_utf8_lossy(&out.stdout).trim().to_string(),

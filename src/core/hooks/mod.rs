@@ -12,6 +12,7 @@ pub use shims::{
     InstallAction, UninstallAction,
 };
 
+use crate::core::git::GitError;
 use crate::core::txn::{Txn, TxnError};
 use git2::Repository;
 use std::path::{Path, PathBuf};
@@ -29,6 +30,8 @@ pub enum HooksError {
     ChainSlotTaken { path: PathBuf },
     #[error("`git {args}` failed: {message}")]
     GitCommand { args: String, message: String },
+    #[error(transparent)]
+    Git(#[from] GitError),
     #[error("unknown hook `{0}` (expected pre-commit, pre-push, post-checkout or post-merge)")]
     UnknownHook(String),
 }

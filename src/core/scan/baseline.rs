@@ -11,7 +11,7 @@ use thiserror::Error;
 
 #[derive(Debug, Error)]
 pub enum BaselineError {
-    #[error("cannot read baseline {path}: {source}")]
+    #[error("cannot read baseline {path}")]
     Read {
         path: PathBuf,
         source: std::io::Error,

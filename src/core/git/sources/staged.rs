@@ -1,21 +1,24 @@
-//! The staged changes, fast on large trees. The tree the commit would record comes from
-//! the index's cache-tree (complete during `git commit`), or else from writing the index
-//! as a tree into an in-memory object store (nothing reaches the repository); it is
-//! compared with `HEAD` descending only into directories whose ids differ. libgit2's
-//! tree-to-index diff instead loads and checksums the whole index and reads every tree of
-//! `HEAD`: tens of milliseconds on a 5 000-file tree. Same result as `staged_changes`,
-//! which is the fallback when the index cannot be written as a tree (conflicts).
+//! The changes staged in the index, as a scan source (what a commit would record, against
+//! `HEAD`), by two paths with the same result. The fast one: the tree the commit would
+//! record comes from the index's cache-tree (complete during `git commit`), or else from
+//! writing the index as a tree into an in-memory object store (nothing reaches the
+//! repository); it is compared with `HEAD` descending only into directories whose ids
+//! differ. libgit2's tree-to-index diff, the slow path and the fallback when the index
+//! cannot be written as a tree (conflicts), loads and checksums the whole index and reads
+//! every tree of `HEAD`: tens of milliseconds on a 5 000-file tree.
 
-use super::{staged_changes, Change, ChangeKind, GitError};
+use super::changes::{delta_change, diff_options, Change, ChangeKind};
+use crate::core::git::cache_tree;
+use crate::core::git::error::GitError;
 use git2::{Oid, Repository, Tree};
 use std::collections::HashMap;
 use std::path::PathBuf;
 
 /// The changes a commit would record (the index named by `GIT_INDEX_FILE` when set),
-/// against `HEAD` or against nothing before the first commit.
+/// against `HEAD` or against nothing before the first commit: the fast path, falling back
+/// to [`staged_changes`] when the index cannot be written as a tree.
 pub fn staged_changes_fast(repo: &Repository) -> Result<Vec<Change>, GitError> {
-    let cached =
-        super::cache_tree::root_tree(&index_path(repo)).and_then(|id| repo.find_tree(id).ok());
+    let cached = cache_tree::root_tree(&index_path(repo)).and_then(|id| repo.find_tree(id).ok());
     let new_tree = match cached {
         Some(tree) => tree,
         None => match index_as_tree(repo)? {
@@ -23,16 +26,38 @@ pub fn staged_changes_fast(repo: &Repository) -> Result<Vec<Change>, GitError> {
             None => return staged_changes(repo),
         },
     };
-    let head_tree = match repo.head() {
-        Ok(head) => Some(
-            head.peel_to_tree()
-                .map_err(|e| GitError::other("cannot read HEAD", e))?,
-        ),
-        Err(_) => None,
-    };
+    let head_tree = head_tree(repo)?;
     let mut changes = Vec::new();
     diff_trees(repo, head_tree.as_ref(), Some(&new_tree), "", &mut changes)?;
     Ok(changes)
+}
+
+/// The changes in the index that a commit would record, against `HEAD` (or against
+/// nothing, before the first commit), through libgit2's diff: the slow path. Reads the index file named by `GIT_INDEX_FILE` when
+/// set, as git does during `git commit -a` and `git commit PATH` — libgit2 ignores it.
+pub fn staged_changes(repo: &Repository) -> Result<Vec<Change>, GitError> {
+    let mut index = open_index(repo)?;
+    // An index opened by path has no repository; diffing needs the odb through `repo`.
+    let head_tree = head_tree(repo)?;
+    let _ = index.read(false);
+    let diff = repo
+        .diff_tree_to_index(head_tree.as_ref(), Some(&index), Some(&mut diff_options()))
+        .map_err(|e| GitError::libgit2("cannot compare the index with HEAD", e))?;
+    Ok(diff
+        .deltas()
+        .filter_map(|d| delta_change(&d, None))
+        .collect())
+}
+
+/// The tree a commit would be compared with: `HEAD`'s, none before the first commit.
+fn head_tree(repo: &Repository) -> Result<Option<Tree<'_>>, GitError> {
+    match repo.head() {
+        Ok(head) => head
+            .peel_to_tree()
+            .map(Some)
+            .map_err(|e| GitError::libgit2("cannot read HEAD", e)),
+        Err(_) => Ok(None),
+    }
 }
 
 /// The index written as a tree into an in-memory object store; `None` when it cannot be
@@ -44,16 +69,16 @@ fn index_as_tree(repo: &Repository) -> Result<Option<Tree<'_>>, GitError> {
     }
     let odb = repo
         .odb()
-        .map_err(|e| GitError::other("cannot open the object database", e))?;
+        .map_err(|e| GitError::libgit2("cannot open the object database", e))?;
     // Highest priority: new tree objects land in memory, never on disk.
     odb.add_new_mempack_backend(1000)
-        .map_err(|e| GitError::other("cannot add an in-memory object store", e))?;
+        .map_err(|e| GitError::libgit2("cannot add an in-memory object store", e))?;
     let Ok(tree_id) = index.write_tree_to(repo) else {
         return Ok(None);
     };
     repo.find_tree(tree_id)
         .map(Some)
-        .map_err(|e| GitError::other("cannot read the staged tree", e))
+        .map_err(|e| GitError::libgit2("cannot read the staged tree", e))
 }
 
 fn is_blob_mode(mode: i32) -> bool {
@@ -99,12 +124,10 @@ fn diff_trees(
         }
         let subtree = |side: Option<(Oid, i32)>| -> Result<Option<Tree<'_>>, GitError> {
             match side {
-                Some((id, mode)) if is_tree_mode(mode) => {
-                    repo.find_tree(id).map(Some).map_err(|e| GitError::Corrupt {
-                        oid: id.to_string(),
-                        message: e.message().to_string(),
-                    })
-                }
+                Some((id, mode)) if is_tree_mode(mode) => repo
+                    .find_tree(id)
+                    .map(Some)
+                    .map_err(|e| GitError::corrupt(id, e)),
                 _ => Ok(None),
             }
         };
@@ -153,10 +176,11 @@ fn index_path(repo: &Repository) -> PathBuf {
     }
 }
 
-pub(super) fn open_index(repo: &Repository) -> Result<git2::Index, GitError> {
+fn open_index(repo: &Repository) -> Result<git2::Index, GitError> {
     let path = index_path(repo);
     git2::Index::open(&path).map_err(|e| GitError::Index {
+        action: "read",
         path: path.clone(),
-        message: e.message().to_string(),
+        source: e.into(),
     })
 }

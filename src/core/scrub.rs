@@ -1,6 +1,7 @@
 //! What a purge removes from content: the secrets to find (literal strings and `regex:`
 //! patterns, read from lines the user supplied) and the replacement written in their place.
-//! Works on bytes, so binary, CRLF and non-UTF-8 content is scrubbed like any other.
+//! Works on bytes, so binary, CRLF and non-UTF-8 content is scrubbed like any other; knows
+//! nothing of git (the purge twin of the scan engine: bytes in, replaced bytes out).
 
 use crate::core::secret::Secret;
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
