@@ -52,14 +52,15 @@ bench_keywarden_binaries() {
 }
 
 # bench_time RESULT DIR OK_EXITS CMD… : runs CMD once in DIR as a whole process under
-# /usr/bin/time; appends "wall_s peak_rss_kb exit_code" to RESULT.times, keeps its stderr
+# /usr/bin/time; appends "wall_s peak_rss_kb exit_code user_s system_s" to RESULT.times
+# (peak RSS of the process or of its largest child), keeps its stderr
 # in RESULT.stderr, throws its stdout away. OK_EXITS lists the exit codes that mean success
 # (e.g. "0 1" for a scan that exits 1 on findings); on any other, prints the end of its
 # stderr and returns 1 (the figure is still recorded, with its exit code).
 bench_time() {
   local result=$1 dir=$2 ok_exits=$3 code
   shift 3
-  (cd "$dir" && /usr/bin/time -f "%e %M %x" -o "$result.time" "$@" >/dev/null 2>"$result.stderr") || true
+  (cd "$dir" && /usr/bin/time -f "%e %M %x %U %S" -o "$result.time" "$@" >/dev/null 2>"$result.stderr") || true
   tail -n 1 "$result.time" >> "$result.times"
   code=$(tail -n 1 "$result.time" | cut -d' ' -f3)
   rm -f "$result.time"
@@ -70,7 +71,8 @@ bench_time() {
 }
 
 # bench_table DIR EXTRA_HEADER NAME=LABEL… : one row per NAME from DIR/NAME.times (medians of
-# wall time and peak RSS, the ratio to the first row, the runs, their exit codes), plus
+# wall time, CPU time and peak RSS, the ratio of wall times to the first row, the runs, their
+# exit codes), plus
 # DIR/NAME.extra as a last column when it exists. When a row is named keywarden-base, a
 # line follows with the ratios new/base of the medians and of each round (the rounds ran
 # side by side, so their spread is the noise).
@@ -81,19 +83,20 @@ out, extra_header, rows = sys.argv[1], sys.argv[2], [a.split("=", 1) for a in sy
 def runs(name):
     path = os.path.join(out, name + ".times")
     lines = [l.split() for l in open(path) if l.strip()] if os.path.exists(path) else []
-    return [(float(w), int(r) / 1024, c) for w, r, c in lines]
+    return [(float(l[0]), int(l[1]) / 1024, l[2], float(l[3]) + float(l[4])) for l in lines]
 data = {name: runs(name) for name, _ in rows}
 def med(name, i):
     return statistics.median(r[i] for r in data[name])
 present = [(n, l) for n, l in rows if data[n]]
 ref = present[0][0]
 width = max(len(l) for _, l in present)
-print(f"{'tool':<{width}} {'median wall':>12} {'peak RSS':>10} {'vs ' + present[0][1]:>14} {'runs':>5}  exit  {extra_header}")
+print("(CPU: user + system time of the process and its children; under load it varies less than wall time)")
+print(f"{'tool':<{width}} {'median wall':>12} {'CPU':>9} {'peak RSS':>10} {'vs ' + present[0][1]:>14} {'runs':>5}  exit  {extra_header}")
 for name, label in present:
     extra_path = os.path.join(out, name + ".extra")
     extra = open(extra_path).read().strip() if os.path.exists(extra_path) else ""
     exits = ",".join(sorted({r[2] for r in data[name]}))
-    print(f"{label:<{width}} {med(name, 0):>10.2f} s {med(name, 1):>6.0f} MiB {med(name, 0) / med(ref, 0):>13.2f}x"
+    print(f"{label:<{width}} {med(name, 0):>10.2f} s {med(name, 3):>7.2f} s {med(name, 1):>6.0f} MiB {med(name, 0) / med(ref, 0):>13.2f}x"
           f" {len(data[name]):>5}  {exits:<4}  {extra}")
 for name, _ in rows:
     if not data[name]:
@@ -101,6 +104,7 @@ for name, _ in rows:
 if data.get("keywarden") and data.get("keywarden-base"):
     per_round = " ".join(f"{a[0] / b[0]:.2f}" for a, b in zip(data["keywarden"], data["keywarden-base"]))
     print(f"keywarden new/base: wall {med('keywarden', 0) / med('keywarden-base', 0):.2f}x,"
+          f" CPU {med('keywarden', 3) / med('keywarden-base', 3):.2f}x,"
           f" peak RSS {med('keywarden', 1) / med('keywarden-base', 1):.2f}x"
           f" (wall ratio per round: {per_round})")
 PY
