@@ -53,10 +53,10 @@ bench_keywarden_binaries() {
 
 # bench_time RESULT DIR OK_EXITS CMD… : runs CMD once in DIR as a whole process under
 # /usr/bin/time; appends "wall_s peak_rss_kb exit_code user_s system_s" to RESULT.times
-# (peak RSS of the process or of its largest child), keeps its stderr
-# in RESULT.stderr, throws its stdout away. OK_EXITS lists the exit codes that mean success
-# (e.g. "0 1" for a scan that exits 1 on findings); on any other, prints the end of its
-# stderr and returns 1 (the figure is still recorded, with its exit code).
+# (peak RSS of the process or of its largest child; CPU times include its children), keeps
+# its stderr in RESULT.stderr, throws its stdout away. OK_EXITS lists the exit codes that
+# mean success (e.g. "0 1" for a scan that exits 1 on findings); on any other, prints the
+# end of its stderr and returns 1 (the figure is still recorded, with its exit code).
 bench_time() {
   local result=$1 dir=$2 ok_exits=$3 code
   shift 3
@@ -72,10 +72,10 @@ bench_time() {
 
 # bench_table DIR EXTRA_HEADER NAME=LABEL… : one row per NAME from DIR/NAME.times (medians of
 # wall time, CPU time and peak RSS, the ratio of wall times to the first row, the runs, their
-# exit codes), plus
-# DIR/NAME.extra as a last column when it exists. When a row is named keywarden-base, a
-# line follows with the ratios new/base of the medians and of each round (the rounds ran
-# side by side, so their spread is the noise).
+# exit codes), plus DIR/NAME.extra as a last column when it exists. When rows named
+# keywarden and keywarden-base are there, a line follows with the ratios new/base of the
+# medians, and of the wall time of each round (the rounds ran side by side, so their spread
+# is the noise).
 bench_table() {
   python3 - "$@" <<'PY'
 import os, statistics, sys
