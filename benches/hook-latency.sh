@@ -98,10 +98,7 @@ reset="git -C $work/big reset -q --soft $base_commit"
 
 for round in $(seq "$rounds"); do
   commands=()
-  if [ -z "$kw_base" ]; then keywarden_rows ""
-  elif [ $((round % 2)) = 1 ]; then keywarden_rows ""; keywarden_rows -base
-  else keywarden_rows -base; keywarden_rows ""
-  fi
+  for name in $(bench_keywarden_order "$round"); do keywarden_rows "${name#keywarden}"; done
   commands+=(--command-name "git commit, a pre-commit that does nothing" "git -C $work/big -c core.hooksPath=$work/noop-hooks commit -q -m bench")
   commands+=(--command-name "git commit --no-verify" "git -C $work/big commit -q --no-verify -m bench")
   hyperfine --warmup 3 --runs "$runs_per_round" -N --style none --export-json "$work/round-$round.json" \

@@ -51,6 +51,23 @@ bench_keywarden_binaries() {
   fi
 }
 
+# bench_keywarden_order ROUND : the keywardens to run in round ROUND (from 1): keywarden, and
+# keywarden-base when there is one, swapped every other round so neither always goes first.
+bench_keywarden_order() {
+  if [ -z "$kw_base" ]; then
+    echo keywarden
+  elif [ $(($1 % 2)) = 1 ]; then
+    echo keywarden keywarden-base
+  else
+    echo keywarden-base keywarden
+  fi
+}
+
+# bench_keywarden_bin NAME : the binary measured as keywarden or keywarden-base.
+bench_keywarden_bin() {
+  if [ "$1" = keywarden ]; then echo "$kw"; else echo "$kw_base"; fi
+}
+
 # bench_time RESULT DIR OK_EXITS CMD… : runs CMD once in DIR as a whole process under
 # /usr/bin/time; appends "wall_s peak_rss_kb exit_code user_s system_s" to RESULT.times
 # (peak RSS of the process or of its largest child; CPU times include its children), keeps

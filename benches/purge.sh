@@ -42,28 +42,26 @@ echo "keywarden:   purge --secrets-file secrets.txt --yes"
 echo "filter-repo: $("$fr" --version) --replace-text secrets.txt --force"
 bench_load
 
-# name:binary of each keywarden measured, in the order they run.
-keywardens=("keywarden:$kw")
-[ -z "$kw_base" ] || keywardens+=("keywarden-base:$kw_base")
+keywardens=(keywarden ${kw_base:+keywarden-base})
 same=yes
 for i in $(seq 1 "$runs"); do
-  for tool in "${keywardens[@]%%:*}" filter-repo; do
+  for tool in "${keywardens[@]}" filter-repo; do
     cp -a "$src" "$work/$tool"
     # A copy has new inode numbers, so every index entry looks stale; refresh it (untimed),
     # as a repository in use has a fresh index.
     git -C "$work/$tool" update-index -q --refresh >/dev/null || true
   done
-  for entry in "${keywardens[@]}"; do
-    bench_time "$work/${entry%%:*}" "$work/${entry%%:*}" 0 "${entry#*:}" purge --secrets-file "$work/secrets.txt" --yes || exit 1
+  for tool in $(bench_keywarden_order "$i"); do
+    bench_time "$work/$tool" "$work/$tool" 0 "$(bench_keywarden_bin "$tool")" purge --secrets-file "$work/secrets.txt" --yes || exit 1
   done
   bench_time "$work/filter-repo" "$work/filter-repo" 0 "$fr" --replace-text "$work/secrets.txt" --force || exit 1
   printf 'run %d:' "$i"
-  for tool in "${keywardens[@]%%:*}" filter-repo; do
+  for tool in "${keywardens[@]}" filter-repo; do
     printf '  %s %.2f s %d MiB' "$tool" "$(tail -n 1 "$work/$tool.times" | cut -d' ' -f1)" \
       "$(( $(tail -n 1 "$work/$tool.times" | cut -d' ' -f2) / 1024 ))"
   done
   echo
-  for tool in "${keywardens[@]%%:*}"; do
+  for tool in "${keywardens[@]}"; do
     for ref in HEAD $(git -C "$work/$tool" for-each-ref --format='%(refname)' refs/heads); do
       a=$(git -C "$work/$tool" rev-parse "$ref^{tree}"); b=$(git -C "$work/filter-repo" rev-parse "$ref^{tree}")
       if [ "$a" != "$b" ]; then same=no; echo "$tool: tree differs from filter-repo's at $ref: $a vs $b"; fi
@@ -71,12 +69,12 @@ for i in $(seq 1 "$runs"); do
   done
   if [ "$i" = 1 ]; then
     # Independent check (not timed): no object left in any result holds a key.
-    for tool in "${keywardens[@]%%:*}" filter-repo; do
+    for tool in "${keywardens[@]}" filter-repo; do
       n=$(git -C "$work/$tool" cat-file --batch-all-objects --batch | grep -c -F -f "$work/secrets.txt" || true)
       echo "run 1 $tool: objects still holding a planted key: $n"
     done
   fi
-  for tool in "${keywardens[@]%%:*}" filter-repo; do rm -rf "${work:?}/$tool"; done
+  for tool in "${keywardens[@]}" filter-repo; do rm -rf "${work:?}/$tool"; done
 done
 
 echo

@@ -13,14 +13,14 @@
 #                    "$BENCH_DATA/cargo.git $BENCH_DATA/git.git"; absent ones are skipped
 #                    with a note
 #        REAL_RUNS   rounds on each real repository (default RUNS)
-#        TOOLS       the peers to run (default "betterleaks kingfisher gitleaks")
+#        TOOLS       the peers to run (default "betterleaks kingfisher gitleaks"; empty: none)
 #        BENCH_DIR   reports and timings (default $BENCH_DATA/scan-bench)
 #        KEYWARDEN, KEYWARDEN_BASE, BENCH_DATA, PEERS: see benches/lib.sh
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 runs=${1:-3}
 real_runs=${REAL_RUNS:-$runs}
-tools=${TOOLS:-betterleaks kingfisher gitleaks}
+tools=${TOOLS-betterleaks kingfisher gitleaks}
 out=$(realpath -m "${BENCH_DIR:-$bench_data/scan-bench}")
 repo=$(realpath -m "${REPO:-$bench_history_repo}")
 mkdir -p "$out"
@@ -45,9 +45,7 @@ scan_once() {
   rm -f "$dir/$name.report"
   case $name in
     keywarden | keywarden-base)
-      local bin=$kw
-      [ "$name" = keywarden ] || bin=$kw_base
-      bench_time "$dir/$name" "$target" "0 1" "$bin" scan --history --format jsonl --output "$dir/$name.report" ;;
+      bench_time "$dir/$name" "$target" "0 1" "$(bench_keywarden_bin "$name")" scan --history --format jsonl --output "$dir/$name.report" ;;
     betterleaks)
       bench_time "$dir/$name" "$target" 0 "$peer" git "$target" --no-banner -o "$dir/$name.report.json" --exit-code=0 &&
         mv "$dir/$name.report.json" "$dir/$name.report" ;;
@@ -69,8 +67,11 @@ history_bench() {
   echo
   echo "== history scan of $target ($(git -C "$target" rev-list --all --count) commits), $rounds rounds, tools interleaved"
   bench_load
-  for _ in $(seq "$rounds"); do
-    for name in "${names[@]}"; do scan_once "$dir" "$name" "$target"; done
+  # Read the packs once beforehand, so the first tool does not pay for a cold page cache alone.
+  cat "$(git -C "$target" rev-parse --path-format=absolute --git-path objects)"/pack/*.pack >/dev/null
+  local round
+  for round in $(seq "$rounds"); do
+    for name in $(bench_keywarden_order "$round") $tools; do scan_once "$dir" "$name" "$target"; done
   done
 }
 
@@ -161,9 +162,11 @@ fi
 bench_load
 rm -f "$out"/tree/*.times
 mkdir -p "$out/tree"
-for _ in $(seq "$runs"); do
-  bench_time "$out/tree/keywarden" "$tree" "0 1" "$kw" scan --format jsonl || true
-  [ -z "$kw_base" ] || bench_time "$out/tree/keywarden-base" "$tree" "0 1" "$kw_base" scan --format jsonl || true
+(cd "$tree" && "$kw" scan --format jsonl >/dev/null) || true # untimed: warms the page cache
+for round in $(seq "$runs"); do
+  for name in $(bench_keywarden_order "$round"); do
+    bench_time "$out/tree/$name" "$tree" "0 1" "$(bench_keywarden_bin "$name")" scan --format jsonl || true
+  done
 done
 bench_table "$out/tree" "" keywarden=keywarden ${kw_base:+"keywarden-base=keywarden (base)"}
 echo
