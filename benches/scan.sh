@@ -4,7 +4,7 @@
 # finds), on bare clones of real public repositories given in REAL_REPOS (time, memory and
 # each tool's own count of findings: they have no planted list), and a working-tree scan of
 # 100 000 small files. The tools run interleaved, round by round, each timed as a whole
-# process; prints medians of wall time and peak RSS and the ratios. Asserts nothing.
+# process; prints medians of wall time, CPU time and peak RSS and the ratios. Asserts nothing.
 #
 # usage: benches/scan.sh [RUNS]        (default 3 rounds)
 # env:   REPO        the reference repository (default $BENCH_DATA/hist30k, with
@@ -56,7 +56,8 @@ scan_once() {
   esac || true
 }
 
-# The tools, in the order they run in every round.
+# The tools; every round runs them in this order, but for keywarden and its base, which
+# swap places every other round (bench_keywarden_order).
 names=(keywarden ${kw_base:+keywarden-base} $tools)
 
 # history_bench DIR REPO ROUNDS : every tool once per round on REPO.
@@ -68,7 +69,7 @@ history_bench() {
   echo "== history scan of $target ($(git -C "$target" rev-list --all --count) commits), $rounds rounds, tools interleaved"
   bench_load
   # Read the packs once beforehand, so the first tool does not pay for a cold page cache alone.
-  cat "$(git -C "$target" rev-parse --path-format=absolute --git-path objects)"/pack/*.pack >/dev/null
+  cat "$(git -C "$target" rev-parse --path-format=absolute --git-path objects)"/pack/*.pack >/dev/null 2>&1 || true
   local round
   for round in $(seq "$rounds"); do
     for name in $(bench_keywarden_order "$round") $tools; do scan_once "$dir" "$name" "$target"; done
