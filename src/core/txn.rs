@@ -98,6 +98,28 @@ impl Txn {
         std::fs::rename(from, to).map_err(|e| TxnError::new(from, e))
     }
 
+    /// Makes `to` (which must not exist) a second name of `from`: a hard link, or a copy
+    /// with the same mode where links are not possible. `from` stays where it is, so
+    /// whoever looks for it meanwhile still finds it.
+    pub fn keep_copy(&mut self, from: &Path, to: &Path) -> Result<(), TxnError> {
+        self.remember(to)?;
+        link_or_copy(from, to)
+    }
+
+    /// Replaces `to` with a copy of `from` in one rename (`to` is never missing, and
+    /// `from` stays in place until the caller removes it).
+    pub fn replace_with_copy(&mut self, from: &Path, to: &Path) -> Result<(), TxnError> {
+        self.remember(to)?;
+        let tmp = temp_sibling(to);
+        let _ = std::fs::remove_file(&tmp);
+        let result = link_or_copy(from, &tmp)
+            .and_then(|()| std::fs::rename(&tmp, to).map_err(|e| TxnError::new(to, e)));
+        if result.is_err() {
+            let _ = std::fs::remove_file(&tmp);
+        }
+        result
+    }
+
     pub fn remove(&mut self, path: &Path) -> Result<(), TxnError> {
         self.remember(path)?;
         std::fs::remove_file(path).map_err(|e| TxnError::new(path, e))
@@ -127,14 +149,28 @@ impl Txn {
     }
 }
 
-/// Writes `content` to a temporary sibling of `path` and renames it into place.
-pub fn write_atomic(path: &Path, content: &[u8], mode: u32) -> Result<(), TxnError> {
+/// A hard link `to` → `from`, or a copy (with `from`'s mode) where the filesystem has none.
+fn link_or_copy(from: &Path, to: &Path) -> Result<(), TxnError> {
+    if std::fs::hard_link(from, to).is_ok() {
+        return Ok(());
+    }
+    std::fs::copy(from, to)
+        .map(|_| ())
+        .map_err(|e| TxnError::new(to, e))
+}
+
+fn temp_sibling(path: &Path) -> PathBuf {
     let dir = path.parent().unwrap_or(Path::new("."));
     let name = path
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
-    let tmp = dir.join(format!(".{name}.keywarden-{}.tmp", std::process::id()));
+    dir.join(format!(".{name}.keywarden-{}.tmp", std::process::id()))
+}
+
+/// Writes `content` to a temporary sibling of `path` and renames it into place.
+pub fn write_atomic(path: &Path, content: &[u8], mode: u32) -> Result<(), TxnError> {
+    let tmp = temp_sibling(path);
     let result = (|| {
         std::fs::write(&tmp, content)?;
         std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(mode & 0o7777))?;
@@ -164,5 +200,30 @@ mod tests {
         txn.rollback();
         assert_eq!(std::fs::read_to_string(&old).expect("read"), "before");
         assert!(!dir.path().join("a").exists());
+    }
+
+    #[test]
+    fn copies_keep_the_original_in_place_and_roll_back() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (hook, kept) = (dir.path().join("hook"), dir.path().join("hook.kept"));
+        std::fs::write(&hook, "mine").expect("write");
+        std::fs::set_permissions(&hook, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+        let mut txn = Txn::new();
+        txn.keep_copy(&hook, &kept).expect("copy");
+        txn.write(&hook, b"shim", 0o755).expect("write");
+        assert_eq!(std::fs::read_to_string(&kept).expect("read"), "mine");
+        txn.replace_with_copy(&kept, &hook).expect("copy back");
+        assert_eq!(std::fs::read_to_string(&hook).expect("read"), "mine");
+        assert!(kept.exists(), "the source stays until removed");
+        let mode = std::fs::metadata(&hook).expect("stat").permissions().mode();
+        assert_eq!(mode & 0o777, 0o755);
+        txn.rollback();
+        assert_eq!(std::fs::read_to_string(&hook).expect("read"), "mine");
+        assert!(!kept.exists());
+        assert_eq!(
+            std::fs::read_dir(dir.path()).expect("ls").count(),
+            1,
+            "no temp file left"
+        );
     }
 }

@@ -3,9 +3,13 @@
 //! returns a typed report that `output/` renders. `ops` never imports `cli`, `commands` or
 //! `output` (cargo's `ops`, gitoxide-core's operations).
 
+pub mod hook;
 pub mod install;
 pub mod keys;
+pub mod remedy;
 pub mod scan;
+pub mod status;
+pub mod uninstall;
 pub mod verify;
 
 use crate::core::secret::Secret;

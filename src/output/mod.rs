@@ -3,10 +3,13 @@
 
 pub mod hook;
 pub mod human;
+pub mod install;
 pub mod json;
 pub mod progress;
 pub mod sarif;
+pub mod status;
 pub mod style;
+pub mod text;
 pub mod ui;
 
 use crate::core::rules::Rule;

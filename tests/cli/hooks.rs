@@ -1,64 +1,13 @@
 //! `keywarden install`, `uninstall`, `status` and the hooks, driven through the real
 //! `git commit` and `git push` in sealed repositories.
 
+use crate::support::githooks::{
+    bin_dir, code, commit, head_count, hooked_git, install, make_executable,
+    path_without_keywarden, push, with_remote,
+};
 use crate::support::{keys, stderr, stdout, Sandbox};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
-
-/// The directory of the keywarden binary under test.
-fn bin_dir() -> PathBuf {
-    assert_cmd::cargo::cargo_bin("keywarden")
-        .parent()
-        .expect("the binary has a directory")
-        .to_path_buf()
-}
-
-/// PATH without any directory that holds some other `keywarden`.
-fn path_without_keywarden() -> String {
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    let dirs: Vec<PathBuf> = std::env::split_paths(&path)
-        .filter(|d| !d.join("keywarden").exists())
-        .collect();
-    std::env::join_paths(dirs)
-        .expect("PATH entries join")
-        .to_string_lossy()
-        .into_owned()
-}
-
-/// A sealed git command in `dir` whose PATH finds the keywarden under test first.
-fn hooked_git(sb: &Sandbox, dir: &Path, args: &[&str]) -> Output {
-    let path = format!("{}:{}", bin_dir().display(), path_without_keywarden());
-    sb.git_cmd_in(dir)
-        .env("PATH", path)
-        .args(args)
-        .output()
-        .expect("run git")
-}
-
-fn commit(sb: &Sandbox, args: &[&str]) -> Output {
-    let mut all = vec!["commit", "-q", "-m", "change"];
-    all.extend_from_slice(args);
-    hooked_git(sb, &sb.repo(), &all)
-}
-
-fn code(out: &Output) -> i32 {
-    out.status.code().unwrap_or(-1)
-}
-
-fn install(sb: &Sandbox) -> String {
-    let out = sb
-        .keywarden()
-        .args(["install", "--yes"])
-        .output()
-        .expect("run install");
-    assert_eq!(code(&out), 0, "install failed: {}", stderr(&out));
-    stdout(&out)
-}
-
-fn head_count(sb: &Sandbox) -> usize {
-    let out = sb.git_output(&["rev-list", "--count", "HEAD"]);
-    stdout(&out).trim().parse().unwrap_or(0)
-}
 
 /// Replaces the random parts of a blocked-commit message so it can be snapshotted.
 fn normalize(message: &str, key: &str) -> String {
@@ -365,11 +314,6 @@ fn chained_hook_still_runs_and_its_failure_counts() {
     assert_eq!(code(&out), 0, "{}", stderr(&out));
 }
 
-fn make_executable(path: &Path) {
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).expect("chmod");
-}
-
 fn git_path_hooks(sb: &Sandbox, dir: &Path) -> PathBuf {
     let out = sb.git_in(dir, &["rev-parse", "--git-path", "hooks"]);
     let p = PathBuf::from(out.trim());
@@ -584,22 +528,15 @@ fn shim_fails_closed_without_the_binary_and_uses_the_recorded_path() {
         message.contains("keywarden is neither on PATH"),
         "{message}"
     );
-    assert!(message.contains("cargo install keywarden"), "{message}");
+    // The crate is not published: the hint names what works.
+    assert!(
+        message.contains("cargo install --locked --path . in a checkout of keywarden")
+            || message.contains("(in a checkout of keywarden: cargo install --locked --path .)"),
+        "{message}"
+    );
+    assert!(!message.contains("cargo install keywarden"), "{message}");
     assert!(message.contains("--no-verify"), "{message}");
     assert_eq!(head_count(&sb), 1);
-}
-
-fn push(sb: &Sandbox, args: &[&str]) -> Output {
-    let mut all = vec!["push", "-q"];
-    all.extend_from_slice(args);
-    hooked_git(sb, &sb.repo(), &all)
-}
-
-fn with_remote(sb: &Sandbox) -> PathBuf {
-    let remote = sb.root().join("remote.git");
-    sb.git_in(sb.root(), &["init", "-q", "--bare", "remote.git"]);
-    sb.git(&["remote", "add", "origin", &remote.to_string_lossy()]);
-    remote
 }
 
 #[test]
@@ -1131,6 +1068,8 @@ fn blocked_push_message() {
     );
     assert_eq!(code(&out), 0);
     let commit = sb.git(&["rev-parse", "HEAD"]);
+    let short = sb.git(&["rev-parse", "--short", "HEAD"]);
+    let parent = sb.git(&["rev-parse", "--short", "HEAD~"]);
     let out = push(&sb, &["origin", "main"]);
     assert_eq!(code(&out), 1, "{}", stderr(&out));
     // git's own closing line names the temporary remote.
@@ -1139,7 +1078,10 @@ fn blocked_push_message() {
         .filter(|l| !l.starts_with("error: failed to push some refs"))
         .map(|l| format!("{l}\n"))
         .collect();
-    let message = normalize(&ours, &key).replace(&commit.trim()[..10], "<COMMIT>");
+    let message = normalize(&ours, &key)
+        .replace(&commit.trim()[..10], "<COMMIT>")
+        .replace(short.trim(), "<COMMIT>")
+        .replace(parent.trim(), "<PARENT>");
     insta::assert_snapshot!("blocked_push", message);
 }
 
