@@ -89,14 +89,10 @@ pub fn render_status(
     }
 
     match &report.keys {
-        KeysStatus::Unreadable(why) => writeln!(out, "keys: {missing} {why}")?,
-        KeysStatus::Known(keys) if keys.is_empty() => writeln!(out, "keys: none in the registry")?,
+        KeysStatus::Unreadable(why) => writeln!(out, "registry: {missing} {why}")?,
+        KeysStatus::Known(keys) if keys.is_empty() => writeln!(out, "registry: no keys")?,
         KeysStatus::Known(keys) => {
-            writeln!(
-                out,
-                "keys: {} in the registry",
-                plural(keys.len(), "key", "keys")
-            )?;
+            writeln!(out, "registry: {}", plural(keys.len(), "key", "keys"))?;
             for key in keys {
                 writeln!(
                     out,

@@ -3,6 +3,7 @@
 mod support;
 
 mod accuracy;
+mod advice;
 mod context;
 mod hooks;
 mod keys;

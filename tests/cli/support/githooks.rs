@@ -61,12 +61,26 @@ pub fn push(sb: &Sandbox, args: &[&str]) -> Output {
 /// Runs `line` — a command line as a hook printed it — with `sh -c` in `dir`, sealed, with
 /// the keywarden under test on PATH and an editor that writes a message.
 pub fn run_printed(sb: &Sandbox, dir: &Path, line: &str) -> Output {
-    sb.command_in("sh", dir)
+    run_printed_with(sb, dir, line, &[])
+}
+
+/// `run_printed` with more environment (e.g. `GIT_SEQUENCE_EDITOR` for a rebase).
+pub fn run_printed_with(sb: &Sandbox, dir: &Path, line: &str, env: &[(&str, &str)]) -> Output {
+    let out = sb
+        .command_in("sh", dir)
         .env("PATH", hooked_path())
         .env("GIT_EDITOR", EDITOR_WRITING_A_MESSAGE)
+        .envs(env.iter().copied())
         .args(["-c", line])
         .output()
-        .expect("run sh")
+        .expect("run sh");
+    assert!(
+        out.status.success(),
+        "`{line}` as printed failed: {}{}",
+        stdout(&out),
+        stderr(&out)
+    );
+    out
 }
 
 /// The command printed on the line after the first line containing `after`.
