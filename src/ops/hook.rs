@@ -370,7 +370,7 @@ pub enum ChainedOutcome {
 /// path, from `KEYWARDEN_SHIM`), and — for a global install — the repository's own hook,
 /// which git no longer runs by itself.
 pub fn chained_hooks(repo: Option<&Repository>, hook: HookName, shim: &Path) -> Vec<PathBuf> {
-    let mut chained = vec![hooks::chained_path(shim)];
+    let mut chained: Vec<PathBuf> = displaced_hook(shim).into_iter().collect();
     if let Some(own) = repo.map(|r| hooks::own_hooks_dir(r).join(hook.as_str())) {
         let same_dir = match (
             shim.parent().map(std::fs::canonicalize),
@@ -385,6 +385,27 @@ pub fn chained_hooks(repo: Option<&Repository>, hook: HookName, shim: &Path) -> 
     }
     chained.retain(|p| is_executable(p));
     chained
+}
+
+/// The hook the shim at `shim` displaced, even while `uninstall` is putting it back: it
+/// first renames the hook over the shim and only then drops the chained name (and
+/// `install` does the reverse), so a missing chained name means the shim's own path holds
+/// the hook again. Checked twice, in case an install ran in between.
+fn displaced_hook(shim: &Path) -> Option<PathBuf> {
+    let chained = hooks::chained_path(shim);
+    for _ in 0..2 {
+        if chained.exists() {
+            return Some(chained);
+        }
+        match std::fs::read(shim) {
+            Ok(bytes) if !hooks::is_keywarden_shim(&bytes) => return Some(shim.to_path_buf()),
+            // Still the shim, and nothing chained: there is no displaced hook, unless an
+            // install kept one in the meantime.
+            Ok(_) => {}
+            Err(_) => return None,
+        }
+    }
+    chained.exists().then_some(chained)
 }
 
 /// Runs `hooks` in order with git's arguments and input; the first that fails decides.
