@@ -64,15 +64,14 @@ pub struct HookVerdict {
 
 impl HookVerdict {
     fn passed(guarded: Guarded) -> Self {
-        HookVerdict {
+        HookVerdict::new(
             guarded,
-            env_files: Vec::new(),
-            keys: Vec::new(),
-            already_committed: Vec::new(),
-            already_committed_blocks: false,
-            not_checked: Vec::new(),
-            remedy: None,
-        }
+            Vec::new(),
+            Vec::new(),
+            Vec::new(),
+            false,
+            Vec::new(),
+        )
     }
 
     /// Whether the commit or push must not go ahead.
@@ -84,6 +83,33 @@ impl HookVerdict {
     /// Env files or keys this operation brings in.
     pub fn has_new_problems(&self) -> bool {
         !self.env_files.is_empty() || !self.keys.is_empty()
+    }
+
+    fn new(
+        guarded: Guarded,
+        env_changes: Vec<Change>,
+        keys: Vec<Finding>,
+        already_committed: Vec<Finding>,
+        already_committed_blocks: bool,
+        not_checked: Vec<Skipped>,
+    ) -> Self {
+        let mut verdict = HookVerdict {
+            guarded,
+            env_files: env_changes
+                .into_iter()
+                .map(|c| BlockedEnvFile {
+                    path: c.path,
+                    commit: c.commit.map(|o| o.to_string()),
+                })
+                .collect(),
+            keys,
+            already_committed,
+            already_committed_blocks,
+            not_checked,
+            remedy: None,
+        };
+        verdict.sort();
+        verdict
     }
 
     fn sort(&mut self) {
@@ -171,22 +197,14 @@ pub fn pre_commit(
     move_merged_in(repo, &hs.setup, &mut keys, &mut already);
     hs.not_in_baseline(&mut keys);
     hs.not_in_baseline(&mut already);
-    let mut verdict = HookVerdict {
-        guarded: Guarded::Commit,
-        env_files: env_changes
-            .into_iter()
-            .map(|c| BlockedEnvFile {
-                path: c.path,
-                commit: None,
-            })
-            .collect(),
+    let mut verdict = HookVerdict::new(
+        Guarded::Commit,
+        env_changes,
         keys,
-        already_committed: already,
-        already_committed_blocks: hs.already_committed_blocks(),
-        not_checked: scan.skipped,
-        remedy: None,
-    };
-    verdict.sort();
+        already,
+        hs.already_committed_blocks(),
+        scan.skipped,
+    );
     if verdict.has_new_problems() {
         let env_files: Vec<String> = verdict.env_files.iter().map(|e| e.path.clone()).collect();
         verdict.remedy = Some(Remedy::Commit(remedy::for_commit(
@@ -261,22 +279,14 @@ pub fn pre_push(
         }
     }
     hs.not_in_baseline(&mut keys);
-    let mut verdict = HookVerdict {
-        guarded: Guarded::Push,
-        env_files: env_changes
-            .into_iter()
-            .map(|c| BlockedEnvFile {
-                path: c.path,
-                commit: c.commit.map(|o| o.to_string()),
-            })
-            .collect(),
+    let mut verdict = HookVerdict::new(
+        Guarded::Push,
+        env_changes,
         keys,
-        already_committed: Vec::new(),
-        already_committed_blocks: false,
-        not_checked: scan.skipped,
-        remedy: None,
-    };
-    verdict.sort();
+        Vec::new(),
+        false,
+        scan.skipped,
+    );
     if verdict.has_new_problems() {
         let env_files: Vec<(String, Option<String>)> = verdict
             .env_files

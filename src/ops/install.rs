@@ -17,33 +17,53 @@ use anyhow::Context as _;
 use git2::Repository;
 use std::path::{Path, PathBuf};
 
-/// An env file in the index.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TrackedEnvFile {
-    pub path: String,
-    /// `HEAD` holds it, so its keys are in history; otherwise it is only staged.
-    pub committed: bool,
+/// The env files (by the env-file name policy) in the index.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct EnvFilesInGit {
+    /// `HEAD` holds them, so their keys are in history.
+    pub committed: Vec<String>,
+    /// Staged, never committed.
+    pub staged: Vec<String>,
+    /// Takes the staged ones back out of the index, leaving them on disk
+    /// (`git rm --cached …`).
+    pub unstage: Option<Commands>,
 }
 
-/// Env files in the index (by the env-file name policy), and whether each was committed.
-pub fn tracked_env_files(
+impl EnvFilesInGit {
+    pub fn is_empty(&self) -> bool {
+        self.committed.is_empty() && self.staged.is_empty()
+    }
+
+    /// Committed ones first, then staged ones.
+    pub fn all(&self) -> Vec<String> {
+        self.committed.iter().chain(&self.staged).cloned().collect()
+    }
+}
+
+/// The env files in `repo`'s index, committed apart from staged; `here` is where the
+/// person runs keywarden (for the suggested command).
+pub fn env_files_in_git(
     repo: &Repository,
     policy: &EnvFilePolicy,
-) -> anyhow::Result<Vec<TrackedEnvFile>> {
+    here: &Here,
+) -> anyhow::Result<EnvFilesInGit> {
     if repo.is_bare() {
-        return Ok(Vec::new());
+        return Ok(EnvFilesInGit::default());
     }
     let head = repo.head().ok().and_then(|h| h.peel_to_tree().ok());
-    Ok(tracked::tracked_paths(repo)?
+    let (committed, staged): (Vec<String>, Vec<String>) = tracked::tracked_paths(repo)?
         .into_iter()
         .filter(|p| policy.is_blocked(p))
-        .map(|path| TrackedEnvFile {
-            committed: head
-                .as_ref()
-                .is_some_and(|tree| tree.get_path(Path::new(&path)).is_ok()),
-            path,
-        })
-        .collect())
+        .partition(|path| {
+            head.as_ref()
+                .is_some_and(|tree| tree.get_path(Path::new(path)).is_ok())
+        });
+    let unstage = (!staged.is_empty()).then(|| remedy::unstage_new_files(repo, here, &staged));
+    Ok(EnvFilesInGit {
+        committed,
+        staged,
+        unstage,
+    })
 }
 
 #[derive(Debug, Clone)]
@@ -84,12 +104,10 @@ pub struct InstallReport {
     pub gitignore: GitignoreOutcome,
     /// `.env.example` was written here.
     pub env_example: Option<PathBuf>,
-    /// Taken out of the index (`untrack`).
-    pub untracked: Vec<TrackedEnvFile>,
+    /// Env files taken out of the index (`untrack`).
+    pub untracked: EnvFilesInGit,
     /// Env files the index still holds.
-    pub tracked_env: Vec<TrackedEnvFile>,
-    /// Takes the staged-only ones out of the index (`git rm --cached …`).
-    pub unstage_env: Option<Commands>,
+    pub env_in_git: EnvFilesInGit,
 }
 
 /// Installs into `repo`. `preview` shows the `.gitignore` change before the question;
@@ -116,9 +134,9 @@ pub fn install(
     } else {
         None
     };
-    let tracked_env = tracked_env_files(repo, &policy)?;
-    let untrack: Vec<TrackedEnvFile> = if options.untrack {
-        tracked_env.clone()
+    let env_in_git = env_files_in_git(repo, &policy, &options.here)?;
+    let untrack = if options.untrack {
+        env_in_git.all()
     } else {
         Vec::new()
     };
@@ -143,8 +161,7 @@ pub fn install(
         }
         if !untrack.is_empty() {
             // Last: the index is not part of the file transaction.
-            let paths: Vec<String> = untrack.iter().map(|t| t.path.clone()).collect();
-            tracked::untrack(repo, &paths)?;
+            tracked::untrack(repo, &untrack)?;
         }
         Ok(hooks)
     })();
@@ -161,24 +178,17 @@ pub fn install(
         Some(plan) if apply_gitignore => GitignoreOutcome::Added(plan.added),
         Some(_) => GitignoreOutcome::NotApplied,
     };
-    let tracked_env = if options.untrack {
-        Vec::new()
+    let (untracked, env_in_git) = if options.untrack {
+        (env_in_git, EnvFilesInGit::default())
     } else {
-        tracked_env
+        (EnvFilesInGit::default(), env_in_git)
     };
-    let staged_only: Vec<String> = tracked_env
-        .iter()
-        .filter(|f| !f.committed)
-        .map(|f| f.path.clone())
-        .collect();
     Ok(InstallReport {
         hooks,
         gitignore,
         env_example: example.map(|(path, _)| path),
-        untracked: untrack,
-        unstage_env: (!staged_only.is_empty())
-            .then(|| remedy::unstage_new_files(repo, &options.here, &staged_only)),
-        tracked_env,
+        untracked,
+        env_in_git,
     })
 }
 

@@ -408,12 +408,8 @@ pub fn for_push(
         let Some(&first) = offending.first() else {
             continue;
         };
-        let Some(tip) = repo
-            .find_object(update.local, None)
-            .and_then(|o| o.peel_to_commit())
-            .ok()
-            .map(|c| c.id())
-        else {
+        // Oldest first: the last one is the pushed tip.
+        let Some(&tip) = commits.last() else {
             continue;
         };
         let parent = repo

@@ -8,8 +8,7 @@ use crate::core::gitignore;
 use crate::core::hooks::invocation::Here;
 use crate::core::hooks::{self, HookName, HookState, HooksLocation};
 use crate::core::registry::Registry;
-use crate::ops::install::{tracked_env_files, TrackedEnvFile};
-use crate::ops::remedy::{self, Commands};
+use crate::ops::install::{env_files_in_git, EnvFilesInGit};
 use chrono::{DateTime, Utc};
 use git2::Repository;
 use std::path::{Path, PathBuf};
@@ -21,10 +20,7 @@ pub struct StatusReport {
     /// The global `core.hooksPath`, when one is set.
     pub global_hooks_dir: Option<PathBuf>,
     pub gitignore: GitignoreStatus,
-    /// Env files in the index.
-    pub env_files: Vec<TrackedEnvFile>,
-    /// Takes the staged-only env files out of the index (`git rm --cached …`).
-    pub unstage_env: Option<Commands>,
+    pub env_files: EnvFilesInGit,
     pub keys: KeysStatus,
 }
 
@@ -85,21 +81,13 @@ pub fn status(
             GitignoreStatus::Gaps(gaps)
         }
     };
-    let env_files = tracked_env_files(repo, &policy)?;
-    let staged_only: Vec<String> = env_files
-        .iter()
-        .filter(|f| !f.committed)
-        .map(|f| f.path.clone())
-        .collect();
-    let unstage_env =
-        (!staged_only.is_empty()).then(|| remedy::unstage_new_files(repo, here, &staged_only));
+    let env_files = env_files_in_git(repo, &policy, here)?;
     Ok(StatusReport {
         location,
         hooks,
         global_hooks_dir: hooks::global_hooks_dir()?,
         gitignore,
         env_files,
-        unstage_env,
         keys: match data_home {
             Ok(home) => registry_keys(home, now),
             Err(why) => KeysStatus::Unreadable(why),

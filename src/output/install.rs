@@ -115,23 +115,23 @@ pub fn render_install(
             style.green("✓")
         )?;
     }
-    if !report.untracked.is_empty() {
-        let paths: Vec<&str> = report.untracked.iter().map(|f| f.path.as_str()).collect();
+    let untracked = &report.untracked;
+    if !untracked.is_empty() {
         writeln!(
             out,
             "{} removed from the index (still on disk): {}",
             style.green("✓"),
-            paths.join(", ")
+            untracked.all().join(", ")
         )?;
-        if report.untracked.iter().any(|f| f.committed) {
+        if untracked.committed.is_empty() {
             writeln!(
                 out,
-                "  Commit that removal. The keys in those files are still in history: run `keywarden incident`."
+                "  They were never committed, so their keys are not in history."
             )?;
         } else {
             writeln!(
                 out,
-                "  They were never committed, so their keys are not in history."
+                "  Commit that removal. The keys in those files are still in history: run `keywarden incident`."
             )?;
         }
     }
@@ -148,18 +148,13 @@ pub fn render_install(
         )?,
         GitignoreOutcome::Bare | GitignoreOutcome::Added(_) => {}
     }
-    let committed: Vec<&str> = report
-        .tracked_env
-        .iter()
-        .filter(|f| f.committed)
-        .map(|f| f.path.as_str())
-        .collect();
-    if !committed.is_empty() {
+    let env = &report.env_in_git;
+    if !env.committed.is_empty() {
         writeln!(
             out,
             "{} git tracks env files: {}",
             style.yellow("!"),
-            committed.join(", ")
+            env.committed.join(", ")
         )?;
         writeln!(
             out,
@@ -170,18 +165,12 @@ pub fn render_install(
             "  their keys are already in history: `keywarden incident` walks you through revoking them."
         )?;
     }
-    if let Some(unstage) = &report.unstage_env {
-        let staged: Vec<&str> = report
-            .tracked_env
-            .iter()
-            .filter(|f| !f.committed)
-            .map(|f| f.path.as_str())
-            .collect();
+    if let Some(unstage) = &env.unstage {
         writeln!(
             out,
             "{} env files are staged, not committed: {}",
             style.yellow("!"),
-            staged.join(", ")
+            env.staged.join(", ")
         )?;
         writeln!(
             out,

@@ -56,35 +56,24 @@ pub fn render_status(
             gaps.join(" ")
         )?,
     }
-    let committed: Vec<&str> = report
-        .env_files
-        .iter()
-        .filter(|f| f.committed)
-        .map(|f| f.path.as_str())
-        .collect();
-    if report.env_files.is_empty() {
+    let env = &report.env_files;
+    if env.is_empty() {
         writeln!(out, "tracked env files: {ok} none")?;
     }
-    if !committed.is_empty() {
+    if !env.committed.is_empty() {
         writeln!(
             out,
             "tracked env files: {missing} {} (`keywarden install --untrack`; their keys are in history: `keywarden incident`)",
-            committed.join(", ")
+            env.committed.join(", ")
         )?;
     }
-    if let Some(unstage) = &report.unstage_env {
-        let staged: Vec<&str> = report
-            .env_files
-            .iter()
-            .filter(|f| !f.committed)
-            .map(|f| f.path.as_str())
-            .collect();
+    if let Some(unstage) = &env.unstage {
         writeln!(
             out,
             "staged env files: {missing} {} (staged, not committed: `{}` keeps {} out)",
-            staged.join(", "),
+            env.staged.join(", "),
             shell_line(&unstage.0),
-            if staged.len() == 1 { "it" } else { "them" }
+            if env.staged.len() == 1 { "it" } else { "them" }
         )?;
     }
 
