@@ -25,7 +25,7 @@ pub fn run(ctx: &Context, args: HookArgs) -> anyhow::Result<Outcome> {
     }
     let repo = repo?;
     let config = ctx.load_config(&git::root_dir(&repo))?;
-    let invocation = HookInvocation::from_env();
+    let invocation = HookInvocation::from_env(&ctx.cwd);
     let mut input = None;
     let verdict = match hook {
         HookName::PrePush => {

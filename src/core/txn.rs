@@ -7,17 +7,18 @@ use std::path::{Path, PathBuf};
 use thiserror::Error;
 
 #[derive(Debug, Error)]
-#[error("{path}: {message}")]
+#[error("{}", path.display())]
 pub struct TxnError {
     pub path: PathBuf,
-    pub message: String,
+    #[source]
+    pub source: std::io::Error,
 }
 
 impl TxnError {
-    fn new(path: &Path, err: std::io::Error) -> Self {
+    fn new(path: &Path, source: std::io::Error) -> Self {
         TxnError {
             path: path.to_path_buf(),
-            message: err.to_string(),
+            source,
         }
     }
 }

@@ -196,6 +196,20 @@ fn rm_cached(
     git(here, args, paths)
 }
 
+/// Takes the staged changes of `paths` out of the index: back to `HEAD`'s version, or —
+/// before the first commit, when there is no `HEAD` to restore from — out of the index.
+fn unstage(
+    repo: &Repository,
+    head: Option<&git2::Tree<'_>>,
+    here: &Here,
+    paths: &[String],
+) -> Argv {
+    match head {
+        Some(_) => git(here, &["restore", "--staged"], paths),
+        None => rm_cached(repo, None, here, paths),
+    }
+}
+
 /// Takes files that were staged but never committed back out of the index, leaving them
 /// on disk.
 pub fn unstage_new_files(repo: &Repository, here: &Here, paths: &[String]) -> Commands {
@@ -261,17 +275,19 @@ pub fn for_commit(
 
     let take_out = match mode {
         CommitMode::Index => {
-            let mut commands = Vec::new();
-            if !env_files.is_empty() {
-                // An env file never belongs in git: stop tracking it, not just this change.
-                commands.push(rm_cached(repo, head.as_ref(), here, env_files));
-            }
-            if !key_files.is_empty() {
-                commands.push(match &head {
-                    Some(_) => git(here, &["restore", "--staged"], &key_files),
-                    None => rm_cached(repo, None, here, &key_files),
-                });
-            }
+            let commands = if head.is_none() {
+                vec![rm_cached(repo, None, here, &shown)]
+            } else {
+                let mut commands = Vec::new();
+                if !env_files.is_empty() {
+                    // An env file never belongs in git: stop tracking it, not just this change.
+                    commands.push(rm_cached(repo, head.as_ref(), here, env_files));
+                }
+                if !key_files.is_empty() {
+                    commands.push(unstage(repo, head.as_ref(), here, &key_files));
+                }
+                commands
+            };
             Some(TakeOut {
                 files: shown,
                 then: AfterTakeOut::CommitAgain,
@@ -292,10 +308,7 @@ pub fn for_commit(
             // `-a` adds to what is staged already: a key file staged before comes out too.
             let staged = staged_in_index(repo, head.as_ref(), &key_files);
             if !staged.is_empty() {
-                commands.push(match &head {
-                    Some(_) => git(here, &["restore", "--staged"], &staged),
-                    None => rm_cached(repo, None, here, &staged),
-                });
+                commands.push(unstage(repo, head.as_ref(), here, &staged));
             }
             commands.push(git(here, &["add"], &others));
             commands.push(git(here, &["commit"], &[]));

@@ -21,6 +21,11 @@ fn blocked(out: &std::process::Output) -> String {
     message
 }
 
+/// The message with the key's redacted form replaced, for a snapshot.
+fn redacted(message: &str, key: &str) -> String {
+    message.replace(&keywarden::core::secret::redact(key), "<REDACTED KEY>")
+}
+
 fn passes(out: &std::process::Output) {
     assert_eq!(code(out), 0, "must pass now: {}", stderr(out));
 }
@@ -113,10 +118,12 @@ fn commit_all_commits_the_rest_without_a_and_the_baseline_covers_it() {
     sb.write("other.py", "y = 1\n");
     sb.commit_all("initial");
     install(&sb);
-    sb.write("app.py", format!("key = \"{}\"\n", keys::openai_project()));
+    let key = keys::openai_project();
+    sb.write("app.py", format!("key = \"{key}\"\n"));
     sb.write("other.py", "y = 2\n");
     let message = blocked(&commit(&sb, &["-a"]));
     assert!(!message.contains("git restore --staged"), "{message}");
+    insta::assert_snapshot!("blocked_commit_all", redacted(&message, &key));
     let take_out = printed_command(&message, "without -a");
     assert_eq!(take_out, "git add other.py && git commit");
     run_printed(&sb, &sb.repo(), &take_out);
@@ -276,18 +283,45 @@ fn first_push_rebases_from_the_root_not_from_an_upstream() {
     let sb = Sandbox::new();
     with_remote(&sb);
     install(&sb);
+    let key = keys::openai_project();
     commit_unchecked(
         &sb,
-        &[(
-            "settings.py",
-            format!("KEY = \"{}\"\n", keys::openai_project()),
-        )],
+        &[("settings.py", format!("KEY = \"{key}\"\n"))],
         "first",
     );
     sb.write("other.py", "y = 1\n");
     sb.git(&["add", "other.py"]);
     passes(&commit(&sb, &[]));
     let message = blocked(&push(&sb, &["-u", "origin", "main"]));
+    let first = sb.git(&["rev-list", "--max-parents=0", "HEAD"]);
+    let first_short = sb.git(&["rev-parse", "--short", "HEAD~"]);
+    let tip_short = sb.git(&["rev-parse", "--short", "HEAD"]);
+    // git's own closing line names the temporary remote.
+    let ours: String = message
+        .lines()
+        .filter(|l| !l.starts_with("error: failed to push some refs"))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    insta::assert_snapshot!(
+        "blocked_first_push",
+        redacted(&ours, &key)
+            .replace(&first.trim()[..10], "<FIRST>")
+            .replace(first_short.trim(), "<FIRST>")
+            .replace(tip_short.trim(), "<TIP>")
+    );
+    // The baseline covers the whole new history.
+    let baseline = printed_command(&message, "record it in the baseline");
+    assert_eq!(
+        baseline,
+        format!(
+            "keywarden scan --range {} --write-baseline .keywarden-baseline.json",
+            tip_short.trim()
+        )
+    );
+    run_printed(&sb, &sb.repo(), &baseline);
+    passes(&push(&sb, &["--dry-run", "-u", "origin", "main"]));
+    std::fs::remove_file(sb.path(".keywarden-baseline.json")).expect("rm");
+    // Or the commit rewritten from the root.
     let rebase = printed_command(&message, "when it stops there");
     assert_eq!(rebase, "git rebase -i --root");
     run_printed_with(&sb, &sb.repo(), &rebase, &[EDIT_FIRST]);

@@ -22,9 +22,9 @@ fn git_config(args: &[&str]) -> Result<Option<String>, HooksError> {
         .args(["config", "--global"])
         .args(args)
         .output()
-        .map_err(|e| HooksError::GitCommand {
+        .map_err(|source| HooksError::GitSpawn {
             args: format!("config --global {}", args.join(" ")),
-            message: e.to_string(),
+            source,
         })?;
     match out.status.code() {
         Some(0) => Ok(Some(
@@ -51,7 +51,7 @@ fn default_dir() -> Result<PathBuf, HooksError> {
         .filter(|v| !v.is_empty())
         .map(PathBuf::from)
         .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".config")))
-        .ok_or_else(|| HooksError::Config("neither XDG_CONFIG_HOME nor HOME is set".into()))?;
+        .ok_or(HooksError::NoConfigHome)?;
     Ok(config_home.join("keywarden").join("hooks"))
 }
 

@@ -86,16 +86,13 @@ pub struct HookInvocation {
 }
 
 impl HookInvocation {
-    /// Reads git's and the framework's variables from this process's environment.
-    pub fn from_env() -> Self {
+    /// Reads git's and the framework's variables from this process's environment; a
+    /// relative `GIT_INDEX_FILE` is taken from `cwd`, the hook's directory.
+    pub fn from_env(cwd: &Path) -> Self {
         let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
         let index_file = std::env::var_os("GIT_INDEX_FILE")
             .filter(|v| !v.is_empty())
-            .map(PathBuf::from)
-            .map(|path| match std::env::current_dir() {
-                Ok(dir) if path.is_relative() => dir.join(path),
-                _ => path,
-            });
+            .map(|path| cwd.join(path));
         HookInvocation {
             index_file,
             here: Here::from_prefix(&var("GIT_PREFIX").unwrap_or_default()),

@@ -21,25 +21,38 @@ use thiserror::Error;
 
 #[derive(Debug, Error)]
 pub enum HooksError {
-    #[error("cannot read the git configuration: {0}")]
-    Config(String),
-    #[error("{path}: {message}")]
-    Io { path: PathBuf, message: String },
+    #[error("cannot read the git configuration")]
+    Config(#[source] git2::Error),
+    #[error("neither XDG_CONFIG_HOME nor HOME is set, so there is no place for the global hooks")]
+    NoConfigHome,
+    #[error("{}", path.display())]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
     #[error(transparent)]
     Write(#[from] TxnError),
-    #[error("{path} already exists and is not a keywarden shim; move it away and re-run")]
+    #[error("{} already exists and is not a keywarden shim; move it away and re-run", path.display())]
     ChainSlotTaken { path: PathBuf },
+    /// git ran and refused; `message` is what it said.
     #[error("`git {args}` failed: {message}")]
     GitCommand { args: String, message: String },
+    #[error("cannot run `git {args}`")]
+    GitSpawn {
+        args: String,
+        #[source]
+        source: std::io::Error,
+    },
     #[error("unknown hook `{0}` (expected pre-commit, pre-push, post-checkout or post-merge)")]
     UnknownHook(String),
 }
 
 impl HooksError {
-    pub(crate) fn io(path: &Path, err: std::io::Error) -> Self {
+    pub(crate) fn io(path: &Path, source: std::io::Error) -> Self {
         HooksError::Io {
             path: path.to_path_buf(),
-            message: err.to_string(),
+            source,
         }
     }
 }
@@ -143,9 +156,7 @@ impl HooksLocation {
 /// working tree, or to the git dir when bare; `~` expanded), else `<common dir>/hooks`, so
 /// that linked worktrees and submodules find the hooks of the repository they belong to.
 pub fn resolve(repo: &Repository) -> Result<HooksLocation, HooksError> {
-    let config = repo
-        .config()
-        .map_err(|e| HooksError::Config(e.message().to_string()))?;
+    let config = repo.config().map_err(HooksError::Config)?;
     let configured = match config.get_string("core.hooksPath") {
         Ok(value) if !value.trim().is_empty() => Some(value),
         _ => None,
