@@ -64,13 +64,12 @@ fn hooks_lines(report: &HooksReport, out: &mut dyn Write, style: &Style) -> std:
     if location.shared {
         writeln!(
             out,
-            "  These hook files may be committed, so they name no path on this machine: they run"
+            "  (these files may be committed: they run keywarden from PATH, name no path on this"
         )?;
         writeln!(
             out,
-            "  keywarden from PATH (here also the binary recorded in the git dir), and let a"
+            "  machine, and let a teammate without keywarden commit, with a one-line note)"
         )?;
-        writeln!(out, "  teammate without keywarden commit, with a note.")?;
     }
     Ok(())
 }

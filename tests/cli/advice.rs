@@ -430,3 +430,73 @@ fn key_in_the_last_pushed_commit_amend_and_baseline_work() {
     run_printed(&sb, &sb.repo(), &amend);
     passes(&push(&sb, &["origin", "main"]));
 }
+
+#[test]
+fn commit_all_with_the_key_also_staged_unstages_it_first() {
+    let sb = Sandbox::new();
+    sb.write("app.py", "x = 1\n");
+    sb.write("other.py", "y = 1\n");
+    sb.commit_all("initial");
+    install(&sb);
+    sb.write("app.py", format!("key = \"{}\"\n", keys::github_pat()));
+    sb.git(&["add", "app.py"]);
+    sb.write("other.py", "y = 2\n");
+    let message = blocked(&commit(&sb, &["-a"]));
+    let take_out = printed_command(&message, "without -a");
+    assert_eq!(
+        take_out,
+        "git restore --staged app.py && git add other.py && git commit"
+    );
+    run_printed(&sb, &sb.repo(), &take_out);
+    assert_eq!(sb.git(&["show", "HEAD:app.py"]), "x = 1\n");
+    assert_eq!(sb.git(&["show", "HEAD:other.py"]), "y = 2\n");
+}
+
+#[test]
+fn push_of_a_branch_that_is_not_checked_out_rebases_that_branch() {
+    let sb = Sandbox::new();
+    with_remote(&sb);
+    sb.commit_all("initial");
+    install(&sb);
+    passes(&push(&sb, &["-u", "origin", "main"]));
+    let base = sb.git(&["rev-parse", "--short", "HEAD"]);
+    sb.git(&["checkout", "-q", "-b", "topic"]);
+    commit_unchecked(
+        &sb,
+        &[("deploy.sh", format!("TOKEN={}\n", keys::github_pat()))],
+        "deploy",
+    );
+    sb.git(&["checkout", "-q", "main"]);
+    let message = blocked(&push(&sb, &["origin", "topic"]));
+    let rebase = printed_command(&message, "when it stops there");
+    assert_eq!(rebase, format!("git rebase -i {} topic", base.trim()));
+    run_printed_with(&sb, &sb.repo(), &rebase, &[EDIT_FIRST]);
+    fix_during_rebase(&sb, "deploy.sh");
+    passes(&push(&sb, &["origin", "topic"]));
+}
+
+#[test]
+fn key_in_the_last_commit_message_is_amended_in_the_editor() {
+    let sb = Sandbox::new();
+    with_remote(&sb);
+    sb.commit_all("initial");
+    install(&sb);
+    passes(&push(&sb, &["-u", "origin", "main"]));
+    sb.write("a.txt", "a\n");
+    sb.git(&["add", "a.txt"]);
+    let subject = format!("use token {}", keys::github_pat());
+    passes(&hooked_git(
+        &sb,
+        &sb.repo(),
+        &["commit", "-q", "--no-verify", "-m", &subject],
+    ));
+    let message = blocked(&push(&sb, &["origin", "main"]));
+    assert!(
+        message.contains("the editor opens on the commit message"),
+        "{message}"
+    );
+    let amend = printed_command(&message, "out of the last commit");
+    assert_eq!(amend, "git commit --amend");
+    run_printed(&sb, &sb.repo(), &amend);
+    passes(&push(&sb, &["origin", "main"]));
+}

@@ -102,7 +102,7 @@ fn render(template: &str, hook: HookName, keywarden: &Path, shared: bool) -> Str
 }
 
 /// Where a clone records the binary its shared hooks fall back to.
-pub fn binary_record(common_dir: &Path) -> PathBuf {
+fn binary_record(common_dir: &Path) -> PathBuf {
     common_dir.join(BINARY_RECORD)
 }
 
