@@ -24,7 +24,8 @@ pub fn run(ctx: &Context, args: HookArgs) -> anyhow::Result<Outcome> {
         return run_chained(ctx, repo.ok().as_ref(), hook, &args.args, None);
     }
     let repo = repo?;
-    let config = ctx.load_config(&git::root_dir(&repo))?;
+    let root = git::root_dir(&repo);
+    let load_config = || ctx.load_config(&root);
     let invocation = HookInvocation::from_env(&ctx.cwd);
     let mut input = None;
     let verdict = match hook {
@@ -38,9 +39,9 @@ pub fn run(ctx: &Context, args: HookArgs) -> anyhow::Result<Outcome> {
             }
             // A chained hook gets the same input.
             let updates = input.insert(hook_ops::push_updates(&repo, &stdin, &invocation));
-            hook_ops::pre_push(&repo, &config, updates, &invocation)?
+            hook_ops::pre_push(&repo, &load_config, updates, &invocation)?
         }
-        _ => hook_ops::pre_commit(&repo, &config, &invocation)?,
+        _ => hook_ops::pre_commit(&repo, &load_config, &invocation)?,
     };
     render_verdict(&verdict, &mut std::io::stderr().lock(), &ctx.ui.err_style())?;
     if verdict.blocks() {

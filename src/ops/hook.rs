@@ -121,19 +121,24 @@ impl HookVerdict {
     }
 }
 
+/// Reads the configuration; called only once there is something to check, so that a
+/// commit that only deletes files never depends on it.
+pub type ConfigLoader<'a> = &'a dyn Fn() -> anyhow::Result<Config>;
+
 /// The configuration and engine a hook runs with.
-struct HookSetup<'a> {
-    config: &'a Config,
+struct HookSetup {
+    config: Config,
     setup: ScanSetup,
     baseline: Option<Baseline>,
     /// The baseline file, relative to the top of the work tree.
     baseline_path: String,
 }
 
-impl<'a> HookSetup<'a> {
-    fn new(repo: &Repository, config: &'a Config) -> anyhow::Result<Self> {
+impl HookSetup {
+    fn new(repo: &Repository, load_config: ConfigLoader<'_>) -> anyhow::Result<Self> {
+        let config = load_config()?;
         let root = git::root_dir(repo);
-        let mut setup = ScanSetup::new(config, &[], &[], None)?;
+        let mut setup = ScanSetup::new(&config, &[], &[], None)?;
         setup.max_file_size = setup.max_file_size.max(HOOK_MAX_FILE_SIZE);
         setup.scan_binary = true;
         let configured = config.hooks.baseline.clone();
@@ -179,7 +184,7 @@ impl<'a> HookSetup<'a> {
 /// The pre-commit check of what `repo`'s next commit records.
 pub fn pre_commit(
     repo: &Repository,
-    config: &Config,
+    load_config: ConfigLoader<'_>,
     invocation: &HookInvocation,
 ) -> anyhow::Result<HookVerdict> {
     let changes = git::staged_tree::staged_changes_fast(repo)?;
@@ -188,7 +193,7 @@ pub fn pre_commit(
         // expensive part of this hook).
         return Ok(HookVerdict::passed(Guarded::Commit));
     }
-    let hs = HookSetup::new(repo, config)?;
+    let hs = HookSetup::new(repo, load_config)?;
     let (env_changes, scanned) = hs.split_env_files(&changes)?;
     let scan = scan_changes(repo.path(), &hs.setup, &scanned)?;
     fail_on_unreadable(&scan.failures)?;
@@ -249,7 +254,7 @@ fn framework_update(repo: &Repository, invocation: &HookInvocation) -> Option<St
 /// The pre-push check of the commits `updates` (git's pre-push input) send.
 pub fn pre_push(
     repo: &Repository,
-    config: &Config,
+    load_config: ConfigLoader<'_>,
     updates: &str,
     invocation: &HookInvocation,
 ) -> anyhow::Result<HookVerdict> {
@@ -258,7 +263,7 @@ pub fn pre_push(
     if commits.is_empty() {
         return Ok(HookVerdict::passed(Guarded::Push));
     }
-    let hs = HookSetup::new(repo, config)?;
+    let hs = HookSetup::new(repo, load_config)?;
     let mut changes = Vec::new();
     let mut messages = Vec::new();
     for commit in commits {

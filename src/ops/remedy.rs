@@ -443,8 +443,10 @@ pub fn for_push(
             continue;
         }
         let is_branch = update.local_ref.starts_with("refs/heads/");
-        if offending == [tip] && head_commit == Some(tip) {
-            let offence = &offences[&tip];
+        let last_commit_only = (offending == [tip] && head_commit == Some(tip))
+            .then(|| offences.get(&tip))
+            .flatten();
+        if let Some(offence) = last_commit_only {
             let mut commands = Vec::new();
             let env: Vec<String> = offence.env_files.iter().cloned().collect();
             let edit: Vec<String> = offence
