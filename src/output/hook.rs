@@ -318,14 +318,10 @@ fn push_fixes(
                 edit_message,
                 commands,
             } => {
-                let mut after = Vec::new();
-                if !edit_files.is_empty() {
-                    after.push(format!("removing the key from {}", names(edit_files)));
-                }
-                let after = if after.is_empty() {
+                let after = if edit_files.is_empty() {
                     String::new()
                 } else {
-                    format!(", after {}", after.join(""))
+                    format!(", after removing the key from {}", names(edit_files))
                 };
                 writeln!(out, "  - take it out of the last commit ({commit}){after}:")?;
                 command_line(commands, out, style)?;

@@ -21,6 +21,16 @@ fn blocked(out: &std::process::Output) -> String {
     message
 }
 
+/// A repository with `app.py` and `other.py` committed, and keywarden installed.
+fn two_files_with_hooks() -> Sandbox {
+    let sb = Sandbox::new();
+    sb.write("app.py", "x = 1\n");
+    sb.write("other.py", "y = 1\n");
+    sb.commit_all("initial");
+    install(&sb);
+    sb
+}
+
 /// The message with the key's redacted form replaced, for a snapshot.
 fn redacted(message: &str, key: &str) -> String {
     message.replace(&keywarden::core::secret::redact(key), "<REDACTED KEY>")
@@ -45,11 +55,7 @@ fn commit_unchecked(sb: &Sandbox, files: &[(&str, String)], message: &str) {
 
 #[test]
 fn plain_commit_restore_staged_and_the_baseline_work() {
-    let sb = Sandbox::new();
-    sb.write("app.py", "x = 1\n");
-    sb.write("other.py", "y = 1\n");
-    sb.commit_all("initial");
-    install(&sb);
+    let sb = two_files_with_hooks();
     sb.write("app.py", format!("key = \"{}\"\n", keys::openai_project()));
     sb.write("other.py", "y = 2\n");
     sb.git(&["add", "app.py", "other.py"]);
@@ -113,11 +119,7 @@ fn first_commit_takes_the_file_out_with_git_rm_cached() {
 
 #[test]
 fn commit_all_commits_the_rest_without_a_and_the_baseline_covers_it() {
-    let sb = Sandbox::new();
-    sb.write("app.py", "x = 1\n");
-    sb.write("other.py", "y = 1\n");
-    sb.commit_all("initial");
-    install(&sb);
+    let sb = two_files_with_hooks();
     let key = keys::openai_project();
     sb.write("app.py", format!("key = \"{key}\"\n"));
     sb.write("other.py", "y = 2\n");
@@ -144,11 +146,7 @@ fn commit_all_commits_the_rest_without_a_and_the_baseline_covers_it() {
 
 #[test]
 fn commit_of_paths_commits_the_other_paths_and_the_baseline_covers_it() {
-    let sb = Sandbox::new();
-    sb.write("app.py", "x = 1\n");
-    sb.write("other.py", "y = 1\n");
-    sb.commit_all("initial");
-    install(&sb);
+    let sb = two_files_with_hooks();
     sb.write("app.py", format!("key = \"{}\"\n", keys::anthropic()));
     sb.write("other.py", "y = 2\n");
     let message = blocked(&commit(&sb, &["app.py", "other.py"]));
@@ -433,11 +431,7 @@ fn key_in_the_last_pushed_commit_amend_and_baseline_work() {
 
 #[test]
 fn commit_all_with_the_key_also_staged_unstages_it_first() {
-    let sb = Sandbox::new();
-    sb.write("app.py", "x = 1\n");
-    sb.write("other.py", "y = 1\n");
-    sb.commit_all("initial");
-    install(&sb);
+    let sb = two_files_with_hooks();
     sb.write("app.py", format!("key = \"{}\"\n", keys::github_pat()));
     sb.git(&["add", "app.py"]);
     sb.write("other.py", "y = 2\n");
