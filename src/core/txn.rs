@@ -92,13 +92,6 @@ impl Txn {
         write_atomic(path, content, mode)
     }
 
-    /// Moves `from` to `to` (both remembered).
-    pub fn rename(&mut self, from: &Path, to: &Path) -> Result<(), TxnError> {
-        self.remember(from)?;
-        self.remember(to)?;
-        std::fs::rename(from, to).map_err(|e| TxnError::new(from, e))
-    }
-
     /// Makes `to` (which must not exist) a second name of `from`: a hard link, or a copy
     /// with the same mode where links are not possible. `from` stays where it is, so
     /// whoever looks for it meanwhile still finds it.
