@@ -1,4 +1,4 @@
 # >>> keywarden @HOOK@ >>> (added by `keywarden install`; `keywarden uninstall` removes it)
 @FIND_KEYWARDEN@
-"$keywarden_bin" hook @HOOK@ "$@" || exit $?
+if [ -n "$keywarden_bin" ]; then "$keywarden_bin" hook @HOOK@ "$@" || exit $?; fi
 # <<< keywarden @HOOK@ <<<

@@ -8,6 +8,7 @@ use crate::core::scan::baseline::Baseline;
 use crate::ops::scan::{ScanSetup, Source};
 use crate::ops::{self, Reporter};
 use crate::output::progress::Bars;
+use crate::output::text::plural;
 use crate::output::{self, Report, ReportFormat};
 use anyhow::{bail, Context as _};
 use std::io::Write;
@@ -71,8 +72,8 @@ pub fn run(ctx: &Context, args: ScanArgs) -> anyhow::Result<Outcome> {
         std::fs::write(path, baseline.to_json())
             .with_context(|| format!("cannot write baseline {}", path.display()))?;
         ctx.ui.status(&format!(
-            "wrote {} baseline entries to {}",
-            baseline.entries.len(),
+            "wrote {} to {}",
+            plural(baseline.entries.len(), "baseline entry", "baseline entries"),
             path.display()
         ));
         return Ok(Outcome::Clean);

@@ -1,84 +1,23 @@
-//! `keywarden status`: where git runs this repository's hooks from and whether keywarden is
-//! in each of them (and what it chains), the global hooks directory, how `.gitignore`
-//! covers env files, and which env files git tracks.
+//! `keywarden status`: `ops::status` for the repository here → the report on stdout.
 
 use super::{Context, Outcome};
 use crate::core::git;
-use crate::core::gitignore;
-use crate::core::hooks::{self, Layout};
-use crate::ops::install::tracked_env_files;
-use std::io::Write;
+use crate::core::hooks::invocation::Here;
+use crate::ops::status as status_ops;
+use crate::output::status::render_status;
 
 pub fn run(ctx: &Context) -> anyhow::Result<Outcome> {
-    let style = ctx.ui.out_style();
     let repo = git::open(&ctx.cwd)?;
     let root = git::root_dir(&repo);
     let config = ctx.load_config(&root)?;
-    let policy = config.env_file_policy()?;
-    let location = hooks::resolve(&repo)?;
-    let mut out = std::io::stdout().lock();
-
-    let layout = match &location.layout {
-        Layout::Default => String::new(),
-        Layout::HooksPath(value) => format!(" (core.hooksPath = {value})"),
-        Layout::Husky { husky_dir } => format!(" (Husky: scripts in {})", husky_dir.display()),
-    };
-    writeln!(out, "hooks: {}{layout}", location.dir.display())?;
-    let ok = style.green("✓");
-    let missing = style.yellow("✗");
-    for hook in location.hooks() {
-        let state = hooks::inspect(&location, hook)?;
-        let name = hook.as_str();
-        if state.installed {
-            match &state.chained {
-                Some(chained) => writeln!(
-                    out,
-                    "  {ok} {name}: installed, chains {}",
-                    chained.display()
-                )?,
-                None => writeln!(out, "  {ok} {name}: installed")?,
-            }
-        } else if state.foreign {
-            writeln!(
-                out,
-                "  {missing} {name}: another hook is there; `keywarden install` chains it"
-            )?;
-        } else {
-            writeln!(out, "  {missing} {name}: not installed")?;
-        }
-    }
-    if let Some(global) = hooks::global_hooks_dir()? {
-        writeln!(out, "global hooks: {}", global.display())?;
-    }
-
-    if repo.is_bare() {
-        writeln!(out, ".gitignore: (bare repository)")?;
-    } else {
-        let coverage = gitignore::coverage(&repo)?;
-        let gaps: Vec<&str> = coverage
-            .iter()
-            .filter(|c| !c.effective)
-            .map(|c| c.pattern.as_str())
-            .collect();
-        if gaps.is_empty() {
-            writeln!(out, ".gitignore: {ok} covers env files")?;
-        } else {
-            writeln!(
-                out,
-                ".gitignore: {missing} not in effect: {} (`keywarden install --gitignore-only` fixes it)",
-                gaps.join(" ")
-            )?;
-        }
-    }
-    let tracked = tracked_env_files(&repo, &policy)?;
-    if tracked.is_empty() {
-        writeln!(out, "tracked env files: {ok} none")?;
-    } else {
-        writeln!(
-            out,
-            "tracked env files: {missing} {} (`keywarden install --untrack`; their keys are in history: `keywarden incident`)",
-            tracked.join(", ")
-        )?;
-    }
+    let data_home = ctx.data_home().map_err(|e| format!("{e:#}"));
+    let report = status_ops::status(
+        &repo,
+        &config,
+        data_home.as_deref().map_err(Clone::clone),
+        ctx.clock.now(),
+        &Here::from_dirs(&ctx.cwd, &root),
+    )?;
+    render_status(&report, &mut std::io::stdout().lock(), &ctx.ui.out_style())?;
     Ok(Outcome::Clean)
 }

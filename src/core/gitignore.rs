@@ -12,10 +12,18 @@ const PROBE: &str = "keywarden-probe";
 
 #[derive(Debug, Error)]
 pub enum GitignoreError {
-    #[error("{path}: {message}")]
-    Io { path: PathBuf, message: String },
-    #[error("cannot ask git whether {path} is ignored: {message}")]
-    Query { path: String, message: String },
+    #[error("{}", path.display())]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("cannot ask git whether {path} is ignored")]
+    Query {
+        path: String,
+        #[source]
+        source: git2::Error,
+    },
 }
 
 /// A proposed change to `.gitignore`.
@@ -56,9 +64,9 @@ fn probe_for(pattern: &str) -> (String, bool) {
 
 fn is_ignored(repo: &Repository, path: &str) -> Result<bool, GitignoreError> {
     repo.is_path_ignored(path)
-        .map_err(|e| GitignoreError::Query {
+        .map_err(|source| GitignoreError::Query {
             path: path.to_string(),
-            message: e.message().to_string(),
+            source,
         })
 }
 
@@ -103,15 +111,15 @@ pub fn plan(repo: &Repository) -> Result<Option<GitignorePlan>, GitignoreError> 
     }
     if !needed.is_empty() && !negations.is_empty() {
         // A scratch handle: in-memory rules must not leak into the caller's repository.
-        let scratch = Repository::open(repo.path()).map_err(|e| GitignoreError::Query {
+        let scratch = Repository::open(repo.path()).map_err(|source| GitignoreError::Query {
             path: ".gitignore".into(),
-            message: e.message().to_string(),
+            source,
         })?;
         scratch
             .add_ignore_rule(&needed.join("\n"))
-            .map_err(|e| GitignoreError::Query {
+            .map_err(|source| GitignoreError::Query {
                 path: ".gitignore".into(),
-                message: e.message().to_string(),
+                source,
             })?;
         for (pattern, probe) in negations {
             if is_ignored(&scratch, &probe)? {
@@ -126,12 +134,7 @@ pub fn plan(repo: &Repository) -> Result<Option<GitignorePlan>, GitignoreError> 
     let before = match std::fs::read(&path) {
         Ok(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
-        Err(e) => {
-            return Err(GitignoreError::Io {
-                path,
-                message: e.to_string(),
-            })
-        }
+        Err(e) => return Err(GitignoreError::Io { path, source: e }),
     };
     let after = with_block(&before, &needed);
     Ok(Some(GitignorePlan {

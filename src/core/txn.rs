@@ -100,11 +100,24 @@ impl Txn {
         Ok(fs::write_atomic(path, content, Mode::Exact(mode))?)
     }
 
-    /// Moves `from` to `to` (both remembered).
-    pub fn rename(&mut self, from: &Path, to: &Path) -> Result<(), TxnError> {
-        self.remember(from)?;
+    /// Makes `to` (which must not exist) a second name of `from`: a hard link, or a copy
+    /// with the same mode where links are not possible. `from` stays where it is, so
+    /// whoever looks for it meanwhile still finds it.
+    pub fn keep_copy(&mut self, from: &Path, to: &Path) -> Result<(), TxnError> {
         self.remember(to)?;
-        std::fs::rename(from, to).map_err(|e| TxnError::io("rename", from, e))
+        link_or_copy(from, to)
+    }
+
+    /// Replaces `to` with a copy of `from` (its content and mode) through the atomic
+    /// write: `to` is never missing, and `from` stays in place until the caller removes it.
+    pub fn replace_with_copy(&mut self, from: &Path, to: &Path) -> Result<(), TxnError> {
+        self.remember(to)?;
+        let content = std::fs::read(from).map_err(|e| TxnError::io("read", from, e))?;
+        let mode = std::fs::metadata(from)
+            .map_err(|e| TxnError::io("read", from, e))?
+            .permissions()
+            .mode();
+        Ok(fs::write_atomic(to, &content, Mode::Exact(mode & 0o7777))?)
     }
 
     pub fn remove(&mut self, path: &Path) -> Result<(), TxnError> {
@@ -134,6 +147,16 @@ impl Txn {
     pub fn is_empty(&self) -> bool {
         self.undo.is_empty() && self.created_dirs.is_empty()
     }
+}
+
+/// A hard link `to` → `from`, or a copy (with `from`'s mode) where the filesystem has none.
+fn link_or_copy(from: &Path, to: &Path) -> Result<(), TxnError> {
+    if std::fs::hard_link(from, to).is_ok() {
+        return Ok(());
+    }
+    std::fs::copy(from, to)
+        .map(|_| ())
+        .map_err(|e| TxnError::io("copy", to, e))
 }
 
 #[cfg(test)]
@@ -186,5 +209,30 @@ mod tests {
         assert!(matches!(err, TxnError::Write(FsError::Write { .. })));
         assert!(err.to_string().contains("missing/hook"), "{err}");
         assert!(std::error::Error::source(&err).is_some());
+    }
+
+    #[test]
+    fn copies_keep_the_original_in_place_and_roll_back() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (hook, kept) = (dir.path().join("hook"), dir.path().join("hook.kept"));
+        std::fs::write(&hook, "mine").expect("write");
+        std::fs::set_permissions(&hook, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+        let mut txn = Txn::new();
+        txn.keep_copy(&hook, &kept).expect("copy");
+        txn.write(&hook, b"shim", 0o755).expect("write");
+        assert_eq!(std::fs::read_to_string(&kept).expect("read"), "mine");
+        txn.replace_with_copy(&kept, &hook).expect("copy back");
+        assert_eq!(std::fs::read_to_string(&hook).expect("read"), "mine");
+        assert!(kept.exists(), "the source stays until removed");
+        let mode = std::fs::metadata(&hook).expect("stat").permissions().mode();
+        assert_eq!(mode & 0o777, 0o755);
+        txn.rollback();
+        assert_eq!(std::fs::read_to_string(&hook).expect("read"), "mine");
+        assert!(!kept.exists());
+        assert_eq!(
+            std::fs::read_dir(dir.path()).expect("ls").count(),
+            1,
+            "no temp file left"
+        );
     }
 }

@@ -5,13 +5,17 @@
 
 pub mod edits;
 pub mod exposure;
+pub mod hook;
 pub mod install;
 pub mod key_source;
 pub mod keys;
+pub mod remedy;
 pub mod replace;
 pub mod revoke;
 pub mod run;
 pub mod scan;
+pub mod status;
+pub mod uninstall;
 pub mod vault;
 pub mod verify;
 

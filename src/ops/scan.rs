@@ -158,6 +158,9 @@ pub struct ScanSetup {
     pub rules: crate::core::rules::RuleSet,
     pub allowed_paths: GlobSet,
     pub max_file_size: u64,
+    /// Scan content that looks binary too, instead of skipping it. The rules match keys
+    /// wherever they stand among other bytes, so a stray NUL cannot hide one.
+    pub scan_binary: bool,
 }
 
 impl ScanSetup {
@@ -178,13 +181,15 @@ impl ScanSetup {
             rules,
             allowed_paths: config.path_allowlist()?,
             max_file_size: max_file_size.unwrap_or_else(|| config.max_file_size()),
+            scan_binary: false,
         })
     }
 
-    /// Scans one piece of content, recording a skip instead when it is binary.
+    /// Scans one piece of content, recording a skip instead when it is binary (unless
+    /// `scan_binary`).
     fn scan_content(&self, data: &[u8], what: &str, collector: &Collector) -> Option<Vec<Finding>> {
         collector.scanned.fetch_add(1, Ordering::Relaxed);
-        if is_binary(data) {
+        if !self.scan_binary && is_binary(data) {
             collector.skip(what.to_string(), SkipReason::Binary);
             return None;
         }

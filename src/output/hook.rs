@@ -1,27 +1,19 @@
-//! What a blocking hook says: every env file and key it found (file and line, provider,
-//! the key redacted), why it matters, how to fix it, how to mark a false positive and how
-//! to bypass in an emergency — and the softer note about keys committed before.
+//! What a hook says: every env file and key it found (file and line, provider, the key
+//! redacted), why it matters, how to fix this very commit or push (the commands of
+//! `ops::remedy`, each on its own line, ready to be typed), how to mark a false positive and
+//! how to bypass in an emergency — the softer note about keys committed before, and the
+//! files it could not check.
 
 use super::human::short;
 use super::style::Style;
-use crate::core::scan::Finding;
+use super::text::{plural, shell_line};
+use crate::core::hooks::invocation::CommitMode;
+use crate::core::scan::{Finding, Skipped};
+use crate::ops::hook::{Guarded, HookVerdict};
+use crate::ops::remedy::{
+    AfterTakeOut, Commands, CommitRemedy, EnvAdvice, PushFix, PushRemedy, Remedy,
+};
 use std::io::Write;
-
-/// Which operation a hook guards; it decides the wording of the advice.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Guarded {
-    Commit,
-    Push,
-}
-
-/// What a hook found.
-pub struct HookReport<'a> {
-    pub guarded: Guarded,
-    /// Env files being committed (or pushed), by path.
-    pub env_files: &'a [String],
-    /// Keys that block.
-    pub keys: &'a [Finding],
-}
 
 /// A provider id as people write it.
 pub fn provider_name(id: &str) -> &str {
@@ -39,10 +31,6 @@ pub fn provider_name(id: &str) -> &str {
         "generic" => "unknown provider",
         other => other,
     }
-}
-
-fn plural(n: usize, one: &str, many: &str) -> String {
-    format!("{n} {}", if n == 1 { one } else { many })
 }
 
 fn finding_lines(finding: &Finding, style: &Style, out: &mut dyn Write) -> std::io::Result<()> {
@@ -65,22 +53,71 @@ fn finding_lines(finding: &Finding, style: &Style, out: &mut dyn Write) -> std::
     )
 }
 
-/// The message of a hook that blocks.
-pub fn render_blocked(
-    report: &HookReport<'_>,
+/// Everything a hook says: what it could not check, the note about keys committed before,
+/// and, when the verdict blocks on env files or keys, the blocked message.
+pub fn render_verdict(
+    verdict: &HookVerdict,
     out: &mut dyn Write,
     style: &Style,
 ) -> std::io::Result<()> {
-    let (verb, what, flag) = match report.guarded {
+    render_not_checked(&verdict.not_checked, out, style)?;
+    if !verdict.already_committed.is_empty() {
+        render_already_committed(
+            &verdict.already_committed,
+            verdict.already_committed_blocks,
+            out,
+            style,
+        )?;
+        writeln!(out)?;
+    }
+    if verdict.has_new_problems() {
+        render_blocked(verdict, out, style)?;
+    }
+    Ok(())
+}
+
+fn render_not_checked(
+    skipped: &[Skipped],
+    out: &mut dyn Write,
+    style: &Style,
+) -> std::io::Result<()> {
+    for file in skipped {
+        writeln!(
+            out,
+            "{} not checked for keys: {} ({})",
+            style.yellow("! keywarden:"),
+            file.what,
+            file.reason.describe()
+        )?;
+    }
+    Ok(())
+}
+
+/// A suggested command, on a line of its own (so that it can be copied whole).
+fn command_line(commands: &Commands, out: &mut dyn Write, style: &Style) -> std::io::Result<()> {
+    writeln!(out, "      {}", style.cyan(&shell_line(&commands.0)))
+}
+
+fn names(paths: &[String]) -> String {
+    paths.join(", ")
+}
+
+/// The message of a hook that blocks on env files or keys.
+fn render_blocked(
+    verdict: &HookVerdict,
+    out: &mut dyn Write,
+    style: &Style,
+) -> std::io::Result<()> {
+    let (verb, what, flag) = match verdict.guarded {
         Guarded::Commit => ("commit", "what you are about to commit", "git commit"),
         Guarded::Push => ("push", "the commits you are about to push", "git push"),
     };
     let mut counts = Vec::new();
-    if !report.keys.is_empty() {
-        counts.push(plural(report.keys.len(), "key", "keys"));
+    if !verdict.keys.is_empty() {
+        counts.push(plural(verdict.keys.len(), "key", "keys"));
     }
-    if !report.env_files.is_empty() {
-        counts.push(plural(report.env_files.len(), "env file", "env files"));
+    if !verdict.env_files.is_empty() {
+        counts.push(plural(verdict.env_files.len(), "env file", "env files"));
     }
     writeln!(
         out,
@@ -89,15 +126,19 @@ pub fn render_blocked(
         style.bold(&format!("{} in {what}", counts.join(" and ")))
     )?;
     writeln!(out)?;
-    for path in report.env_files {
-        writeln!(out, "  {}", style.bold(path))?;
+    for env_file in &verdict.env_files {
+        let shown = match &env_file.commit {
+            Some(commit) => format!("{} (commit {})", env_file.path, short(commit)),
+            None => env_file.path.clone(),
+        };
+        writeln!(out, "  {}", style.bold(&shown))?;
         writeln!(
             out,
             "      {}",
             style.dim("an env file: it holds local secrets and never belongs in git")
         )?;
     }
-    for finding in report.keys {
+    for finding in &verdict.keys {
         finding_lines(finding, style, out)?;
     }
     writeln!(out)?;
@@ -112,69 +153,40 @@ pub fn render_blocked(
     )?;
     writeln!(out)?;
     writeln!(out, "{}", style.bold("How to fix:"))?;
-    let has_keys = !report.keys.is_empty();
-    let has_env = !report.env_files.is_empty();
-    match report.guarded {
-        Guarded::Commit => {
-            if has_keys {
-                writeln!(out, "  - move the value into .env (git ignores it) and read it from the environment,")?;
-                writeln!(
-                    out,
-                    "    e.g. os.environ[\"OPENAI_API_KEY\"] or process.env.OPENAI_API_KEY"
-                )?;
-            }
-            writeln!(
-                out,
-                "  - take the file out of this commit: {}",
-                style.cyan("git restore --staged <file>")
-            )?;
-            if has_env {
-                writeln!(
-                    out,
-                    "  - keep env files on disk and let git ignore them: {}",
-                    style.cyan("keywarden install --gitignore-only")
-                )?;
-            }
+    let has_keys = !verdict.keys.is_empty();
+    let has_env = !verdict.env_files.is_empty();
+    let baseline = match &verdict.remedy {
+        Some(Remedy::Commit(remedy)) => {
+            commit_fixes(remedy, has_keys, out, style)?;
+            remedy.baseline.as_ref()
         }
-        Guarded::Push => {
-            if has_keys {
-                writeln!(out, "  - move the value into .env (git ignores it) and read it from the environment")?;
-            }
-            writeln!(
-                out,
-                "  - then take it out of the unpushed commits: {} for the last one,",
-                style.cyan("git commit --amend")
-            )?;
-            writeln!(
-                out,
-                "    {} for older ones",
-                style.cyan("git rebase -i <upstream>")
-            )?;
-            writeln!(
-                out,
-                "  - if a key ever left this machine, treat it as leaked: {}",
-                style.cyan("keywarden incident")
-            )?;
+        Some(Remedy::Push(remedy)) => {
+            push_fixes(remedy, has_keys, out, style)?;
+            remedy.baseline.as_ref()
         }
-    }
+        None => None,
+    };
     if has_keys {
         writeln!(
             out,
             "{}",
             style.bold("Not a secret (a test fixture, an example)?")
         )?;
-        writeln!(
-            out,
-            "  - add {} in a comment on its line, or record it in the baseline:",
-            style.cyan("keywarden:allow")
-        )?;
-        let baseline_cmd = match report.guarded {
-            Guarded::Commit => "keywarden scan --staged --write-baseline .keywarden-baseline.json",
-            Guarded::Push => {
-                "keywarden scan --range <upstream>..HEAD --write-baseline .keywarden-baseline.json"
+        match baseline {
+            Some(command) => {
+                writeln!(
+                    out,
+                    "  - add {} in a comment on its line, or record it in the baseline:",
+                    style.cyan("keywarden:allow")
+                )?;
+                command_line(command, out, style)?;
             }
-        };
-        writeln!(out, "    {}", style.cyan(baseline_cmd))?;
+            None => writeln!(
+                out,
+                "  - add {} in a comment on its line",
+                style.cyan("keywarden:allow")
+            )?,
+        }
     }
     if has_env {
         writeln!(
@@ -193,9 +205,157 @@ pub fn render_blocked(
     Ok(())
 }
 
+/// "Move the value into .env", saying that git ignores `.env` only when it does.
+fn move_into_env(env: &EnvAdvice, example: bool, out: &mut dyn Write) -> std::io::Result<()> {
+    let ignored = if env.dot_env_ignored {
+        " (git ignores it)"
+    } else {
+        ""
+    };
+    if example {
+        writeln!(
+            out,
+            "  - move the value into .env{ignored} and read it from the environment,"
+        )?;
+        writeln!(
+            out,
+            "    e.g. os.environ[\"OPENAI_API_KEY\"] or process.env.OPENAI_API_KEY"
+        )
+    } else {
+        writeln!(
+            out,
+            "  - move the value into .env{ignored} and read it from the environment"
+        )
+    }
+}
+
+/// Making git ignore `.env` (when a key should move there) and the blocked env files.
+fn ignore_fix(
+    env: &EnvAdvice,
+    has_keys: bool,
+    out: &mut dyn Write,
+    style: &Style,
+) -> std::io::Result<()> {
+    let mut files = Vec::new();
+    if has_keys && !env.dot_env_ignored {
+        files.push(".env".to_string());
+    }
+    files.extend(env.unignored.iter().filter(|f| *f != ".env").cloned());
+    if files.is_empty() {
+        return Ok(());
+    }
+    match &env.ignore_command {
+        Some(command) => {
+            writeln!(
+                out,
+                "  - make git ignore {} ({} on disk):",
+                names(&files),
+                if files.len() == 1 {
+                    "it stays"
+                } else {
+                    "they stay"
+                }
+            )?;
+            command_line(command, out, style)
+        }
+        None => writeln!(
+            out,
+            "  - add {} to .gitignore, so that git ignores {}",
+            names(&files),
+            if files.len() == 1 { "it" } else { "them" }
+        ),
+    }
+}
+
+fn commit_fixes(
+    remedy: &CommitRemedy,
+    has_keys: bool,
+    out: &mut dyn Write,
+    style: &Style,
+) -> std::io::Result<()> {
+    if has_keys {
+        move_into_env(&remedy.env, true, out)?;
+    }
+    if let Some(take_out) = &remedy.take_out {
+        let files = names(&take_out.files);
+        match (take_out.then, remedy.mode) {
+            (AfterTakeOut::CommitAgain, _) => writeln!(
+                out,
+                "  - take {files} out of this commit ({} on disk), then commit again:",
+                if take_out.files.len() == 1 {
+                    "it stays"
+                } else {
+                    "they stay"
+                }
+            )?,
+            (AfterTakeOut::Committed, CommitMode::Paths) => {
+                writeln!(out, "  - leave {files} out of the paths you commit:")?
+            }
+            (AfterTakeOut::Committed, _) => writeln!(
+                out,
+                "  - leave {files} out: commit the other changes, without -a:"
+            )?,
+        }
+        command_line(&take_out.commands, out, style)?;
+    }
+    ignore_fix(&remedy.env, has_keys, out, style)
+}
+
+fn push_fixes(
+    remedy: &PushRemedy,
+    has_keys: bool,
+    out: &mut dyn Write,
+    style: &Style,
+) -> std::io::Result<()> {
+    if has_keys {
+        move_into_env(&remedy.env, false, out)?;
+    }
+    for fix in &remedy.fixes {
+        match fix {
+            PushFix::Amend {
+                commit,
+                edit_files,
+                edit_message,
+                commands,
+            } => {
+                let after = if edit_files.is_empty() {
+                    String::new()
+                } else {
+                    format!(", after removing the key from {}", names(edit_files))
+                };
+                writeln!(out, "  - take it out of the last commit ({commit}){after}:")?;
+                command_line(commands, out, style)?;
+                if *edit_message {
+                    writeln!(
+                        out,
+                        "    (the editor opens on the commit message: take the key out of it there)"
+                    )?;
+                }
+            }
+            PushFix::Rebase { first, commands } => {
+                writeln!(
+                    out,
+                    "  - take it out of the commits from {first} on: in the rebase, mark {first} `edit`;"
+                )?;
+                writeln!(
+                    out,
+                    "    when it stops there, take it out, run `git commit --amend`, then `git rebase --continue`:"
+                )?;
+                command_line(commands, out, style)?;
+            }
+        }
+    }
+    ignore_fix(&remedy.env, has_keys, out, style)?;
+    writeln!(
+        out,
+        "  - if a key ever left this machine, treat it as leaked: {}",
+        style.cyan("keywarden incident")
+    )
+}
+
 /// The note about keys that earlier commits already hold. `blocks` says whether the
 /// configuration makes them block too.
-pub fn render_already_committed(
+fn render_already_committed(
     keys: &[Finding],
     blocks: bool,
     out: &mut dyn Write,
@@ -250,18 +410,17 @@ mod tests {
     }
 
     fn render(color: bool) -> String {
-        let keys = [finding()];
+        let verdict = HookVerdict {
+            guarded: Guarded::Commit,
+            env_files: Vec::new(),
+            keys: vec![finding()],
+            already_committed: Vec::new(),
+            already_committed_blocks: false,
+            not_checked: Vec::new(),
+            remedy: None,
+        };
         let mut out = Vec::new();
-        render_blocked(
-            &HookReport {
-                guarded: Guarded::Commit,
-                env_files: &[],
-                keys: &keys,
-            },
-            &mut out,
-            &Style::new(color),
-        )
-        .expect("renders");
+        render_verdict(&verdict, &mut out, &Style::new(color)).expect("renders");
         String::from_utf8(out).expect("utf-8")
     }
 

@@ -2,6 +2,7 @@
 //! and notes for anything that was skipped.
 
 use super::style::Style;
+use super::text::plural;
 use super::Report;
 use crate::core::scan::{Finding, SkipReason};
 use std::collections::BTreeMap;
@@ -124,8 +125,4 @@ fn render_skipped(report: &Report<'_>, out: &mut dyn Write, style: &Style) -> st
         }
     }
     Ok(())
-}
-
-fn plural(n: usize, one: &str, many: &str) -> String {
-    format!("{n} {}", if n == 1 { one } else { many })
 }

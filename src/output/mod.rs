@@ -4,11 +4,14 @@
 pub mod diff;
 pub mod hook;
 pub mod human;
+pub mod install;
 pub mod json;
 pub mod keys;
 pub mod progress;
 pub mod sarif;
+pub mod status;
 pub mod style;
+pub mod text;
 pub mod ui;
 
 use crate::core::rules::Rule;

@@ -1,64 +1,13 @@
 //! `keywarden install`, `uninstall`, `status` and the hooks, driven through the real
 //! `git commit` and `git push` in sealed repositories.
 
+use crate::support::githooks::{
+    bin_dir, code, commit, head_count, hooked_git, install, make_executable,
+    path_without_keywarden, push, with_remote,
+};
 use crate::support::{keys, stderr, stdout, Sandbox};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
-
-/// The directory of the keywarden binary under test.
-fn bin_dir() -> PathBuf {
-    assert_cmd::cargo::cargo_bin("keywarden")
-        .parent()
-        .expect("the binary has a directory")
-        .to_path_buf()
-}
-
-/// PATH without any directory that holds some other `keywarden`.
-fn path_without_keywarden() -> String {
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    let dirs: Vec<PathBuf> = std::env::split_paths(&path)
-        .filter(|d| !d.join("keywarden").exists())
-        .collect();
-    std::env::join_paths(dirs)
-        .expect("PATH entries join")
-        .to_string_lossy()
-        .into_owned()
-}
-
-/// A sealed git command in `dir` whose PATH finds the keywarden under test first.
-fn hooked_git(sb: &Sandbox, dir: &Path, args: &[&str]) -> Output {
-    let path = format!("{}:{}", bin_dir().display(), path_without_keywarden());
-    sb.git_cmd_in(dir)
-        .env("PATH", path)
-        .args(args)
-        .output()
-        .expect("run git")
-}
-
-fn commit(sb: &Sandbox, args: &[&str]) -> Output {
-    let mut all = vec!["commit", "-q", "-m", "change"];
-    all.extend_from_slice(args);
-    hooked_git(sb, &sb.repo(), &all)
-}
-
-fn code(out: &Output) -> i32 {
-    out.status.code().unwrap_or(-1)
-}
-
-fn install(sb: &Sandbox) -> String {
-    let out = sb
-        .keywarden()
-        .args(["install", "--yes"])
-        .output()
-        .expect("run install");
-    assert_eq!(code(&out), 0, "install failed: {}", stderr(&out));
-    stdout(&out)
-}
-
-fn head_count(sb: &Sandbox) -> usize {
-    let out = sb.git_output(&["rev-list", "--count", "HEAD"]);
-    stdout(&out).trim().parse().unwrap_or(0)
-}
 
 /// Replaces the random parts of a blocked-commit message so it can be snapshotted.
 fn normalize(message: &str, key: &str) -> String {
@@ -365,11 +314,6 @@ fn chained_hook_still_runs_and_its_failure_counts() {
     assert_eq!(code(&out), 0, "{}", stderr(&out));
 }
 
-fn make_executable(path: &Path) {
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).expect("chmod");
-}
-
 fn git_path_hooks(sb: &Sandbox, dir: &Path) -> PathBuf {
     let out = sb.git_in(dir, &["rev-parse", "--git-path", "hooks"]);
     let p = PathBuf::from(out.trim());
@@ -401,23 +345,23 @@ fn relative_and_absolute_core_hooks_path_are_honoured() {
     assert_eq!(code(&commit(&sb, &[])), 1);
 }
 
-#[test]
-fn husky_scripts_get_a_block_not_a_shim() {
-    let sb = Sandbox::new();
+/// Husky v9's generated `.husky/_` directory (what `husky` writes on `npm install`).
+fn husky_runner(sb: &Sandbox) {
     sb.write(
         ".husky/_/h",
         "#!/usr/bin/env sh\nn=$(basename \"$0\")\ns=$(dirname \"$(dirname \"$0\")\")/$n\n[ ! -f \"$s\" ] && exit 0\nsh -e \"$s\" \"$@\"\nc=$?\nexit $c\n",
     );
-    sb.write(
-        ".husky/_/pre-commit",
-        "#!/usr/bin/env sh\n. \"$(dirname \"$0\")/h\"\n",
-    );
-    sb.write(
-        ".husky/_/pre-push",
-        "#!/usr/bin/env sh\n. \"$(dirname \"$0\")/h\"\n",
-    );
-    make_executable(&sb.path(".husky/_/pre-commit"));
-    make_executable(&sb.path(".husky/_/pre-push"));
+    for hook in ["pre-commit", "pre-push"] {
+        let path = format!(".husky/_/{hook}");
+        sb.write(&path, "#!/usr/bin/env sh\n. \"$(dirname \"$0\")/h\"\n");
+        make_executable(&sb.path(&path));
+    }
+}
+
+#[test]
+fn husky_scripts_get_a_block_not_a_shim() {
+    let sb = Sandbox::new();
+    husky_runner(&sb);
     let team = "echo lint ran >> husky.log\n";
     sb.write(".husky/pre-commit", team);
     sb.write(".gitignore", "husky.log\n");
@@ -584,22 +528,15 @@ fn shim_fails_closed_without_the_binary_and_uses_the_recorded_path() {
         message.contains("keywarden is neither on PATH"),
         "{message}"
     );
-    assert!(message.contains("cargo install keywarden"), "{message}");
+    // The crate is not published: the hint names what works.
+    assert!(
+        message.contains("cargo install --locked --path . in a checkout of keywarden")
+            || message.contains("(in a checkout of keywarden: cargo install --locked --path .)"),
+        "{message}"
+    );
+    assert!(!message.contains("cargo install keywarden"), "{message}");
     assert!(message.contains("--no-verify"), "{message}");
     assert_eq!(head_count(&sb), 1);
-}
-
-fn push(sb: &Sandbox, args: &[&str]) -> Output {
-    let mut all = vec!["push", "-q"];
-    all.extend_from_slice(args);
-    hooked_git(sb, &sb.repo(), &all)
-}
-
-fn with_remote(sb: &Sandbox) -> PathBuf {
-    let remote = sb.root().join("remote.git");
-    sb.git_in(sb.root(), &["init", "-q", "--bare", "remote.git"]);
-    sb.git(&["remote", "add", "origin", &remote.to_string_lossy()]);
-    remote
 }
 
 #[test]
@@ -1131,6 +1068,8 @@ fn blocked_push_message() {
     );
     assert_eq!(code(&out), 0);
     let commit = sb.git(&["rev-parse", "HEAD"]);
+    let short = sb.git(&["rev-parse", "--short", "HEAD"]);
+    let parent = sb.git(&["rev-parse", "--short", "HEAD~"]);
     let out = push(&sb, &["origin", "main"]);
     assert_eq!(code(&out), 1, "{}", stderr(&out));
     // git's own closing line names the temporary remote.
@@ -1139,7 +1078,10 @@ fn blocked_push_message() {
         .filter(|l| !l.starts_with("error: failed to push some refs"))
         .map(|l| format!("{l}\n"))
         .collect();
-    let message = normalize(&ours, &key).replace(&commit.trim()[..10], "<COMMIT>");
+    let message = normalize(&ours, &key)
+        .replace(&commit.trim()[..10], "<COMMIT>")
+        .replace(short.trim(), "<COMMIT>")
+        .replace(parent.trim(), "<PARENT>");
     insta::assert_snapshot!("blocked_push", message);
 }
 
@@ -1230,4 +1172,294 @@ fn on_a_terminal_install_shows_the_gitignore_diff_and_asks() {
     };
     assert!(shown.contains("✓ .gitignore: added"), "{shown}");
     assert!(sb.read(".gitignore").contains("!.env.example"));
+}
+
+#[test]
+fn shared_husky_block_names_no_machine_path_and_lets_a_teammate_without_keywarden_commit() {
+    let sb = Sandbox::new();
+    husky_runner(&sb);
+    sb.write(".husky/pre-commit", "echo lint ran >> husky.log\n");
+    sb.write(".gitignore", "husky.log\n");
+    sb.commit_all("husky");
+    sb.git(&["config", "core.hooksPath", ".husky/_"]);
+    install(&sb);
+    let script = sb.read(".husky/pre-commit");
+    let root = sb.root().to_string_lossy().into_owned();
+    let binary = bin_dir().to_string_lossy().into_owned();
+    assert!(
+        !script.contains(&root) && !script.contains(&binary),
+        "a committed file names no path on this machine: {script}"
+    );
+    let out = hooked_git(&sb, &sb.repo(), &["add", ".husky"]);
+    assert_eq!(code(&out), 0);
+    assert_eq!(code(&commit(&sb, &[])), 0, "the team commits the hook");
+
+    // A teammate's clone: keywarden is not on their PATH and was never installed there.
+    let mate = sb.root().join("mate");
+    sb.git_in(
+        sb.root(),
+        &["clone", "-q", &sb.repo().to_string_lossy(), "mate"],
+    );
+    sb.git_in(&mate, &["config", "core.hooksPath", ".husky/_"]);
+    std::fs::write(mate.join("a.txt"), "a\n").expect("write");
+    sb.git_in(&mate, &["add", "a.txt"]);
+    let out = sb
+        .git_cmd_in(&mate)
+        .env("PATH", path_without_keywarden())
+        .args(["commit", "-q", "-m", "teammate"])
+        .output()
+        .expect("git");
+    assert_eq!(code(&out), 0, "let through: {}", stderr(&out));
+    let told = stderr(&out);
+    assert_eq!(told.lines().count(), 1, "one line: {told}");
+    assert!(
+        told.contains("keywarden: not installed")
+            && told.contains("cargo install --locked --path . in a checkout of keywarden"),
+        "{told}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(mate.join("husky.log")).expect("the team's lint ran"),
+        "lint ran\n"
+    );
+    // With keywarden on PATH, the teammate's commits are checked.
+    std::fs::write(mate.join("k.txt"), keys::github_pat()).expect("write");
+    sb.git_in(&mate, &["add", "k.txt"]);
+    let out = hooked_git(&sb, &mate, &["commit", "-q", "-m", "key"]);
+    assert_eq!(code(&out), 1, "{}", stderr(&out));
+
+    // The person who installed keeps failing closed when the recorded binary is gone.
+    let record = sb.repo().join(".git/keywarden/hook-binary");
+    assert!(record.is_file());
+    std::fs::write(
+        &record,
+        sb.root()
+            .join("gone/keywarden")
+            .to_string_lossy()
+            .as_bytes(),
+    )
+    .expect("write");
+    sb.write("b.txt", "b\n");
+    sb.git(&["add", "b.txt"]);
+    let out = sb
+        .git_cmd_in(&sb.repo())
+        .env("PATH", path_without_keywarden())
+        .args(["commit", "-q", "-m", "x"])
+        .output()
+        .expect("git");
+    assert_eq!(code(&out), 1, "fails closed: {}", stderr(&out));
+    assert!(
+        stderr(&out).contains("keywarden is neither on PATH nor at"),
+        "{}",
+        stderr(&out)
+    );
+    // Uninstall takes the record away too.
+    sb.run(["uninstall"]).success();
+    assert!(!record.exists());
+}
+
+#[test]
+fn hooks_dir_inside_the_work_tree_gets_a_shim_without_machine_path() {
+    let sb = Sandbox::new();
+    // The team's own committed hook, in a committed hooks directory.
+    sb.write(
+        ".githooks/pre-commit",
+        "#!/bin/sh\necho team check >> team.log\nexit ${TEAM_EXIT:-0}\n",
+    );
+    make_executable(&sb.path(".githooks/pre-commit"));
+    sb.write(".gitignore", "team.log\n");
+    sb.commit_all("team hooks");
+    sb.git(&["config", "core.hooksPath", ".githooks"]);
+    install(&sb);
+    let shim = sb.read(".githooks/pre-commit");
+    assert!(
+        !shim.contains(&*sb.root().to_string_lossy()),
+        "no machine path: {shim}"
+    );
+    assert_eq!(code(&commit(&sb, &[])), 1, "nothing staged: git refuses");
+    sb.git(&["add", ".githooks"]);
+    assert_eq!(code(&commit(&sb, &[])), 0);
+
+    let mate = sb.root().join("mate");
+    sb.git_in(
+        sb.root(),
+        &["clone", "-q", &sb.repo().to_string_lossy(), "mate"],
+    );
+    sb.git_in(&mate, &["config", "core.hooksPath", ".githooks"]);
+    std::fs::write(mate.join("a.txt"), "a\n").expect("write");
+    sb.git_in(&mate, &["add", "a.txt"]);
+    let teammate = |exit: &str| {
+        sb.git_cmd_in(&mate)
+            .env("PATH", path_without_keywarden())
+            .env("TEAM_EXIT", exit)
+            .args(["commit", "-q", "-m", "teammate"])
+            .output()
+            .expect("git")
+    };
+    // Without keywarden the team's hook still runs, and its failure still counts.
+    let out = teammate("1");
+    assert_eq!(code(&out), 1, "{}", stderr(&out));
+    assert!(stderr(&out).contains("keywarden: not installed"));
+    let out = teammate("0");
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(
+        std::fs::read_to_string(mate.join("team.log")).expect("log"),
+        "team check\nteam check\n"
+    );
+}
+
+#[test]
+fn status_tells_a_staged_env_file_from_a_committed_one() {
+    let sb = Sandbox::new();
+    sb.commit_all("initial");
+    sb.write(".env", "A=1\n");
+    sb.git(&["add", "-f", ".env"]);
+    let text = sb.run(["status"]).success().stdout();
+    assert!(
+        text.contains(
+            "staged env files: ✗ .env (staged, not committed: `git rm --cached .env` keeps it out)"
+        ),
+        "{text}"
+    );
+    assert!(!text.contains("in history"), "{text}");
+    assert!(!text.contains("tracked env files"), "{text}");
+    let command = text
+        .split("staged, not committed: `")
+        .nth(1)
+        .and_then(|rest| rest.split('`').next())
+        .expect("a command in backticks")
+        .to_string();
+    crate::support::githooks::run_printed(&sb, &sb.repo(), &command);
+    let text = sb.run(["status"]).success().stdout();
+    assert!(text.contains("tracked env files: ✓ none"), "{text}");
+    assert!(sb.path(".env").is_file());
+
+    // install says the same.
+    sb.git(&["add", "-f", ".env"]);
+    let out = install(&sb);
+    assert!(
+        out.contains("env files are staged, not committed: .env"),
+        "{out}"
+    );
+    assert!(
+        out.contains("`git rm --cached .env` keeps them out"),
+        "{out}"
+    );
+    assert!(!out.contains("already in history"), "{out}");
+}
+
+#[test]
+fn status_lists_the_registrys_keys_with_their_ages() {
+    let sb = Sandbox::new();
+    sb.commit_all("initial");
+    sb.run(["status"]).success().stdout_has("registry: no keys");
+    sb.run(["keys", "add", "gh", "--provider", "github", "--no-verify"])
+        .stdin(keys::github_pat())
+        .env("KEYWARDEN_NOW", "2026-01-01T00:00:00Z")
+        .success();
+    sb.run(["status"])
+        .env("KEYWARDEN_NOW", "2026-03-02T00:00:00Z")
+        .success()
+        .stdout_has("registry: 1 key\n")
+        .stdout_has("  gh  GitHub  ")
+        .stdout_has("60 days old (since 2026-01-01)");
+}
+
+#[test]
+fn pre_commit_checks_files_that_look_binary_and_files_over_the_scan_limit() {
+    let sb = Sandbox::new();
+    sb.commit_all("initial");
+    install(&sb);
+    let key = keys::github_pat();
+    // A text file with one stray NUL byte looks binary to git.
+    sb.write("notes.txt", format!("intro\0\nGITHUB_TOKEN={key}\n"));
+    sb.git(&["add", "notes.txt"]);
+    let out = commit(&sb, &[]);
+    assert_eq!(code(&out), 1, "{}", stderr(&out));
+    assert!(stderr(&out).contains("notes.txt:2:14"), "{}", stderr(&out));
+    sb.git(&["rm", "-q", "--cached", "notes.txt"]);
+
+    // Over scan.max_file_size (10 MiB by default): the hooks read it all the same.
+    let mut big = "x".repeat(11 * 1024 * 1024);
+    big.push_str(&format!("\nGITHUB_TOKEN={key}\n"));
+    sb.write("big.txt", &big);
+    sb.git(&["add", "big.txt"]);
+    let out = commit(&sb, &[]);
+    assert_eq!(code(&out), 1, "{}", stderr(&out));
+    assert!(stderr(&out).contains("big.txt:2:14"), "{}", stderr(&out));
+    sb.git(&["rm", "-q", "--cached", "big.txt"]);
+
+    // Over the hooks' own limit (100 MiB, the most GitHub accepts): named, not silent.
+    sb.write("huge.bin", vec![0u8; 101 * 1024 * 1024]);
+    sb.git(&["add", "huge.bin"]);
+    let out = commit(&sb, &[]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains(
+            "! keywarden: not checked for keys: huge.bin (101.0 MiB over the 100.0 MiB limit)"
+        ),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn install_and_uninstall_never_leave_a_commit_without_its_checks() {
+    use std::os::unix::fs::PermissionsExt;
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+    const COMMITS: usize = 60;
+    let sb = Sandbox::new();
+    sb.commit_all("initial");
+    let hook = sb.repo().join(".git/hooks/pre-commit");
+    // The team's own check, which rejects every commit of this test.
+    std::fs::write(&hook, "#!/bin/sh\nexit 1\n").expect("write");
+    make_executable(&hook);
+    let done = AtomicBool::new(false);
+    let tries = AtomicUsize::new(0);
+    let (gaps, passed) = std::thread::scope(|scope| {
+        // At every moment git must find an executable pre-commit.
+        let watcher = scope.spawn(|| {
+            let mut gaps = 0;
+            while !done.load(Ordering::Relaxed) {
+                let ok = std::fs::metadata(&hook)
+                    .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0);
+                if !ok {
+                    gaps += 1;
+                }
+                std::thread::yield_now();
+            }
+            gaps
+        });
+        // Commits, alternately with a staged key and without: none may pass.
+        let committer = scope.spawn(|| {
+            let mut passed = 0;
+            while !done.load(Ordering::Relaxed) {
+                let n = tries.fetch_add(1, Ordering::Relaxed);
+                if n.is_multiple_of(2) {
+                    sb.write("k.txt", keys::github_pat());
+                } else {
+                    sb.write("k.txt", format!("clean {n}\n"));
+                }
+                sb.git(&["add", "k.txt"]);
+                if code(&commit(&sb, &[])) == 0 {
+                    passed += 1;
+                }
+            }
+            passed
+        });
+        while tries.load(Ordering::Relaxed) < COMMITS {
+            sb.run(["install", "--yes", "--no-env-example"]).success();
+            sb.run(["uninstall"]).success();
+        }
+        done.store(true, Ordering::Relaxed);
+        (
+            watcher.join().expect("watcher"),
+            committer.join().expect("committer"),
+        )
+    });
+    assert_eq!(gaps, 0, "moments without a pre-commit hook");
+    assert_eq!(passed, 0, "commits that went through without their checks");
+    assert_eq!(
+        std::fs::read_to_string(&hook).expect("hook"),
+        "#!/bin/sh\nexit 1\n"
+    );
 }

@@ -3,6 +3,7 @@
 mod support;
 
 mod accuracy;
+mod advice;
 mod context;
 mod envfiles;
 mod hooks;

@@ -47,7 +47,7 @@ fn default_dir() -> Result<PathBuf, HooksError> {
         .filter(|v| !v.is_empty())
         .map(PathBuf::from)
         .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".config")))
-        .ok_or_else(|| HooksError::Config("neither XDG_CONFIG_HOME nor HOME is set".into()))?;
+        .ok_or(HooksError::NoConfigHome)?;
     Ok(config_home.join("keywarden").join("hooks"))
 }
 

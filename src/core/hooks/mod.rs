@@ -1,15 +1,17 @@
 //! The git hooks keywarden installs: which hooks exist, where git looks for them in every
 //! repository layout (plain, `core.hooksPath` absolute or relative, linked worktrees, bare
-//! repositories, submodules, Husky v9), the shim text, and installing or removing shims
-//! without ever clobbering a hook that was there first (it is chained and put back).
+//! repositories, submodules, Husky v9), whether those files may be committed, the shim
+//! text, installing or removing shims without ever clobbering a hook that was there first
+//! (it is chained and put back), and what git tells a running hook (`invocation`).
 
 mod global;
+pub mod invocation;
 mod shims;
 
 pub use global::{global_hooks_dir, GlobalSetup};
 pub use shims::{
-    chained_path, inspect, install_hook, is_keywarden_shim, uninstall_hook, HookState,
-    InstallAction, UninstallAction,
+    chained_path, inspect, install_hook, is_keywarden_shim, remove_binary_record, uninstall_hook,
+    write_binary_record, HookState, InstallAction, UninstallAction,
 };
 
 use crate::core::git::GitError;
@@ -20,14 +22,21 @@ use thiserror::Error;
 
 #[derive(Debug, Error)]
 pub enum HooksError {
-    #[error("cannot read the git configuration: {0}")]
-    Config(String),
-    #[error("{path}: {message}")]
-    Io { path: PathBuf, message: String },
+    #[error("cannot read the git configuration")]
+    Config(#[source] git2::Error),
+    #[error("neither XDG_CONFIG_HOME nor HOME is set, so there is no place for the global hooks")]
+    NoConfigHome,
+    #[error("{}", path.display())]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
     #[error(transparent)]
     Write(#[from] TxnError),
-    #[error("{path} already exists and is not a keywarden shim; move it away and re-run")]
+    #[error("{} already exists and is not a keywarden shim; move it away and re-run", path.display())]
     ChainSlotTaken { path: PathBuf },
+    /// git ran and refused; `message` is what it said.
     #[error("`git {args}` failed: {message}")]
     GitCommand { args: String, message: String },
     #[error(transparent)]
@@ -37,10 +46,10 @@ pub enum HooksError {
 }
 
 impl HooksError {
-    pub(crate) fn io(path: &Path, err: std::io::Error) -> Self {
+    pub(crate) fn io(path: &Path, source: std::io::Error) -> Self {
         HooksError::Io {
             path: path.to_path_buf(),
-            message: err.to_string(),
+            source,
         }
     }
 }
@@ -103,9 +112,22 @@ pub struct HooksLocation {
     /// The directory git runs hooks from (`git rev-parse --git-path hooks`).
     pub dir: PathBuf,
     pub layout: Layout,
+    /// The hook files are inside the work tree (Husky's scripts, a `core.hooksPath` such
+    /// as `.githooks`), so they may be committed and run on other people's machines: they
+    /// must name no path on this one.
+    pub shared: bool,
 }
 
 impl HooksLocation {
+    /// The global hooks directory (`install --global`): the user's own.
+    pub fn global(dir: PathBuf) -> Self {
+        HooksLocation {
+            layout: Layout::HooksPath(dir.to_string_lossy().into_owned()),
+            dir,
+            shared: false,
+        }
+    }
+
     /// The file keywarden adds `hook` to.
     pub fn target(&self, hook: HookName) -> PathBuf {
         match &self.layout {
@@ -131,9 +153,7 @@ impl HooksLocation {
 /// working tree, or to the git dir when bare; `~` expanded), else `<common dir>/hooks`, so
 /// that linked worktrees and submodules find the hooks of the repository they belong to.
 pub fn resolve(repo: &Repository) -> Result<HooksLocation, HooksError> {
-    let config = repo
-        .config()
-        .map_err(|e| HooksError::Config(e.message().to_string()))?;
+    let config = repo.config().map_err(HooksError::Config)?;
     let configured = match config.get_string("core.hooksPath") {
         Ok(value) if !value.trim().is_empty() => Some(value),
         _ => None,
@@ -142,6 +162,7 @@ pub fn resolve(repo: &Repository) -> Result<HooksLocation, HooksError> {
         return Ok(HooksLocation {
             dir: repo.commondir().join("hooks"),
             layout: Layout::Default,
+            shared: false,
         });
     };
     let dir = expand_hooks_path(repo, &value);
@@ -157,7 +178,25 @@ pub fn resolve(repo: &Repository) -> Result<HooksLocation, HooksError> {
     } else {
         Layout::HooksPath(value)
     };
-    Ok(HooksLocation { dir, layout })
+    let shared = matches!(layout, Layout::Husky { .. }) || in_work_tree(repo, &dir);
+    Ok(HooksLocation {
+        dir,
+        layout,
+        shared,
+    })
+}
+
+/// Whether `dir` lies inside `repo`'s work tree (and not inside its git dir).
+fn in_work_tree(repo: &Repository, dir: &Path) -> bool {
+    let Some(workdir) = repo.workdir() else {
+        return false;
+    };
+    let workdir = normalize(workdir);
+    let dir = normalize(dir);
+    let under_git_dir = [repo.path(), repo.commondir()]
+        .iter()
+        .any(|git_dir| dir.starts_with(normalize(git_dir)));
+    dir.starts_with(&workdir) && !under_git_dir
 }
 
 fn expand_hooks_path(repo: &Repository, value: &str) -> PathBuf {

@@ -1,21 +1,38 @@
 //! Adding keywarden to one hook file and taking it out again. A plain hooks directory gets
-//! a shim (`hooks/shim.sh`); a hook that was there first is renamed to
+//! a shim (`hooks/shim.sh`); a hook that was there first is kept as
 //! `<name>.keywarden-chained` and run by `keywarden hook`, so it keeps working and its exit
 //! code still counts. Husky's `.husky/<name>` scripts belong to the team and are committed,
-//! so they get a marked block (`hooks/husky-block.sh`) instead of being replaced. Both
-//! begin with `hooks/find-keywarden.sh`.
+//! so they get a marked block (`hooks/husky-block.sh`) instead of being replaced.
+//!
+//! Both begin by finding the binary. A hook file nobody else sees (`.git/hooks`, a global
+//! hooks directory) records the installer's absolute path and fails closed without it
+//! (`hooks/find-keywarden.sh`). A file that may be committed — Husky's scripts, a
+//! `core.hooksPath` inside the work tree — names no path on this machine
+//! (`hooks/find-keywarden-shared.sh`): keywarden comes from `PATH`, or from the binary this
+//! clone recorded under its git dir (`keywarden/hook-binary`, so the installer still fails
+//! closed), and a teammate's clone without keywarden is told once and let through.
+//!
+//! Swaps never leave a moment without a hook: a hook being chained is first given its
+//! second name and only then replaced by the shim in one rename; uninstall renames a copy
+//! of it back over the shim and only then removes the chained name.
 
 use super::{HookName, HooksError, HooksLocation, Txn};
 use std::path::{Path, PathBuf};
 
 const SHIM: &str = include_str!("../../../hooks/shim.sh");
 const HUSKY_BLOCK: &str = include_str!("../../../hooks/husky-block.sh");
-/// Both of the above start by finding the binary (PATH, then the recorded path) or
-/// failing closed.
+/// Finding the binary in a hook file only this machine has: PATH, then the recorded path,
+/// or failing closed.
 const FIND_KEYWARDEN: &str = include_str!("../../../hooks/find-keywarden.sh");
+/// Finding it in a hook file that may be committed: PATH, then this clone's record.
+const FIND_KEYWARDEN_SHARED: &str = include_str!("../../../hooks/find-keywarden-shared.sh");
+/// What both say and do when the binary they expect is gone.
+const KEYWARDEN_MISSING: &str = include_str!("../../../hooks/keywarden-missing.sh");
 /// The line that marks a file as a keywarden shim.
 const SHIM_MARKER: &str = "# keywarden-shim: ";
 const CHAINED_SUFFIX: &str = ".keywarden-chained";
+/// Under the common git dir: the binary a shared hook falls back to in this clone.
+const BINARY_RECORD: &str = "keywarden/hook-binary";
 
 /// What install did to one hook.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -70,11 +87,51 @@ fn sh_quote_inner(path: &Path) -> String {
     path.to_string_lossy().replace('\'', r"'\''")
 }
 
-fn render(template: &str, hook: HookName, keywarden: &Path) -> String {
+/// `template` for `hook`; a shared hook file gets no machine path.
+fn render(template: &str, hook: HookName, keywarden: &Path, shared: bool) -> String {
+    let finder = if shared {
+        FIND_KEYWARDEN_SHARED
+    } else {
+        FIND_KEYWARDEN
+    };
     template
-        .replace("@FIND_KEYWARDEN@\n", FIND_KEYWARDEN)
+        .replace("@FIND_KEYWARDEN@\n", finder)
+        .replace("@KEYWARDEN_MISSING@\n", KEYWARDEN_MISSING)
         .replace("@HOOK@", hook.as_str())
         .replace("@KEYWARDEN@", &sh_quote_inner(keywarden))
+}
+
+/// Where a clone records the binary its shared hooks fall back to.
+fn binary_record(common_dir: &Path) -> PathBuf {
+    common_dir.join(BINARY_RECORD)
+}
+
+/// Records `keywarden` as this clone's binary for shared hook files.
+pub fn write_binary_record(
+    txn: &mut Txn,
+    common_dir: &Path,
+    keywarden: &Path,
+) -> Result<(), HooksError> {
+    let record = binary_record(common_dir);
+    if let Some(parent) = record.parent() {
+        txn.create_dir_all(parent)?;
+    }
+    let text = keywarden.to_string_lossy();
+    if read_optional(&record)?.is_some_and(|b| b == text.as_bytes()) {
+        return Ok(());
+    }
+    txn.write(&record, text.as_bytes(), 0o644)?;
+    Ok(())
+}
+
+/// Removes this clone's binary record; whether there was one.
+pub fn remove_binary_record(txn: &mut Txn, common_dir: &Path) -> Result<bool, HooksError> {
+    let record = binary_record(common_dir);
+    if read_optional(&record)?.is_none() {
+        return Ok(false);
+    }
+    txn.remove(&record)?;
+    Ok(true)
 }
 
 fn block_markers(hook: HookName) -> (String, String) {
@@ -107,6 +164,16 @@ fn strip_block(text: &str, hook: HookName) -> (String, bool) {
     (out, found)
 }
 
+/// Whether `a` and `b` are two names of one file (the hard link install and uninstall
+/// make while they swap a hook).
+fn same_file(a: &Path, b: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    match (std::fs::metadata(a), std::fs::metadata(b)) {
+        (Ok(a), Ok(b)) => a.dev() == b.dev() && a.ino() == b.ino(),
+        _ => false,
+    }
+}
+
 fn read_optional(path: &Path) -> Result<Option<Vec<u8>>, HooksError> {
     match std::fs::read(path) {
         Ok(bytes) => Ok(Some(bytes)),
@@ -115,8 +182,8 @@ fn read_optional(path: &Path) -> Result<Option<Vec<u8>>, HooksError> {
     }
 }
 
-/// Adds keywarden to `hook` at `location`; `keywarden` is the binary path the shim falls
-/// back to when keywarden is not on PATH.
+/// Adds keywarden to `hook` at `location`; `keywarden` is the binary path a hook file only
+/// this machine sees falls back to when keywarden is not on PATH.
 pub fn install_hook(
     txn: &mut Txn,
     location: &HooksLocation,
@@ -129,7 +196,7 @@ pub fn install_hook(
     }
     let existing = read_optional(&target)?;
     if location.is_husky() {
-        let block = render(HUSKY_BLOCK, hook, keywarden);
+        let block = render(HUSKY_BLOCK, hook, keywarden, true);
         return Ok(match existing {
             None => {
                 txn.write(&target, block.as_bytes(), 0o755)?;
@@ -152,7 +219,7 @@ pub fn install_hook(
             }
         });
     }
-    let shim = render(SHIM, hook, keywarden);
+    let shim = render(SHIM, hook, keywarden, location.shared);
     match existing {
         None => {
             txn.write(&target, shim.as_bytes(), 0o755)?;
@@ -168,10 +235,15 @@ pub fn install_hook(
         }
         Some(_) => {
             let chained = chained_path(&target);
-            if chained.exists() {
+            if same_file(&target, &chained) {
+                // An install that was stopped after keeping the hook under its second name.
+            } else if chained.exists() {
                 return Err(HooksError::ChainSlotTaken { path: chained });
+            } else {
+                // The hook gets its chained name first, so that `pre-commit` is the user's
+                // hook until the rename below makes it the shim.
+                txn.keep_copy(&target, &chained)?;
             }
-            txn.rename(&target, &chained)?;
             txn.write(&target, shim.as_bytes(), 0o755)?;
             Ok(InstallAction::Chained { chained })
         }
@@ -235,12 +307,19 @@ pub fn uninstall_hook(
         }
         return Ok(UninstallAction::RemovedFromScript);
     }
+    let chained = chained_path(&target);
     if !is_keywarden_shim(&bytes) {
+        // An uninstall that was stopped after putting the hook back: drop its second name.
+        if same_file(&target, &chained) {
+            txn.remove(&chained)?;
+            return Ok(UninstallAction::Restored);
+        }
         return Ok(UninstallAction::NotInstalled);
     }
-    let chained = chained_path(&target);
     if chained.exists() {
-        txn.rename(&chained, &target)?;
+        // A shim that is running right now still finds the chained hook at its name.
+        txn.replace_with_copy(&chained, &target)?;
+        txn.remove(&chained)?;
         Ok(UninstallAction::Restored)
     } else {
         txn.remove(&target)?;
@@ -269,19 +348,46 @@ pub fn inspect(location: &HooksLocation, hook: HookName) -> Result<HookState, Ho
 mod tests {
     use super::*;
 
+    fn has_placeholder(text: &str) -> bool {
+        [
+            "@HOOK@",
+            "@KEYWARDEN@",
+            "@FIND_KEYWARDEN@",
+            "@KEYWARDEN_MISSING@",
+        ]
+        .iter()
+        .any(|p| text.contains(p))
+    }
+
     #[test]
     fn shim_records_a_quoted_path() {
-        let shim = render(SHIM, HookName::PrePush, Path::new("/opt/it's/keywarden"));
-        assert!(shim.contains(r"keywarden_recorded='/opt/it'\''s/keywarden'"));
+        let shim = render(
+            SHIM,
+            HookName::PrePush,
+            Path::new("/opt/it's/keywarden"),
+            false,
+        );
+        assert!(shim.contains(r"keywarden_bin='/opt/it'\''s/keywarden'"));
         assert!(shim.contains("hook pre-push \"$@\""));
         assert!(is_keywarden_shim(shim.as_bytes()));
-        assert!(!shim.contains("@HOOK@") && !shim.contains("@KEYWARDEN@"));
+        assert!(!has_placeholder(&shim), "{shim}");
+    }
+
+    #[test]
+    fn shared_hook_files_name_no_machine_path() {
+        let machine = Path::new("/home/me/src/keywarden/target/release/keywarden");
+        for template in [SHIM, HUSKY_BLOCK] {
+            let text = render(template, HookName::PreCommit, machine, true);
+            assert!(!text.contains("/home/me"), "{text}");
+            assert!(text.contains("keywarden/hook-binary"), "{text}");
+            assert!(!has_placeholder(&text), "{text}");
+        }
     }
 
     #[test]
     fn husky_block_goes_after_the_shebang_and_comes_out_cleanly() {
         let script = "#!/bin/sh\r\nnpm test\r\n";
-        let block = render(HUSKY_BLOCK, HookName::PreCommit, Path::new("/k"));
+        let block = render(HUSKY_BLOCK, HookName::PreCommit, Path::new("/k"), true);
         let with = insert_block(script, &block);
         assert!(with.starts_with("#!/bin/sh\r\n# >>> keywarden pre-commit >>>"));
         assert!(with.ends_with("npm test\r\n"));

@@ -6,6 +6,7 @@
 
 #![allow(dead_code)]
 
+pub mod githooks;
 pub mod keys;
 pub mod mock_server;
 pub mod run;
@@ -187,7 +188,12 @@ impl Sandbox {
 
     /// A sealed `git` command in `dir`.
     pub fn git_cmd_in(&self, dir: &Path) -> std::process::Command {
-        let mut cmd = std::process::Command::new("git");
+        self.command_in("git", dir)
+    }
+
+    /// A sealed `program` command in `dir`.
+    pub fn command_in(&self, program: &str, dir: &Path) -> std::process::Command {
+        let mut cmd = std::process::Command::new(program);
         self.seal(&mut cmd);
         cmd.current_dir(dir);
         cmd
