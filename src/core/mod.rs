@@ -1,6 +1,7 @@
 //! The core: secrets, rules, the scan engine, git access, configuration, providers and
 //! the key registry. It never imports `cli`, `commands`, `ops` or `output`.
 
+pub mod ci;
 pub mod clock;
 pub mod config;
 pub mod entropy;

@@ -4,6 +4,7 @@
 
 use super::human::short;
 use super::style::Style;
+use super::text::plural;
 use crate::core::scan::Finding;
 use std::io::Write;
 
@@ -39,10 +40,6 @@ pub fn provider_name(id: &str) -> &str {
         "generic" => "unknown provider",
         other => other,
     }
-}
-
-fn plural(n: usize, one: &str, many: &str) -> String {
-    format!("{n} {}", if n == 1 { one } else { many })
 }
 
 fn finding_lines(finding: &Finding, style: &Style, out: &mut dyn Write) -> std::io::Result<()> {
@@ -241,6 +238,7 @@ mod tests {
             description: Arc::from("GitHub personal access token (classic)"),
             path: Some("deploy.sh".into()),
             commit: None,
+            ref_name: None,
             line: 3,
             column: 9,
             span: (0, 0),

@@ -14,8 +14,8 @@ pub mod staged_tree;
 pub mod tracked;
 
 pub use objects::{
-    history_inventory, range_changes, read_blobs, read_blobs_parallel, staged_changes, BlobRead,
-    BlobRef, Change, ChangeKind, Inventory, MessageRef,
+    history_inventory, range_changes, read_blobs, read_blobs_parallel, ref_tips, staged_changes,
+    BlobRead, BlobRef, Change, ChangeKind, Inventory, MessageRef, RefTip,
 };
 
 use git2::{Repository, RepositoryOpenFlags};

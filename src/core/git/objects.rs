@@ -62,7 +62,8 @@ impl BlobBatcher<'_> {
 /// attributed to the oldest commit (in topological order) and path holding it; and every
 /// commit and annotated tag message. With `all_objects`, also every other object in the
 /// object database: dangling blobs (no commit, no path) and unreachable commits and tags.
-/// Blobs go to `on_blobs` in batches while the walk runs.
+/// Blobs go to `on_blobs` in batches while the walk runs. A tip that cannot be read (its
+/// object is missing or corrupt) is an error naming the ref.
 pub fn history_inventory(
     repo: &Repository,
     all_objects: bool,
@@ -83,28 +84,27 @@ pub fn history_inventory(
     let mut seen_blobs: HashSet<Oid> = HashSet::new();
     let mut seen_tags: HashSet<Oid> = HashSet::new();
     let mut loose_trees: Vec<Oid> = Vec::new();
-    let refs = repo
-        .references()
-        .map_err(|e| GitError::other("cannot list refs", e))?;
-    let mut starts = Vec::new();
-    for reference in refs.flatten() {
-        if let Some(target) = reference.resolve().ok().and_then(|r| r.target()) {
-            starts.push(target);
-        }
-        if reference.name() == Some("refs/stash") {
-            if let Ok(reflog) = repo.reflog("refs/stash") {
-                starts.extend(reflog.iter().map(|entry| entry.id_new()));
-            }
+    // Every tip must be readable: a ref whose commit is gone (or sits in a truncated pack)
+    // hides all the history behind it, and a scan that skipped it would call that history
+    // clean.
+    let mut starts: Vec<(String, Oid)> = ref_tips(repo)?
+        .into_iter()
+        .filter_map(|tip| Some((tip.name, tip.target?)))
+        .collect();
+    if let Ok(reflog) = repo.reflog("refs/stash") {
+        for (index, entry) in reflog.iter().enumerate() {
+            starts.push((format!("stash@{{{index}}}"), entry.id_new()));
         }
     }
     if let Ok(head) = repo.head() {
-        starts.extend(head.target());
+        if let Some(target) = head.target() {
+            starts.push(("HEAD".to_string(), target));
+        }
     }
-    for start in starts {
-        let Ok(object) = repo.find_object(start, None) else {
-            continue;
-        };
-        let mut object = object;
+    for (name, start) in starts {
+        let mut object = repo
+            .find_object(start, None)
+            .map_err(|e| missing_tip(start, &name, e))?;
         // Peel tags, scanning each tag's message on the way.
         while object.kind() == Some(ObjectType::Tag) {
             let tag = object.as_tag().expect("kind checked").clone();
@@ -114,10 +114,9 @@ pub fn history_inventory(
                     message: tag.message_bytes().unwrap_or_default().to_vec(),
                 });
             }
-            match tag.target() {
-                Ok(target) => object = target,
-                Err(_) => break,
-            }
+            object = tag
+                .target()
+                .map_err(|e| missing_tip(tag.target_id(), &name, e))?;
         }
         match object.kind() {
             Some(ObjectType::Commit) => walk
@@ -171,6 +170,38 @@ pub fn history_inventory(
     blobs.flush();
     inventory.blobs = blobs.total;
     Ok(inventory)
+}
+
+/// A ref and the object it points to: `None` for a symbolic ref whose target does not
+/// exist (git ignores those too). The name can hold anything, a key included: show it
+/// only through a redaction.
+#[derive(Debug, Clone)]
+pub struct RefTip {
+    pub name: String,
+    pub target: Option<Oid>,
+}
+
+/// Every ref (branches, tags, remote-tracking refs, notes, the stash, anything else under
+/// `refs/`), in git's order. An unreadable ref is an error, not a ref left out.
+pub fn ref_tips(repo: &Repository) -> Result<Vec<RefTip>, GitError> {
+    let refs = repo
+        .references()
+        .map_err(|e| GitError::other("cannot list refs", e))?;
+    let mut tips = Vec::new();
+    for reference in refs {
+        let reference = reference.map_err(|e| GitError::other("cannot read a ref", e))?;
+        let name = String::from_utf8_lossy(reference.name_bytes()).into_owned();
+        let target = reference.resolve().ok().and_then(|r| r.target());
+        tips.push(RefTip { name, target });
+    }
+    Ok(tips)
+}
+
+fn missing_tip(oid: Oid, name: &str, err: git2::Error) -> GitError {
+    GitError::Corrupt {
+        oid: oid.to_string(),
+        message: format!("{name} points to it ({})", err.message()),
+    }
 }
 
 fn collect_tree(
