@@ -5,15 +5,18 @@
 use crate::cli::Cli;
 use clap::CommandFactory;
 
-/// What a newcomer runs, in order.
+/// What a newcomer runs, in order. Comments stand above their command so that every line
+/// stays short enough for a terminal and for `man`, which reflows long lines.
 const START_HERE: &str = "\
 Start here:
-  keywarden -C ~/my-app install     protect a repository: git hooks that block keys and .env files
+  # 1. protect a repository: git hooks that block keys and .env files
+  keywarden -C ~/my-app install
+  # 2. look for keys already in its history (every branch and tag)
   keywarden -C ~/my-app scan --history
-                                    look for keys already in its history (every branch and tag)
-  keywarden -C ~/my-app status      check what is protected
+  # 3. see what is protected
+  keywarden -C ~/my-app status
 
-`keywarden COMMAND --help` shows each command's examples.";
+Each command's --help shows examples.";
 
 /// Examples per command: each line is typed exactly as shown (a test parses every one).
 const EXAMPLES: &[(&str, &str)] = &[
@@ -21,32 +24,40 @@ const EXAMPLES: &[(&str, &str)] = &[
         "scan",
         "\
 Examples:
-  keywarden scan                              the working tree (respects .gitignore)
-  keywarden scan src config.yaml              only these files and directories
-  keywarden scan --staged                     what the next commit would record
-  keywarden scan --history ~/my-app           every commit, message and ref name of a repository
-  keywarden scan --range origin/main..HEAD    what these commits introduced
-  keywarden scan --ci --format sarif --output keywarden.sarif
-                                              in GitHub Actions or GitLab CI: what the push or pull request brings
-  keywarden scan --history --format gitlab --output gl-secret-detection-report.json
+  # the working tree (respects .gitignore), or only some files
+  keywarden scan
+  keywarden scan src config.yaml
+  # what the next commit would record
+  keywarden scan --staged
+  # every commit, message and ref name of a repository
+  keywarden scan --history ~/my-app
+  # what these commits introduced
+  keywarden scan --range origin/main..HEAD
+  # in GitHub Actions or GitLab CI: what the push or pull request brings
+  keywarden scan --ci --format sarif -o keywarden.sarif
+  keywarden scan --ci --format gitlab -o gl-secret-detection-report.json
+  # accept today's findings; later scans report only new ones
   keywarden scan --write-baseline .keywarden-baseline.json
-                                              accept today's findings; later scans report new ones
   keywarden scan --baseline .keywarden-baseline.json",
     ),
     (
         "install",
         "\
 Examples:
-  keywarden install                 in a repository: hooks and .gitignore (asks before changing .gitignore)
+  # in a repository: hooks, and .gitignore (asks before changing it)
+  keywarden install
   keywarden -C ~/my-app install --yes
-  keywarden install --untrack       also take tracked .env files out of the index (the files stay)
-  keywarden install --global        every repository of this user (git's core.hooksPath)",
+  # also take tracked .env files out of the index (the files stay)
+  keywarden install --untrack
+  # every repository of this user (git's core.hooksPath)
+  keywarden install --global",
     ),
     (
         "uninstall",
         "\
 Examples:
-  keywarden uninstall               remove the hooks install added; chained hooks come back
+  # remove the hooks install added; chained hooks come back
+  keywarden uninstall
   keywarden uninstall --global",
     ),
     (
@@ -60,16 +71,18 @@ Examples:
         "hook",
         "\
 Examples (git runs these through the installed hooks):
-  keywarden hook pre-commit         by hand: check what is staged, as the hook would",
+  # by hand: check what is staged, as the hook would
+  keywarden hook pre-commit",
     ),
     (
         "purge",
         "\
 Examples:
+  # paste the key (hidden input), see what would change
   keywarden purge --secret-stdin --dry-run
-                                    paste the key (hidden), see what would change
+  # rewrite every branch and tag, then force-push them
   keywarden purge --secret-stdin --push origin
-                                    rewrite every branch and tag, then force-push them
+  # drop every .env file from every commit
   keywarden purge --delete-path '**/.env' --dry-run
   keywarden purge --secrets-file leaked.txt --include-remotes",
     ),
@@ -77,8 +90,8 @@ Examples:
         "keys",
         "\
 Examples:
+  # paste the key at the hidden prompt; it goes to the OS keyring
   keywarden keys add openai-prod --provider openai
-                                    paste the key at the hidden prompt; it goes to the OS keyring
   keywarden keys list
   keywarden keys revoke openai-prod
   keywarden keys forget openai-prod",
@@ -87,15 +100,19 @@ Examples:
         "run",
         "\
 Examples:
-  keywarden run -- python app.py    the registered keys in the environment (OPENAI_API_KEY, …)
+  # the registered keys in the environment (OPENAI_API_KEY, ...)
+  keywarden run -- python app.py
   keywarden run --only openai-prod -- npm start",
     ),
     (
         "completions",
         "\
 Examples:
-  keywarden completions bash > ~/.local/share/bash-completion/completions/keywarden
+  # bash: in ~/.bashrc
+  source <(keywarden completions bash)
+  # zsh: into a directory of $fpath
   keywarden completions zsh > ~/.zfunc/_keywarden
+  # fish
   keywarden completions fish > ~/.config/fish/completions/keywarden.fish",
     ),
     (
@@ -144,20 +161,21 @@ mod tests {
         words
     }
 
-    /// Every `keywarden …` command the help text shows, without its comment.
+    /// Every `keywarden …` command the help text shows (not in a comment), up to a
+    /// redirect, a pipe or the end of a process substitution.
     fn shown_commands(text: &str) -> Vec<Vec<String>> {
         text.lines()
-            .filter_map(|line| {
-                let start = line.find("keywarden ")?;
-                // `keywarden COMMAND --help` in prose is not an example.
-                if line[..start].ends_with('`') {
-                    return None;
-                }
-                let command = &line[start..];
-                // The comment column starts after a run of spaces; a redirect ends it too.
-                let command = command.split("  ").next().unwrap_or(command);
-                let command = command.split(['>', '|']).next().unwrap_or(command).trim();
-                Some(words(command))
+            .map(str::trim)
+            .filter(|line| !line.starts_with('#'))
+            .filter_map(|line| line.find("keywarden ").map(|start| &line[start..]))
+            .map(|command| {
+                words(
+                    command
+                        .split(['>', '|', ')'])
+                        .next()
+                        .unwrap_or(command)
+                        .trim(),
+                )
             })
             .collect()
     }
@@ -175,6 +193,14 @@ mod tests {
             }
         }
         assert!(checked > 30, "only {checked} examples found");
+    }
+
+    #[test]
+    fn help_lines_fit_a_terminal_and_a_man_page() {
+        let texts = std::iter::once(START_HERE).chain(EXAMPLES.iter().map(|(_, text)| *text));
+        for line in texts.flat_map(str::lines) {
+            assert!(line.chars().count() <= 74, "too long for `man`: {line}");
+        }
     }
 
     #[test]

@@ -3,9 +3,11 @@
 mod support;
 
 mod accuracy;
+mod ci;
 mod context;
 mod hooks;
 mod keys;
 mod providers;
 mod purge;
 mod scan;
+mod shell;

@@ -57,6 +57,16 @@ pub const LEAKY_VARS: &[&str] = &[
     "GIT_COMMON_DIR",
     "OPENAI_API_KEY",
     "OPENAI_ADMIN_KEY",
+    // A test run inside a CI job must not look like that job to `scan --ci`.
+    "GITHUB_ACTIONS",
+    "GITHUB_EVENT_NAME",
+    "GITHUB_EVENT_PATH",
+    "GITHUB_SHA",
+    "GITLAB_CI",
+    "CI_COMMIT_SHA",
+    "CI_COMMIT_BEFORE_SHA",
+    "CI_MERGE_REQUEST_DIFF_BASE_SHA",
+    "CI_PIPELINE_SOURCE",
 ];
 
 impl Sandbox {
