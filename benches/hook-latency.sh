@@ -15,8 +15,8 @@ runs=${RUNS:-50}
 command -v hyperfine >/dev/null || { echo "hyperfine is missing: apt-get install -y hyperfine" >&2; exit 2; }
 [ -d "$history_repo" ] || { echo "$history_repo: no such repository (run make-history-repo.py)" >&2; exit 2; }
 
-cargo build --release --quiet --manifest-path "$here/Cargo.toml"
-kw=$here/target/release/keywarden
+cargo build --profile bench-release --quiet --manifest-path "$here/Cargo.toml"
+kw=$here/target/bench-release/keywarden
 work=$(mktemp -d "${TMPDIR:-/tmp}/keywarden-hook-bench.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 export GIT_CONFIG_NOSYSTEM=1 GIT_CONFIG_GLOBAL=/dev/null HOME=$work/home NO_COLOR=1
@@ -68,7 +68,7 @@ hyperfine --warmup 5 --runs "$runs" -N --export-json "$work/out.json" \
   --command-name "git commit, a pre-commit that does nothing" "git -C $work/big -c core.hooksPath=$work/noop-hooks commit -q -m bench" \
   --command-name "git commit --no-verify" "git -C $work/big commit -q --no-verify -m bench" \
   --command-name "keywarden --version (process start)" "$kw --version" \
-  --command-name "pre-commit shim, $(basename "$history_repo")" "sh -c 'cd $work/big && PATH=$here/target/release:/usr/bin:/bin .git/hooks/pre-commit'" \
+  --command-name "pre-commit shim, $(basename "$history_repo")" "sh -c 'cd $work/big && PATH=$here/target/bench-release:/usr/bin:/bin .git/hooks/pre-commit'" \
   --command-name "keywarden hook pre-commit, $(basename "$history_repo")" "sh -c 'cd $work/big && $kw hook pre-commit'" \
   --command-name "keywarden hook pre-commit, 1-commit repo" "sh -c 'cd $work/small && $kw hook pre-commit'"
 

@@ -11,18 +11,18 @@
 #
 # usage: benches/purge.sh [RUNS]          (default 3)
 # env:   SRC (default /work/bench-data/hist30k), WORK (scratch dir, default
-#        /work/bench-data/purge-bench), KEYWARDEN (default target/release/keywarden),
+#        /work/bench-data/purge-bench), KEYWARDEN (default target/bench-release/keywarden),
 #        FILTER_REPO (default ~/.cache/keywarden-peers/bin/git-filter-repo)
 set -euo pipefail
 runs=${1:-3}
 src=${SRC:-/work/bench-data/hist30k}
 planted=${PLANTED:-$src.planted.jsonl}
 work=${WORK:-/work/bench-data/purge-bench}
-kw=$(realpath "${KEYWARDEN:-target/release/keywarden}")
+kw=$(realpath "${KEYWARDEN:-target/bench-release/keywarden}")
 fr=${FILTER_REPO:-$HOME/.cache/keywarden-peers/bin/git-filter-repo}
 
 [ -d "$src" ] || { echo "missing $src (make-history-repo.py --plant 20)" >&2; exit 2; }
-[ -x "$kw" ] || { echo "missing $kw (cargo build --release)" >&2; exit 2; }
+[ -x "$kw" ] || { echo "missing $kw (cargo build --profile bench-release)" >&2; exit 2; }
 [ -x "$fr" ] || { echo "missing $fr (../shared/bench/setup-peers.sh)" >&2; exit 2; }
 case "$(realpath -m "$work")" in "$(realpath "$src")"*) echo "WORK must not be inside SRC" >&2; exit 2;; esac
 

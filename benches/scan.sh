@@ -16,8 +16,8 @@ peers=$(realpath -m "${PEERS:-${XDG_CACHE_HOME:-$HOME/.cache}/keywarden-peers}")
 mkdir -p "$out"
 
 [ -x /usr/bin/time ] || { apt-get update -qq && apt-get install -y -qq time; }
-cargo build --release -q
-kw=$(realpath target/release/keywarden)
+cargo build --profile bench-release -q
+kw=$(realpath target/bench-release/keywarden)
 bash "$shared/bench/setup-peers.sh" "$peers" >/dev/null
 repo=$(realpath -m "${REPO:-$out/hist30k}")
 if [ ! -d "$repo" ]; then

@@ -7,6 +7,7 @@ mod ci;
 mod context;
 mod hooks;
 mod keys;
+mod pre_commit_framework;
 mod providers;
 mod purge;
 mod scan;
