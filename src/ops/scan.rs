@@ -317,8 +317,15 @@ impl ScanSetup {
         let mut copied = 0;
         for finding in findings {
             let (start, end) = finding.span;
-            // Two rules can match overlapping text: the first one redacts it.
-            if start < copied || !text.is_char_boundary(start) || !text.is_char_boundary(end) {
+            if !text.is_char_boundary(start) || !text.is_char_boundary(end) {
+                continue;
+            }
+            // Two rules can match overlapping text: nothing of the second is shown either.
+            if start < copied {
+                if end > copied {
+                    shown.push('…');
+                    copied = end;
+                }
                 continue;
             }
             shown.push_str(&text[copied..start]);
@@ -603,4 +610,24 @@ pub fn scan_changes(
         failures: results.failures,
         scanned: results.scanned,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::rules::template::{expand, KeyRng};
+
+    #[test]
+    fn redact_keys_hides_every_key_and_keeps_the_rest() {
+        let setup = ScanSetup::new(&Config::default(), &[], &[], None).expect("built-in rules");
+        let mut rng = KeyRng::new(7);
+        let key = expand("ghp_{alnum:36}", &mut rng).expect("template").text;
+        let other = expand("hf_{letters:34}", &mut rng).expect("template").text;
+        let text = format!("refs/heads/fix-{key}/and-{other}");
+        let shown = setup.redact_keys(&text);
+        assert!(!shown.contains(&key) && !shown.contains(&other), "{shown}");
+        assert!(shown.starts_with("refs/heads/fix-ghp_"), "{shown}");
+        assert!(shown.contains("/and-hf_"), "{shown}");
+        assert_eq!(setup.redact_keys("refs/heads/main"), "refs/heads/main");
+    }
 }
