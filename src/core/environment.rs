@@ -76,6 +76,11 @@ const TEXT_VARS: &[&str] = &[
     "KEYWARDEN_POLL_INTERVAL_MS",
     "OPENAI_ADMIN_KEY",
     "NO_COLOR",
+];
+
+/// What GitHub Actions and GitLab CI say about the run, read as text. (Tests remove these,
+/// with `GITHUB_EVENT_PATH`, so that a test run inside a CI job does not look like one.)
+pub const CI_TEXT_VARS: &[&str] = &[
     "GITHUB_ACTIONS",
     "GITHUB_EVENT_NAME",
     "GITHUB_SHA",
@@ -102,7 +107,7 @@ impl Environment {
     /// Reads every variable keywarden uses from this process's environment.
     pub fn capture() -> Self {
         let mut env = Environment::default();
-        for var in TEXT_VARS {
+        for var in TEXT_VARS.iter().chain(CI_TEXT_VARS) {
             if let Ok(value) = std::env::var(var) {
                 env.vars.insert(var, value);
             }

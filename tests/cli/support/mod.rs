@@ -57,16 +57,9 @@ pub const LEAKY_VARS: &[&str] = &[
     "GIT_COMMON_DIR",
     "OPENAI_API_KEY",
     "OPENAI_ADMIN_KEY",
-    // A test run inside a CI job must not look like that job to `scan --ci`.
-    "GITHUB_ACTIONS",
-    "GITHUB_EVENT_NAME",
+    // A test run inside a CI job must not look like that job to `scan --ci` (with the
+    // text variables in `CI_TEXT_VARS`).
     "GITHUB_EVENT_PATH",
-    "GITHUB_SHA",
-    "GITLAB_CI",
-    "CI_COMMIT_SHA",
-    "CI_COMMIT_BEFORE_SHA",
-    "CI_MERGE_REQUEST_DIFF_BASE_SHA",
-    "CI_PIPELINE_SOURCE",
 ];
 
 impl Sandbox {
@@ -102,7 +95,10 @@ impl Sandbox {
     }
 
     fn seal(&self, cmd: &mut std::process::Command) {
-        for var in LEAKY_VARS {
+        for var in LEAKY_VARS
+            .iter()
+            .chain(keywarden::core::environment::CI_TEXT_VARS)
+        {
             cmd.env_remove(var);
         }
         cmd.envs(sealed_env(self.root()));
