@@ -93,6 +93,14 @@ pub fn render(report: &Report<'_>, out: &mut dyn Write, style: &Style) -> std::i
             "{}",
             style.dim("  Not a secret? Add `keywarden:allow` in a comment on its line, or record it with `keywarden scan --write-baseline FILE`."),
         )?;
+        if report.findings.iter().any(|f| f.ref_name.is_some()) {
+            // The full name is never printed, so the commands name no ref.
+            writeln!(
+                out,
+                "{}",
+                style.dim("  A key in a ref's name: revoke it, then rename the branch (`git branch -m`) or re-create the tag under a clean name, and delete the old name on every remote (`git push REMOTE --delete`)."),
+            )?;
+        }
     }
     render_skipped(report, out, style)
 }

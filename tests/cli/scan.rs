@@ -612,6 +612,7 @@ fn keys_in_ref_and_tag_names_are_findings_redacted_everywhere() {
         .code(1)
         .stdout_has("ref name refs/heads/feature-ghp_")
         .stdout_has("ref name refs/tags/v1-hf_")
+        .stdout_has("A key in a ref's name: revoke it, then rename the branch")
         .no_secret(&in_branch)
         .no_secret(&in_tag);
     assert!(
