@@ -5,7 +5,7 @@
 # env: BENCH_DATA      data outside the project (default /work/bench-data): hist30k (the
 #                      30 000-commit reference history), scratch directories, bare clones
 #      KEYWARDEN       the keywarden binary to measure (default: build this checkout's
-#                      release binary and use it)
+#                      bench-release binary — the release build with debug info — and use it)
 #      KEYWARDEN_BASE  optional second keywarden binary, measured in the same run, round by
 #                      round with the first, and printed beside it as "keywarden (base)"
 #      PEERS           where ../shared/bench/setup-peers.sh installed the peer tools
@@ -30,14 +30,14 @@ bench_need_time() {
   [ -x /usr/bin/time ] || bench_die "/usr/bin/time is missing: apt-get install -y time"
 }
 
-# Sets kw (KEYWARDEN, or this checkout's release build) and kw_base (KEYWARDEN_BASE, or
+# Sets kw (KEYWARDEN, or this checkout's bench-release build) and kw_base (KEYWARDEN_BASE, or
 # empty), and prints which files they are.
 bench_keywarden_binaries() {
   if [ -n "${KEYWARDEN:-}" ]; then
     kw=$(realpath -m "$KEYWARDEN")
   else
-    cargo build --release --quiet --manifest-path "$bench_root/Cargo.toml"
-    kw=$bench_root/target/release/keywarden
+    cargo build --profile bench-release --quiet --manifest-path "$bench_root/Cargo.toml"
+    kw=$bench_root/target/bench-release/keywarden
   fi
   [ -x "$kw" ] || bench_die "KEYWARDEN=$kw is not an executable file"
   kw_base=

@@ -51,22 +51,44 @@ pub enum Command {
     Keys(KeysArgs),
     /// Run a command with the stored keys in its environment (`keywarden run -- CMD ARGS…`).
     Run(RunArgs),
+    /// Print a completion script for a shell (bash, zsh, fish, powershell or elvish).
+    Completions(CompletionsArgs),
+    /// Print the manual page (roff) on stdout, or write one page per command to a
+    /// directory with --output.
+    Man(ManArgs),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Format {
+    /// Grouped by file, for people.
     Human,
+    /// One JSON document: findings, skipped files, summary.
     Json,
+    /// One JSON object per finding and line.
     Jsonl,
+    /// SARIF 2.1.0, for GitHub code scanning.
     Sarif,
+    /// GitLab's secret-detection report (gl-secret-detection-report.json).
+    Gitlab,
 }
 
 #[derive(Debug, Args)]
 pub struct ScanArgs {
-    /// Files or directories to scan (default: the current directory). Only for a
-    /// working-tree scan.
-    #[arg(value_name = "PATH", conflicts_with_all = ["staged", "range", "history", "all_objects"])]
+    /// Files or directories to scan (default: the current directory). With --history,
+    /// --all-objects, --range, --staged or --ci: the repository to scan (one PATH, default
+    /// the one around the current directory), as `gitleaks git PATH` takes it.
+    #[arg(value_name = "PATH")]
     pub paths: Vec<PathBuf>,
+
+    /// Scan what this CI run brings, read from the CI's environment: on GitHub Actions the
+    /// pushed commits (`before..after` of the push) or the pull request's
+    /// (`base..head`); on GitLab CI the merge request's
+    /// (`CI_MERGE_REQUEST_DIFF_BASE_SHA..CI_COMMIT_SHA`) or the pushed ones
+    /// (`CI_COMMIT_BEFORE_SHA..CI_COMMIT_SHA`); all history of the commit on a new
+    /// branch's first push. With --range, that range. Needs the history in the clone
+    /// (fetch-depth: 0 / GIT_DEPTH: 0).
+    #[arg(long, conflicts_with_all = ["staged", "history", "all_objects"])]
+    pub ci: bool,
 
     /// Scan what the next commit would record (the index; honours GIT_INDEX_FILE).
     #[arg(long, conflicts_with_all = ["range", "history", "all_objects"])]
@@ -130,6 +152,21 @@ pub struct ScanArgs {
     /// network; each distinct key is checked once).
     #[arg(long)]
     pub verify: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell to complete for.
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
+}
+
+#[derive(Debug, Args)]
+pub struct ManArgs {
+    /// Write keywarden.1 and one page per command (keywarden-scan.1, …) into DIR instead
+    /// of printing the main page.
+    #[arg(long, short, value_name = "DIR")]
+    pub output: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

@@ -9,6 +9,7 @@ pub mod cli;
 pub mod commands;
 pub mod context;
 pub mod core;
+pub mod help;
 pub mod ops;
 pub mod output;
 

@@ -1,9 +1,11 @@
 //! The command layer: one module per subcommand, turning parsed arguments into core calls
 //! and an `Outcome`. Errors get their context here and become one line and exit code 2.
 
+pub mod completions;
 pub mod hook;
 pub mod install;
 pub mod keys;
+pub mod man;
 pub mod purge;
 pub mod run;
 pub mod scan;
@@ -12,7 +14,7 @@ pub mod uninstall;
 
 use crate::cli::{Cli, Command};
 pub use crate::context::Context;
-use clap::Parser;
+use clap::FromArgMatches;
 use std::process::ExitCode;
 
 /// How a command ended when it did not fail.
@@ -59,13 +61,17 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Purge(args) => purge::run(&ctx, args),
         Command::Keys(args) => keys::run(&ctx, args),
         Command::Run(args) => run::run(&ctx, args),
+        Command::Completions(args) => completions::run(&ctx, args),
+        Command::Man(args) => man::run(&ctx, args),
     }
 }
 
 /// The binary's entry point: parse, run, map to an exit code. A closed stdout (`| head`) is
 /// not an error.
 pub fn main_entry() -> ExitCode {
-    let cli = Cli::parse();
+    // Parsed from `help::command()`, which adds the examples to the derived commands.
+    let cli = Cli::from_arg_matches(&crate::help::command().get_matches())
+        .unwrap_or_else(|err| err.exit());
     match run(cli) {
         Ok(outcome) => outcome.exit_code(),
         Err(err) if is_broken_pipe(&err) => ExitCode::SUCCESS,

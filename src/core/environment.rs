@@ -2,7 +2,8 @@
 //! and handed down explicitly: the clock (`KEYWARDEN_NOW`), the data directory
 //! (`KEYWARDEN_HOME`), the keyring (`KEYWARDEN_KEYRING`), timeouts and poll intervals for
 //! tests and slow gateways, provider credentials and base URLs
-//! (`KEYWARDEN_<PROVIDER>_BASE_URL`), colour, the browser. A value is checked
+//! (`KEYWARDEN_<PROVIDER>_BASE_URL`), colour, the browser, and what GitHub Actions and
+//! GitLab CI say about the run (`GITHUB_*`, `CI_*`). A value is checked
 //! when it is used, so a malformed setting only stops the commands that need it — and then
 //! with an error naming the variable, never by being ignored.
 //!
@@ -25,6 +26,40 @@ pub enum EnvironmentError {
     BadMilliseconds { var: &'static str, value: String },
     #[error("cannot find a home for keywarden's data: set KEYWARDEN_HOME")]
     NoHome,
+    #[error("{var} must be a commit id (40 or 64 hexadecimal digits), not `{value}`")]
+    BadCommitId { var: &'static str, value: String },
+    #[error("{ci} is detected ({detected_by} is set) but {var} is not set")]
+    MissingCiVar {
+        ci: &'static str,
+        detected_by: &'static str,
+        var: &'static str,
+    },
+}
+
+/// What GitHub Actions says about the run (`GITHUB_ACTIONS=true`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GithubActions {
+    /// `GITHUB_EVENT_NAME`: `push`, `pull_request`, `schedule`, …
+    pub event_name: String,
+    /// `GITHUB_EVENT_PATH`: the webhook payload of the event, as JSON.
+    pub event_path: PathBuf,
+    /// `GITHUB_SHA`: the commit the run is for.
+    pub sha: String,
+}
+
+/// What GitLab CI says about the run (`GITLAB_CI=true`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GitlabCi {
+    /// `CI_COMMIT_SHA`: the commit the pipeline is for.
+    pub commit_sha: String,
+    /// `CI_COMMIT_BEFORE_SHA`: the branch's previous tip on a push (all zeros on a new
+    /// branch, a merge-request pipeline, a schedule…).
+    pub before_sha: Option<String>,
+    /// `CI_MERGE_REQUEST_DIFF_BASE_SHA`: in a merge-request pipeline, the base the merge
+    /// request's diff is taken from.
+    pub merge_request_diff_base_sha: Option<String>,
+    /// `CI_PIPELINE_SOURCE`: `push`, `merge_request_event`, `schedule`, …
+    pub pipeline_source: Option<String>,
 }
 
 /// The variables keywarden reads, with their values at start-up.
@@ -57,6 +92,19 @@ const TEXT_VARS: &[&str] = &[
     "KEYWARDEN_FAULT",
 ];
 
+/// What GitHub Actions and GitLab CI say about the run, read as text. (Tests remove these,
+/// with `GITHUB_EVENT_PATH`, so that a test run inside a CI job does not look like one.)
+pub const CI_TEXT_VARS: &[&str] = &[
+    "GITHUB_ACTIONS",
+    "GITHUB_EVENT_NAME",
+    "GITHUB_SHA",
+    "GITLAB_CI",
+    "CI_COMMIT_SHA",
+    "CI_COMMIT_BEFORE_SHA",
+    "CI_MERGE_REQUEST_DIFF_BASE_SHA",
+    "CI_PIPELINE_SOURCE",
+];
+
 /// Variables that are paths or programs (any bytes).
 const OS_VARS: &[&str] = &[
     "KEYWARDEN_HOME",
@@ -66,13 +114,14 @@ const OS_VARS: &[&str] = &[
     "HOME",
     "APPDATA",
     "BROWSER",
+    "GITHUB_EVENT_PATH",
 ];
 
 impl Environment {
     /// Reads every variable keywarden uses from this process's environment.
     pub fn capture() -> Self {
         let mut env = Environment::default();
-        for var in TEXT_VARS {
+        for var in TEXT_VARS.iter().chain(CI_TEXT_VARS) {
             if let Ok(value) = std::env::var(var) {
                 env.vars.insert(var, value);
             }
@@ -228,6 +277,78 @@ impl Environment {
     pub fn browser(&self) -> Option<&OsString> {
         self.nonempty_os("BROWSER")
     }
+
+    /// GitHub Actions' description of the run, when `GITHUB_ACTIONS` is `true`.
+    pub fn github_actions(&self) -> Result<Option<GithubActions>, EnvironmentError> {
+        if self.text("GITHUB_ACTIONS") != Some("true") {
+            return Ok(None);
+        }
+        let missing = |var| EnvironmentError::MissingCiVar {
+            ci: "GitHub Actions",
+            detected_by: "GITHUB_ACTIONS",
+            var,
+        };
+        let event_name = self
+            .nonempty_text("GITHUB_EVENT_NAME")
+            .ok_or_else(|| missing("GITHUB_EVENT_NAME"))?
+            .to_string();
+        let event_path = self
+            .nonempty_os("GITHUB_EVENT_PATH")
+            .map(PathBuf::from)
+            .ok_or_else(|| missing("GITHUB_EVENT_PATH"))?;
+        let sha = self
+            .commit_id("GITHUB_SHA")?
+            .ok_or_else(|| missing("GITHUB_SHA"))?;
+        Ok(Some(GithubActions {
+            event_name,
+            event_path,
+            sha,
+        }))
+    }
+
+    /// GitLab CI's description of the pipeline, when `GITLAB_CI` is `true`.
+    pub fn gitlab_ci(&self) -> Result<Option<GitlabCi>, EnvironmentError> {
+        if self.text("GITLAB_CI") != Some("true") {
+            return Ok(None);
+        }
+        let commit_sha =
+            self.commit_id("CI_COMMIT_SHA")?
+                .ok_or(EnvironmentError::MissingCiVar {
+                    ci: "GitLab CI",
+                    detected_by: "GITLAB_CI",
+                    var: "CI_COMMIT_SHA",
+                })?;
+        Ok(Some(GitlabCi {
+            commit_sha,
+            before_sha: self.commit_id("CI_COMMIT_BEFORE_SHA")?,
+            merge_request_diff_base_sha: self.commit_id("CI_MERGE_REQUEST_DIFF_BASE_SHA")?,
+            pipeline_source: self.nonempty_text("CI_PIPELINE_SOURCE").map(str::to_string),
+        }))
+    }
+
+    fn nonempty_text(&self, var: &str) -> Option<&str> {
+        self.text(var).map(str::trim).filter(|v| !v.is_empty())
+    }
+
+    /// A commit id variable: unset or empty is `None`, anything but hex digits an error.
+    fn commit_id(&self, var: &'static str) -> Result<Option<String>, EnvironmentError> {
+        let Some(value) = self.nonempty_text(var) else {
+            return Ok(None);
+        };
+        if is_commit_id(value) {
+            Ok(Some(value.to_ascii_lowercase()))
+        } else {
+            Err(EnvironmentError::BadCommitId {
+                var,
+                value: value.to_string(),
+            })
+        }
+    }
+}
+
+/// A full SHA-1 or SHA-256 object id.
+pub fn is_commit_id(value: &str) -> bool {
+    matches!(value.len(), 40 | 64) && value.bytes().all(|b| b.is_ascii_hexdigit())
 }
 
 #[cfg(test)]
@@ -281,6 +402,49 @@ mod tests {
         );
         assert_eq!(env.provider_base_url("GITHUB"), None);
         assert_eq!(env.provider_base_url("SLACK"), None);
+    }
+
+    #[test]
+    fn ci_variables_are_read_only_inside_their_ci_and_checked() {
+        let sha = "a".repeat(40);
+        assert_eq!(Environment::default().github_actions().expect("ok"), None);
+        assert_eq!(
+            Environment::from_pairs(&[("GITHUB_ACTIONS", "false"), ("GITHUB_SHA", "x")])
+                .github_actions()
+                .expect("not in GitHub Actions"),
+            None
+        );
+        let env = Environment::from_pairs(&[
+            ("GITHUB_ACTIONS", "true"),
+            ("GITHUB_EVENT_NAME", "push"),
+            ("GITHUB_EVENT_PATH", "/tmp/event.json"),
+            ("GITHUB_SHA", &sha),
+        ]);
+        let github = env.github_actions().expect("valid").expect("detected");
+        assert_eq!(github.event_path, PathBuf::from("/tmp/event.json"));
+        assert_eq!(github.sha, sha);
+        let env = Environment::from_pairs(&[("GITHUB_ACTIONS", "true")]);
+        assert_eq!(
+            env.github_actions().expect_err("incomplete").to_string(),
+            "GitHub Actions is detected (GITHUB_ACTIONS is set) but GITHUB_EVENT_NAME is not set"
+        );
+        let env = Environment::from_pairs(&[
+            ("GITLAB_CI", "true"),
+            ("CI_COMMIT_SHA", &sha),
+            ("CI_COMMIT_BEFORE_SHA", "main"),
+        ]);
+        assert_eq!(
+            env.gitlab_ci().expect_err("not a commit id").to_string(),
+            "CI_COMMIT_BEFORE_SHA must be a commit id (40 or 64 hexadecimal digits), not `main`"
+        );
+        let env = Environment::from_pairs(&[
+            ("GITLAB_CI", "true"),
+            ("CI_COMMIT_SHA", &sha.to_uppercase()),
+            ("CI_MERGE_REQUEST_DIFF_BASE_SHA", ""),
+        ]);
+        let gitlab = env.gitlab_ci().expect("valid").expect("detected");
+        assert_eq!(gitlab.commit_sha, sha);
+        assert_eq!(gitlab.merge_request_diff_base_sha, None);
     }
 
     #[test]

@@ -2,6 +2,7 @@
 //! the key registry. It never imports `cli`, `commands`, `ops` or `output`.
 
 pub mod browser;
+pub mod ci;
 pub mod clock;
 pub mod config;
 pub mod entropy;

@@ -1,13 +1,15 @@
 //! Scanning: the engine set up from configuration and flags (`ScanSetup`), the sources
 //! (working tree, staged index, commit range, history, every object) read in parallel, and
 //! the split the hooks need between keys a change introduces and keys that were already
-//! committed. Returns findings; never prints.
+//! committed, and keys in ref names. Returns findings; never prints.
 
+use crate::core::ci::CommitsToScan;
 use crate::core::config::Config;
 use crate::core::git::{self, BlobRead, BlobRef, Change, MessageRef};
 use crate::core::progress::Progress;
 use crate::core::scan::baseline::Baseline;
 use crate::core::scan::{is_binary, Finding, Scanner, SkipReason, Skipped};
+use crate::core::secret::Secret;
 use crate::core::walk;
 use anyhow::{bail, Context as _};
 use globset::GlobSet;
@@ -16,6 +18,7 @@ use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
+use thiserror::Error;
 
 /// What to scan.
 #[derive(Debug, Clone)]
@@ -40,12 +43,54 @@ impl Source {
     }
 
     /// What the report counts: files or blobs.
-    pub fn unit(&self) -> &'static str {
+    pub fn unit(&self) -> Unit {
         match self {
-            Source::Worktree { .. } | Source::Staged => "files",
-            Source::Range(_) | Source::History { .. } => "blobs",
+            Source::Worktree { .. } | Source::Staged => Unit::Files,
+            Source::Range(_) | Source::History { .. } => Unit::Blobs,
         }
     }
+}
+
+/// What a scan counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Unit {
+    Files,
+    Blobs,
+}
+
+impl Unit {
+    pub fn one(self) -> &'static str {
+        match self {
+            Unit::Files => "file",
+            Unit::Blobs => "blob",
+        }
+    }
+
+    pub fn many(self) -> &'static str {
+        match self {
+            Unit::Files => "files",
+            Unit::Blobs => "blobs",
+        }
+    }
+}
+
+/// The history could not be read completely (a ref whose commit is gone, a truncated
+/// pack). The text went through the scanner, so a key in a ref name in it is redacted —
+/// which is also why git's error is not kept as the source: its text would print the key.
+#[derive(Debug, Error)]
+#[error("the history cannot be read completely, so it was not scanned: {shown}; run `git fsck`")]
+pub struct UnreadableHistory {
+    shown: String,
+}
+
+/// Why `stream_history` stopped. A `Git` error may name a ref, and a ref name may hold a
+/// key: show it through `ScanSetup::redact_keys`.
+#[derive(Debug, Error)]
+pub enum HistoryError {
+    #[error(transparent)]
+    Git(#[from] git::GitError),
+    #[error("a blob reader thread panicked")]
+    Panicked,
 }
 
 /// Scans `source` with `setup`: findings in allowlisted paths are dropped. `repo` is needed
@@ -78,13 +123,91 @@ pub fn scan(
         Source::History { all_objects } => {
             let repo = repository()?;
             git::tune_for_bulk_reads();
-            scan_history(repo, setup, *all_objects, progress)?
+            let mut results = scan_history(repo, setup, *all_objects, progress)?;
+            for keyed in refs_holding_keys(repo, setup)? {
+                results.findings.extend(keyed.findings);
+            }
+            results
         }
     };
     results
         .findings
         .retain(|f| f.path.as_deref().is_none_or(|p| !setup.path_allowed(p)));
+    // A path can hold a key too (`secrets/ghp_….txt`).
+    for failure in &mut results.failures {
+        *failure = setup.redact_keys(failure);
+    }
     Ok(results)
+}
+
+/// The source that scans what a CI run brings (`None`: nothing, the push deleted a ref).
+/// Every commit named must be in the clone: a shallow clone has to say so, not scan less.
+pub fn ci_source(
+    repo: &git2::Repository,
+    commits: &CommitsToScan,
+) -> anyhow::Result<Option<Source>> {
+    let present = |id: &str| -> anyhow::Result<()> {
+        let oid = git2::Oid::from_str(id).with_context(|| format!("`{id}` is not a commit id"))?;
+        if repo.find_commit(oid).is_err() {
+            bail!(
+                "commit {id} is not in this clone, so the commits cannot be scanned: fetch the whole history (actions/checkout with `fetch-depth: 0`; GitLab CI with `GIT_DEPTH: 0`)"
+            );
+        }
+        Ok(())
+    };
+    Ok(match commits {
+        CommitsToScan::Range { base, head } => {
+            present(base)?;
+            present(head)?;
+            Some(Source::Range(format!("{base}..{head}")))
+        }
+        CommitsToScan::Everything { head } => {
+            present(head)?;
+            Some(Source::Range(head.clone()))
+        }
+        CommitsToScan::Nothing => None,
+    })
+}
+
+/// A ref whose name holds a key. The name is as secret as the key: show `shown`.
+pub struct KeyedRef {
+    pub name: Secret,
+    /// The name with every key in it redacted.
+    pub shown: String,
+    /// What the ref points to (`None` for a symbolic ref to nothing).
+    pub target: Option<git2::Oid>,
+    /// One finding per key in the name: no path, `commit` the ref's target, `ref_name` the
+    /// redacted name, line 1 and the column within the name.
+    pub findings: Vec<Finding>,
+}
+
+/// Every ref whose name holds a key (a branch `fix-ghp_…`, a tag, a remote-tracking ref).
+pub fn refs_holding_keys(
+    repo: &git2::Repository,
+    setup: &ScanSetup,
+) -> anyhow::Result<Vec<KeyedRef>> {
+    let tips = git::ref_tips(repo).map_err(|e| UnreadableHistory {
+        shown: setup.redact_keys(&e.to_string()),
+    })?;
+    let mut keyed = Vec::new();
+    for tip in tips {
+        let mut findings = setup.scanner.scan(tip.name.as_bytes());
+        if findings.is_empty() {
+            continue;
+        }
+        let shown = setup.redact_keys(&tip.name);
+        for finding in &mut findings {
+            finding.commit = tip.target.map(|t| t.to_string());
+            finding.ref_name = Some(shown.clone());
+        }
+        keyed.push(KeyedRef {
+            name: Secret::new(tip.name),
+            shown,
+            target: tip.target,
+            findings,
+        });
+    }
+    Ok(keyed)
 }
 
 impl ScanResults {
@@ -199,6 +322,34 @@ impl ScanSetup {
     pub fn path_allowed(&self, path: &str) -> bool {
         self.allowed_paths.is_match(path)
     }
+
+    /// `text` with every key the rules find in it replaced by its redacted form: for text
+    /// that is shown and may hold a key (a ref name, a path, an error naming either).
+    pub fn redact_keys(&self, text: &str) -> String {
+        let mut findings = self.scanner.scan(text.as_bytes());
+        findings.sort_by_key(|f| f.span);
+        let mut shown = String::with_capacity(text.len());
+        let mut copied = 0;
+        for finding in findings {
+            let (start, end) = finding.span;
+            if !text.is_char_boundary(start) || !text.is_char_boundary(end) {
+                continue;
+            }
+            // Two rules can match overlapping text: nothing of the second is shown either.
+            if start < copied {
+                if end > copied {
+                    shown.push('…');
+                    copied = end;
+                }
+                continue;
+            }
+            shown.push_str(&text[copied..start]);
+            shown.push_str(&finding.redacted());
+            copied = end;
+        }
+        shown.push_str(&text[copied..]);
+        shown
+    }
 }
 
 pub fn sort_findings(findings: &mut [Finding]) {
@@ -275,7 +426,13 @@ fn scan_history(
         setup.max_file_size,
         bar,
         &|blob, read| scan_blob(setup, &collector, blob, read),
-    )?;
+    )
+    .map_err(|err| match err {
+        HistoryError::Git(err) => anyhow::Error::from(UnreadableHistory {
+            shown: setup.redact_keys(&err.to_string()),
+        }),
+        other => other.into(),
+    })?;
     let mut results = collector.into_results();
     results
         .findings
@@ -293,7 +450,7 @@ pub fn stream_history(
     max_size: u64,
     progress: &dyn Progress,
     visit: &(dyn Fn(&BlobRef, BlobRead<'_>) + Sync),
-) -> anyhow::Result<git::Inventory> {
+) -> Result<git::Inventory, HistoryError> {
     let git_dir = repo.path();
     let read_failure: Mutex<Option<git::GitError>> = Mutex::new(None);
     // The walk (one thread) streams batches of blobs to the readers (the rayon pool), so
@@ -324,7 +481,7 @@ pub fn stream_history(
         (inventory, readers.join())
     });
     if joined.is_err() {
-        bail!("a blob reader thread panicked");
+        return Err(HistoryError::Panicked);
     }
     let inventory = inventory?;
     if let Some(err) = read_failure
@@ -491,4 +648,24 @@ pub fn scan_changes(
         failures: results.failures,
         scanned: results.scanned,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::rules::template::{expand, KeyRng};
+
+    #[test]
+    fn redact_keys_hides_every_key_and_keeps_the_rest() {
+        let setup = ScanSetup::new(&Config::default(), &[], &[], None).expect("built-in rules");
+        let mut rng = KeyRng::new(7);
+        let key = expand("ghp_{alnum:36}", &mut rng).expect("template").text;
+        let other = expand("hf_{letters:34}", &mut rng).expect("template").text;
+        let text = format!("refs/heads/fix-{key}/and-{other}");
+        let shown = setup.redact_keys(&text);
+        assert!(!shown.contains(&key) && !shown.contains(&other), "{shown}");
+        assert!(shown.starts_with("refs/heads/fix-ghp_"), "{shown}");
+        assert!(shown.contains("/and-hf_"), "{shown}");
+        assert_eq!(setup.redact_keys("refs/heads/main"), "refs/heads/main");
+    }
 }

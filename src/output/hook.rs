@@ -401,6 +401,7 @@ mod tests {
             description: Arc::from("GitHub personal access token (classic)"),
             path: Some("deploy.sh".into()),
             commit: None,
+            ref_name: None,
             line: 3,
             column: 9,
             span: (0, 0),

@@ -10,10 +10,11 @@ use std::io::Write;
 
 /// Where a finding lives, as a group heading.
 pub fn location_heading(finding: &Finding) -> String {
-    match (&finding.path, &finding.commit) {
-        (Some(path), _) => path.clone(),
-        (None, Some(commit)) => format!("message of {}", short(commit)),
-        (None, None) => "(unknown location)".to_string(),
+    match (&finding.path, &finding.ref_name, &finding.commit) {
+        (Some(path), _, _) => path.clone(),
+        (None, Some(name), _) => format!("ref name {name}"),
+        (None, None, Some(commit)) => format!("message of {}", short(commit)),
+        (None, None, None) => "(unknown location)".to_string(),
     }
 }
 
@@ -53,6 +54,8 @@ pub fn render(report: &Report<'_>, out: &mut dyn Write, style: &Style) -> std::i
             if let Some(commit) = &finding.commit {
                 if finding.path.is_some() {
                     line.push_str(&style.dim(&format!("  (commit {})", short(commit))));
+                } else if finding.ref_name.is_some() {
+                    line.push_str(&style.dim(&format!("  (the ref points to {})", short(commit))));
                 }
             }
             if let Some(verified) = finding.verified {
@@ -62,23 +65,23 @@ pub fn render(report: &Report<'_>, out: &mut dyn Write, style: &Style) -> std::i
         }
         writeln!(out)?;
     }
-    let unit = report.unit;
+    let mut counts = plural(report.scanned, report.unit.one(), report.unit.many()) + " scanned";
+    if report.hidden_by_baseline > 0 {
+        counts.push_str(&format!(
+            ", {} hidden by the baseline",
+            report.hidden_by_baseline
+        ));
+    }
     if report.findings.is_empty() {
-        writeln!(
-            out,
-            "{} no keys found ({} {unit} scanned)",
-            style.green("✓"),
-            report.scanned
-        )?;
+        writeln!(out, "{} no keys found ({counts})", style.green("✓"))?;
     } else {
         let n = report.findings.len();
         writeln!(
             out,
-            "{} {} found in {} ({} {unit} scanned)",
+            "{} {} found in {} ({counts})",
             style.red("✗"),
             plural(n, "key", "keys"),
             plural(groups.len(), "place", "places"),
-            report.scanned,
         )?;
         writeln!(
             out,
@@ -90,6 +93,14 @@ pub fn render(report: &Report<'_>, out: &mut dyn Write, style: &Style) -> std::i
             "{}",
             style.dim("  Not a secret? Add `keywarden:allow` in a comment on its line, or record it with `keywarden scan --write-baseline FILE`."),
         )?;
+        if report.findings.iter().any(|f| f.ref_name.is_some()) {
+            // The full name is never printed, so the commands name no ref.
+            writeln!(
+                out,
+                "{}",
+                style.dim("  A key in a ref's name: revoke it, then rename the branch (`git branch -m`) or re-create the tag under a clean name, and delete the old name on every remote (`git push REMOTE --delete`)."),
+            )?;
+        }
     }
     render_skipped(report, out, style)
 }

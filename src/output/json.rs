@@ -14,6 +14,10 @@ pub fn finding_value(finding: &Finding, show_secrets: bool) -> Value {
     object.insert("line".into(), json!(finding.line));
     object.insert("column".into(), json!(finding.column));
     object.insert("commit".into(), json!(finding.commit));
+    if let Some(name) = &finding.ref_name {
+        object.insert("location".into(), json!("ref name"));
+        object.insert("ref".into(), json!(name));
+    }
     object.insert("redacted".into(), json!(finding.redacted()));
     object.insert("fingerprint".into(), json!(finding.fingerprint()));
     if show_secrets {
@@ -50,7 +54,8 @@ pub fn render_json(report: &Report<'_>, out: &mut dyn Write) -> std::io::Result<
         "summary": {
             "findings": report.findings.len(),
             "scanned": report.scanned,
-            "unit": report.unit,
+            "unit": report.unit.many(),
+            "hidden_by_baseline": report.hidden_by_baseline,
         },
     });
     serde_json::to_writer_pretty(&mut *out, &document)?;

@@ -1,7 +1,9 @@
-//! Rendering: the human report, JSON and JSON lines, SARIF 2.1.0, diffs, colour, and where the
-//! report goes. Secrets leave here redacted unless the report says `show_secrets`.
+//! Rendering: the human report, JSON and JSON lines, SARIF 2.1.0, GitLab's secret-detection
+//! report, diffs, colour, and where the report goes. Secrets leave here redacted unless the
+//! report says `show_secrets`.
 
 pub mod diff;
+pub mod gitlab;
 pub mod hook;
 pub mod human;
 pub mod install;
@@ -16,6 +18,8 @@ pub mod ui;
 
 use crate::core::rules::Rule;
 use crate::core::scan::{Finding, Skipped};
+use crate::ops::scan::Unit;
+use chrono::{DateTime, Utc};
 use std::io::Write;
 
 /// Everything a scan report shows.
@@ -24,12 +28,21 @@ pub struct Report<'a> {
     pub skipped: &'a [Skipped],
     /// How many files or blobs were scanned, and which of the two.
     pub scanned: usize,
-    pub unit: &'a str,
+    pub unit: Unit,
     /// The rules that ran (SARIF lists them).
     pub rules: &'a [Rule],
     pub show_secrets: bool,
     /// List every skipped file in the human report, not just the counts.
     pub verbose: bool,
+    /// How many findings the baseline hid.
+    pub hidden_by_baseline: usize,
+    /// Objects that could not be read (the scan is incomplete), redacted.
+    pub failures: &'a [String],
+    /// The commit a finding without one is reported against (GitLab's report needs one):
+    /// the repository's `HEAD`, when there is one.
+    pub head: Option<String>,
+    pub started: DateTime<Utc>,
+    pub finished: DateTime<Utc>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -38,6 +51,7 @@ pub enum ReportFormat {
     Json,
     Jsonl,
     Sarif,
+    Gitlab,
 }
 
 pub fn render(
@@ -51,5 +65,32 @@ pub fn render(
         ReportFormat::Json => json::render_json(report, out),
         ReportFormat::Jsonl => json::render_jsonl(report, out),
         ReportFormat::Sarif => sarif::render(report, out),
+        ReportFormat::Gitlab => gitlab::render(report, out),
+    }
+}
+
+/// Where a finding that is not in a file lives, as the path-like name SARIF and GitLab's
+/// report need: `commit/<id>` for a commit or tag message, `ref/<name>` (redacted) for a
+/// ref's name. `None` for a finding in a file.
+pub fn place_outside_files(finding: &Finding) -> Option<String> {
+    if finding.path.is_some() {
+        return None;
+    }
+    Some(match (&finding.ref_name, &finding.commit) {
+        (Some(name), _) => format!("ref/{name}"),
+        (None, Some(commit)) => format!("commit/{commit}"),
+        (None, None) => "unknown".to_string(),
+    })
+}
+
+/// The line and column just past the key (1-based; a private key spans lines).
+pub fn end_of(finding: &Finding) -> (usize, usize) {
+    let secret = finding.secret.expose();
+    match secret.rfind('\n') {
+        Some(last) => (
+            finding.line + secret.matches('\n').count(),
+            secret[last + 1..].chars().count() + 1,
+        ),
+        None => (finding.line, finding.column + secret.chars().count()),
     }
 }

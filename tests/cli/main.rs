@@ -4,11 +4,14 @@ mod support;
 
 mod accuracy;
 mod advice;
+mod ci;
 mod context;
 mod envfiles;
 mod hooks;
 mod key_workflows;
 mod keys;
+mod pre_commit_framework;
 mod providers;
 mod purge;
 mod scan;
+mod shell;

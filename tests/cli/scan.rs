@@ -533,3 +533,223 @@ fn a_repository_of_another_user_gets_gits_safe_directory_advice() {
     assert!(typed.success());
     sb.keywarden().args(["scan", "--staged"]).assert().success();
 }
+
+#[test]
+fn history_range_staged_and_all_objects_take_the_repository_path() {
+    let sb = Sandbox::new();
+    sb.write("README.md", "hello\n");
+    let base = sb.commit_all("first");
+    let key = keys::github_pat();
+    sb.write("deploy.sh", format!("TOKEN={key}\n"));
+    sb.commit_all("add deploy");
+    let outside = sb.root().join("elsewhere");
+    std::fs::create_dir_all(&outside).expect("mkdir");
+    let repo = sb.repo();
+    let repo = repo.to_str().expect("utf-8 path");
+    for args in [
+        vec!["scan", "--history", repo],
+        vec!["scan", "--all-objects", repo],
+        vec!["scan", "--range", &format!("{base}..HEAD"), repo],
+    ] {
+        sb.run(&args)
+            .current_dir(&outside)
+            .code(1)
+            .stdout_has("deploy.sh")
+            .no_secret(&key);
+    }
+    sb.write("staged.txt", format!("t={}\n", keys::github_pat()));
+    sb.git(&["add", "staged.txt"]);
+    sb.run(["scan", "--staged", repo])
+        .current_dir(&outside)
+        .code(1)
+        .stdout_has("staged.txt");
+    // A plain `scan PATH` is still a scan of those files.
+    sb.run(["scan", "README.md"])
+        .success()
+        .stdout_has("1 file scanned");
+    sb.run(["scan", "--history", "a", "b"])
+        .code(2)
+        .one_line_error("--history scans one repository: give one PATH");
+    sb.run(["scan", "--history", outside.to_str().expect("utf-8")])
+        .code(2)
+        .one_line_error("not a git repository");
+}
+
+/// Deletes the loose object `oid` (git writes objects read-only).
+fn delete_loose_object(sb: &Sandbox, oid: &str) {
+    let path = sb
+        .repo()
+        .join(".git/objects")
+        .join(&oid[..2])
+        .join(&oid[2..]);
+    std::fs::remove_file(&path).expect("the object is loose");
+}
+
+#[test]
+fn history_with_a_missing_tip_commit_is_an_error_not_clean() {
+    let sb = Sandbox::new();
+    sb.write("a.txt", "a\n");
+    sb.commit_all("base");
+    // The ref's name holds a key: the error names the ref, redacted.
+    let in_name = keys::github_pat();
+    let branch = format!("feature-{in_name}");
+    sb.git(&["checkout", "-q", "-b", &branch]);
+    sb.write("b.txt", format!("b={}\n", keys::github_pat()));
+    let tip = sb.commit_all("feature work");
+    sb.git(&["checkout", "-q", "main"]);
+    delete_loose_object(&sb, &tip);
+    for flag in ["--history", "--all-objects"] {
+        sb.run(["scan", flag])
+            .code(2)
+            .one_line_error("the history cannot be read completely")
+            .stderr_has("refs/heads/feature-ghp_")
+            .stderr_has(&format!("points to {tip}"))
+            .stderr_has("git fsck")
+            .hides("no keys found")
+            .no_secret(&in_name);
+    }
+}
+
+#[test]
+fn history_in_a_truncated_pack_is_an_error_not_clean() {
+    let sb = Sandbox::new();
+    for i in 0..5 {
+        sb.write(&format!("f{i}.txt"), format!("content {i}\n").repeat(50));
+        sb.commit_all(&format!("commit {i}"));
+    }
+    sb.git(&["repack", "-a", "-d", "-q"]);
+    sb.git(&["prune-packed"]);
+    let pack_dir = sb.repo().join(".git/objects/pack");
+    let pack = std::fs::read_dir(&pack_dir)
+        .expect("pack dir")
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .find(|p| p.extension().is_some_and(|e| e == "pack"))
+        .expect("a pack");
+    // A copy cut short, as an interrupted transfer leaves it.
+    let bytes = std::fs::read(&pack).expect("read pack");
+    std::fs::remove_file(&pack).expect("remove pack");
+    std::fs::write(&pack, &bytes[..bytes.len() / 2]).expect("write truncated copy");
+    for flag in ["--history", "--all-objects"] {
+        sb.run(["scan", flag])
+            .code(2)
+            .stderr_has("keywarden: error:")
+            .stderr_has("git fsck")
+            .hides("no keys found");
+    }
+}
+
+#[test]
+fn keys_in_ref_and_tag_names_are_findings_redacted_everywhere() {
+    let sb = Sandbox::new();
+    sb.write("a.txt", "a\n");
+    let commit = sb.commit_all("base");
+    let in_branch = keys::github_pat();
+    let in_tag = keys::huggingface();
+    sb.git(&["branch", &format!("feature-{in_branch}")]);
+    sb.git(&["tag", "-a", &format!("v1-{in_tag}"), "-m", "release"]);
+    let tag_object = sb
+        .git(&["rev-parse", &format!("v1-{in_tag}")])
+        .trim()
+        .to_string();
+
+    let human = sb
+        .run(["scan", "--history"])
+        .code(1)
+        .stdout_has("ref name refs/heads/feature-ghp_")
+        .stdout_has("ref name refs/tags/v1-hf_")
+        .stdout_has("A key in a ref's name: revoke it, then rename the branch")
+        .no_secret(&in_branch)
+        .no_secret(&in_tag);
+    assert!(
+        human.stdout().contains("2 keys found"),
+        "{}",
+        human.stdout()
+    );
+
+    let out = sb.run(["scan", "--history", "--format", "jsonl"]).code(1);
+    let rows = jsonl(&out.output.stdout);
+    assert_eq!(rows.len(), 2, "{rows:?}");
+    let branch = rows
+        .iter()
+        .find(|r| r["rule_id"] == "github-pat")
+        .expect("the branch's key");
+    assert!(branch["path"].is_null());
+    assert_eq!(branch["location"], "ref name");
+    assert_eq!(branch["commit"], commit.as_str());
+    let shown = branch["ref"].as_str().expect("ref name");
+    assert!(
+        shown.starts_with("refs/heads/feature-ghp_") && shown.contains('…'),
+        "{shown}"
+    );
+    let tag = rows
+        .iter()
+        .find(|r| r["rule_id"] != "github-pat")
+        .expect("the tag's key");
+    assert_eq!(tag["commit"], tag_object.as_str());
+    for format in ["json", "jsonl", "sarif", "gitlab"] {
+        sb.run(["scan", "--history", "--format", format])
+            .code(1)
+            .no_secret(&in_branch)
+            .no_secret(&in_tag);
+    }
+    let sarif: serde_json::Value = serde_json::from_str(
+        &sb.run(["scan", "--history", "--format", "sarif"])
+            .code(1)
+            .stdout(),
+    )
+    .expect("SARIF is JSON");
+    for result in sarif["runs"][0]["results"].as_array().expect("results") {
+        let uri = result["locations"][0]["physicalLocation"]["artifactLocation"]["uri"]
+            .as_str()
+            .expect("a physical location");
+        assert!(uri.starts_with("ref/refs/"), "{uri}");
+    }
+    // `--show-secrets` is still the only way to see the key.
+    let shown = sb
+        .run(["scan", "--history", "--format", "jsonl", "--show-secrets"])
+        .code(1)
+        .stdout();
+    assert!(shown.contains(&in_branch));
+}
+
+#[test]
+fn a_baseline_scan_says_how_many_findings_it_hid() {
+    let sb = Sandbox::new();
+    sb.write(
+        "fixtures.txt",
+        format!("{}\n{}\n", keys::github_pat(), keys::stripe_live()),
+    );
+    let baseline = sb.root().join("baseline.json");
+    let baseline = baseline.to_str().expect("utf-8");
+    sb.run(["scan", "--write-baseline", baseline])
+        .success()
+        .stderr_has("wrote 2 baseline entries");
+    sb.run(["scan", "--baseline", baseline])
+        .success()
+        .stdout_has("no keys found (1 file scanned, 2 hidden by the baseline)");
+    let doc: serde_json::Value = serde_json::from_str(
+        &sb.run(["scan", "--baseline", baseline, "--format", "json"])
+            .success()
+            .stdout(),
+    )
+    .expect("JSON");
+    assert_eq!(doc["summary"]["hidden_by_baseline"], 2);
+    sb.write("one.txt", keys::github_pat());
+    std::fs::remove_file(sb.path("fixtures.txt")).expect("remove");
+    let one = sb.root().join("one.json");
+    sb.run(["scan", "--write-baseline", one.to_str().expect("utf-8")])
+        .success()
+        .stderr_has("wrote 1 baseline entry to");
+}
+
+#[test]
+fn counts_are_singular_for_one() {
+    let sb = Sandbox::new();
+    sb.write("a.txt", "a\n");
+    sb.commit_all("one blob");
+    sb.run(["scan", "--history"])
+        .success()
+        .stdout_has("(1 blob scanned)");
+    sb.run(["scan"]).success().stdout_has("(1 file scanned)");
+}

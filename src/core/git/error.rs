@@ -124,6 +124,15 @@ pub enum GitError {
         #[source]
         source: Damage,
     },
+    /// A ref (or the stash, or HEAD) points to an object that cannot be read: the history
+    /// behind it cannot be read either. `name` may hold a key: callers redact it.
+    #[error("{name} points to {oid}, which is corrupt or missing")]
+    MissingTip {
+        name: String,
+        oid: Oid,
+        #[source]
+        source: Libgit2Error,
+    },
     #[error(
         "uncommitted changes in {} ({first}{}): commit or stash them first; nothing was changed",
         path.display(),
@@ -185,6 +194,15 @@ impl GitError {
         }
     }
 
+    /// The tip `name` points to `oid`, which could not be read.
+    pub fn missing_tip(name: &str, oid: Oid, err: git2::Error) -> Self {
+        GitError::MissingTip {
+            name: name.to_string(),
+            oid,
+            source: Libgit2Error(err),
+        }
+    }
+
     /// Object `oid` could not be read.
     pub fn corrupt(oid: Oid, err: git2::Error) -> Self {
         GitError::Corrupt {
@@ -236,6 +254,7 @@ impl GitError {
                 libgit2_kind(source.code())
             }
             GitError::Corrupt { .. }
+            | GitError::MissingTip { .. }
             | GitError::Spawn { .. }
             | GitError::Subprocess { .. }
             | GitError::BadPushLine { .. }

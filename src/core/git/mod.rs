@@ -34,6 +34,7 @@ pub use sources::{
     staged_changes_fast, BlobRead, BlobRef, Change, ChangeKind, Inventory, MessageRef,
     RangeChanges,
 };
+pub use tips::{ref_tips, RefTip};
 
 pub use error::{Damage, ErrorKind, GitError, Libgit2Error, Operation};
 

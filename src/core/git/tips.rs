@@ -260,6 +260,31 @@ fn is_scheme(text: &str) -> bool {
         && chars.all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c))
 }
 
+/// A ref and the object it points to: `None` for a symbolic ref whose target does not
+/// exist (git ignores those too). The name can hold anything, a key included: show it
+/// only through a redaction.
+#[derive(Debug, Clone)]
+pub struct RefTip {
+    pub name: String,
+    pub target: Option<Oid>,
+}
+
+/// Every ref (branches, tags, remote-tracking refs, notes, the stash, anything else under
+/// `refs/`), in git's order. An unreadable ref is an error, not a ref left out.
+pub fn ref_tips(repo: &Repository) -> Result<Vec<RefTip>, GitError> {
+    let refs = repo
+        .references()
+        .map_err(|e| GitError::libgit2("cannot list refs", e))?;
+    let mut tips = Vec::new();
+    for reference in refs {
+        let reference = reference.map_err(|e| GitError::libgit2("cannot read a ref", e))?;
+        let name = String::from_utf8_lossy(reference.name_bytes()).into_owned();
+        let target = reference.resolve().ok().and_then(|r| r.target());
+        tips.push(RefTip { name, target });
+    }
+    Ok(tips)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

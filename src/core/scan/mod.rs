@@ -47,6 +47,9 @@ pub struct Finding {
     pub description: Arc<str>,
     pub path: Option<String>,
     pub commit: Option<String>,
+    /// For a key in a ref's name (`refs/heads/fix-ghp_…`): that name with every key in it
+    /// redacted. The full name is as secret as the key, so it is never kept here.
+    pub ref_name: Option<String>,
     /// 1-based line of the first character of the secret.
     pub line: usize,
     /// 1-based column, in characters.
@@ -224,6 +227,7 @@ impl Scanner {
                     description: rule.description.clone(),
                     path: None,
                     commit: None,
+                    ref_name: None,
                     line,
                     column,
                     span: (start, end),

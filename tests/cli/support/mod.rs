@@ -58,6 +58,9 @@ pub const LEAKY_VARS: &[&str] = &[
     "GIT_COMMON_DIR",
     "OPENAI_API_KEY",
     "OPENAI_ADMIN_KEY",
+    // A test run inside a CI job must not look like that job to `scan --ci` (with the
+    // text variables in `CI_TEXT_VARS`).
+    "GITHUB_EVENT_PATH",
 ];
 
 impl Sandbox {
@@ -93,7 +96,10 @@ impl Sandbox {
     }
 
     fn seal(&self, cmd: &mut std::process::Command) {
-        for var in LEAKY_VARS {
+        for var in LEAKY_VARS
+            .iter()
+            .chain(keywarden::core::environment::CI_TEXT_VARS)
+        {
             cmd.env_remove(var);
         }
         cmd.envs(sealed_env(self.root()));

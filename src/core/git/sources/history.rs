@@ -4,6 +4,7 @@
 
 use super::{BlobRef, MessageRef, BLOB_BATCH};
 use crate::core::git::error::GitError;
+use crate::core::git::tips::ref_tips;
 use git2::{ObjectType, Oid, Repository, Sort, Tree};
 use std::collections::HashSet;
 
@@ -64,28 +65,27 @@ pub fn history_inventory(
     let mut seen_blobs: HashSet<Oid> = HashSet::new();
     let mut seen_tags: HashSet<Oid> = HashSet::new();
     let mut loose_trees: Vec<Oid> = Vec::new();
-    let refs = repo
-        .references()
-        .map_err(|e| GitError::libgit2("cannot list refs", e))?;
-    let mut starts = Vec::new();
-    for reference in refs.flatten() {
-        if let Some(target) = reference.resolve().ok().and_then(|r| r.target()) {
-            starts.push(target);
-        }
-        if reference.name() == Some("refs/stash") {
-            if let Ok(reflog) = repo.reflog("refs/stash") {
-                starts.extend(reflog.iter().map(|entry| entry.id_new()));
-            }
+    // Every tip must be readable: a ref whose commit is gone (or sits in a truncated pack)
+    // hides all the history behind it, and a scan that skipped it would call that history
+    // clean.
+    let mut starts: Vec<(String, Oid)> = ref_tips(repo)?
+        .into_iter()
+        .filter_map(|tip| Some((tip.name, tip.target?)))
+        .collect();
+    if let Ok(reflog) = repo.reflog("refs/stash") {
+        for (index, entry) in reflog.iter().enumerate() {
+            starts.push((format!("stash@{{{index}}}"), entry.id_new()));
         }
     }
     if let Ok(head) = repo.head() {
-        starts.extend(head.target());
+        if let Some(target) = head.target() {
+            starts.push(("HEAD".to_string(), target));
+        }
     }
-    for start in starts {
-        let Ok(object) = repo.find_object(start, None) else {
-            continue;
-        };
-        let mut object = object;
+    for (name, start) in starts {
+        let mut object = repo
+            .find_object(start, None)
+            .map_err(|e| GitError::missing_tip(&name, start, e))?;
         // Peel tags, scanning each tag's message on the way.
         while object.kind() == Some(ObjectType::Tag) {
             let tag = object.as_tag().expect("kind checked").clone();
@@ -95,10 +95,9 @@ pub fn history_inventory(
                     message: tag.message_bytes().unwrap_or_default().to_vec(),
                 });
             }
-            match tag.target() {
-                Ok(target) => object = target,
-                Err(_) => break,
-            }
+            object = tag
+                .target()
+                .map_err(|e| GitError::missing_tip(&name, tag.target_id(), e))?;
         }
         match object.kind() {
             Some(ObjectType::Commit) => walk
