@@ -135,7 +135,9 @@ pub fn exposure(
             .lock()
             .expect("no reader panics holding the list")
             .push(err.to_string()),
-    })?;
+    })
+    // A ref name can hold the key itself; the message must not.
+    .map_err(|err| anyhow::anyhow!(err.to_string().replace(key.expose(), &key.redacted())))?;
     let failures = failures.into_inner().expect("readers are done");
     if let Some(first) = failures.first() {
         anyhow::bail!(
