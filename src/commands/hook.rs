@@ -1,7 +1,7 @@
 //! `keywarden hook <name>`: what the installed shims run. pre-commit checks exactly what is
 //! being committed (the index git names in GIT_INDEX_FILE), pre-push the commits being
-//! pushed; post-checkout and post-merge are reserved for rotation reminders and only run a
-//! chained hook. A hook that was installed before keywarden (chained) runs after
+//! pushed; post-checkout and post-merge remind of keys due for rotation (once a day, never
+//! failing) and run a chained hook. A hook that was installed before keywarden (chained) runs after
 //! keywarden's own check passes, with the same arguments and input, and its exit code
 //! counts. This is the hot path of every commit: it opens the repository once and reads
 //! only the blobs that changed.
@@ -29,9 +29,20 @@ pub fn run(ctx: &Context, args: HookArgs) -> anyhow::Result<Outcome> {
     let hook = HookName::parse(&args.name)?;
     let repo = git::open(&ctx.cwd);
     if matches!(hook, HookName::PostCheckout | HookName::PostMerge) {
-        // Rotation reminders will live here. Until then these hooks only run what they
-        // chain, and nothing of ours can fail a checkout or a merge.
-        return run_chained(ctx, repo.ok().as_ref(), hook, &args.args, None);
+        let repo = repo.ok();
+        // >>> rotation reminder (ops::due::reminder): at most one line a day per
+        // repository, on stderr; nothing of it can fail a checkout or a merge.
+        if let (Some(repo), Ok(home)) = (&repo, ctx.data_home()) {
+            let policy = |root: &Path| ctx.policy(Some(root)).unwrap_or_default();
+            let now = ctx.clock.now();
+            if let Some(attention) = crate::ops::due::reminder(repo, &home, now, policy) {
+                if let Some(line) = crate::output::rotate::reminder(&attention, now) {
+                    ctx.ui.status(&line);
+                }
+            }
+        }
+        // <<< rotation reminder
+        return run_chained(ctx, repo.as_ref(), hook, &args.args, None);
     }
     let repo = repo?;
     // git hands pre-push the ref updates on stdin; a chained hook needs them too.

@@ -11,6 +11,7 @@ use crate::core::gitignore::{self, GitignorePlan};
 use crate::core::hooks::{self, GlobalSetup, HookName, HooksLocation, InstallAction, Layout};
 use crate::core::txn::Txn;
 use crate::ops::install::tracked_env_files;
+use crate::ops::Reporter;
 use crate::ops::{PromptError, Prompter};
 use crate::output::style::Style;
 use crate::output::ui::Ui;
@@ -73,6 +74,31 @@ pub fn run(ctx: &Context, args: InstallArgs) -> anyhow::Result<Outcome> {
             style.yellow("!")
         )?;
     }
+    // >>> key inventory (ops::inventory): the keys in this repository's env files are
+    // registered where they are (nothing moves), so that their ages count and rotation
+    // finds every file; trouble here is a warning, never a failed install.
+    if !repo.is_bare() {
+        let registered = ctx.data_home().and_then(|home| {
+            let (_, scanned) = crate::ops::inventory::scan_repository(&repo, &config)?;
+            Ok(crate::ops::inventory::import(
+                scanned.found,
+                &home,
+                &ctx.clock,
+                None,
+            )?)
+        });
+        match registered {
+            Ok(report) => {
+                for line in crate::output::rotate::tracked_on_install(&report, &ctx.cwd, &style) {
+                    writeln!(out, "{line}")?;
+                }
+            }
+            Err(err) => ctx.ui.warn(&format!(
+                "the keys in this repository's env files were not registered: {err:#}"
+            )),
+        }
+    }
+    // <<< key inventory
     if !tracked_env.is_empty() && !args.untrack {
         writeln!(
             out,

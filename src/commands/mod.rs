@@ -5,6 +5,7 @@ pub mod hook;
 pub mod install;
 pub mod keys;
 pub mod purge;
+pub mod rotate;
 pub mod run;
 pub mod scan;
 pub mod status;
@@ -59,6 +60,7 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Purge(args) => purge::run(&ctx, args),
         Command::Keys(args) => keys::run(&ctx, args),
         Command::Run(args) => run::run(&ctx, args),
+        Command::Rotate(args) => rotate::run(&ctx, args),
     }
 }
 

@@ -1,6 +1,7 @@
 //! `keywarden status`: where git runs this repository's hooks from and whether keywarden is
 //! in each of them (and what it chains), the global hooks directory, how `.gitignore`
-//! covers env files, and which env files git tracks.
+//! covers env files, the keys this repository uses (age, last rotation, when due), and
+//! which env files git tracks.
 
 use super::{Context, Outcome};
 use crate::core::git;
@@ -70,6 +71,24 @@ pub fn run(ctx: &Context) -> anyhow::Result<Outcome> {
             )?;
         }
     }
+    // >>> keys used here (ops::due::used_here): age, last rotation, when due
+    let registry = ctx
+        .data_home()
+        .and_then(|home| Ok(crate::core::registry::Registry::load(&home)?));
+    match registry {
+        Ok(registry) => {
+            let roots = crate::ops::inventory::work_trees(&repo);
+            let now = ctx.clock.now();
+            let policy = ctx.policy(Some(&root))?;
+            let keys = crate::ops::due::used_here(&registry, &roots, &policy, now);
+            crate::output::rotate::used_here(&keys, now, &style, &mut out)?;
+        }
+        Err(err) => writeln!(
+            out,
+            "keys used here: {missing} the registry cannot be read: {err:#}"
+        )?,
+    }
+    // <<< keys used here
     let tracked = tracked_env_files(&repo, &policy)?;
     if tracked.is_empty() {
         writeln!(out, "tracked env files: {ok} none")?;

@@ -3,13 +3,16 @@
 //! returns a typed report that `output/` renders. `ops` never imports `cli`, `commands` or
 //! `output` (cargo's `ops`, gitoxide-core's operations).
 
+pub mod due;
 pub mod edits;
 pub mod exposure;
 pub mod install;
+pub mod inventory;
 pub mod key_source;
 pub mod keys;
 pub mod replace;
 pub mod revoke;
+pub mod rotate;
 pub mod run;
 pub mod scan;
 pub mod vault;

@@ -7,6 +7,7 @@ pub mod human;
 pub mod json;
 pub mod keys;
 pub mod progress;
+pub mod rotate;
 pub mod sarif;
 pub mod style;
 pub mod ui;
