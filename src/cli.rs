@@ -350,6 +350,10 @@ pub struct RotateArgs {
     /// are dropped from the registry).
     #[arg(long)]
     pub skip_missing: bool,
+
+    /// Open the provider's page in the browser when the old key is revoked by hand.
+    #[arg(long)]
+    pub open: bool,
 }
 
 #[derive(Debug, Args)]

@@ -115,7 +115,7 @@ pub fn run(ctx: &Context, args: RotateArgs) -> anyhow::Result<Outcome> {
             },
             here: here.roots.clone(),
             env_policy: here.env_policy.clone(),
-            revoke: revoke_options(ctx)?,
+            revoke: revoke_options(ctx, args.open)?,
         };
         if rotate_one(ctx, &vault, request, finish_only)? != Outcome::Clean {
             outcome = Outcome::Findings;
@@ -151,9 +151,9 @@ impl Here {
     }
 }
 
-fn revoke_options(ctx: &Context) -> anyhow::Result<RevokeOptions> {
+fn revoke_options(ctx: &Context, open_page: bool) -> anyhow::Result<RevokeOptions> {
     Ok(RevokeOptions {
-        open_page: false,
+        open_page,
         browser: ctx.env.browser().cloned(),
         wait: Some(WaitOptions {
             interval: ctx.env.poll_interval()?.unwrap_or(DEFAULT_POLL_INTERVAL),

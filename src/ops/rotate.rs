@@ -143,6 +143,8 @@ pub enum NewKeySource {
     Provider { old: Box<RemoteKey>, name: String },
     /// Given by the person: on stdin or at the hidden prompt.
     Given(Secret),
+    /// To be created by the person at the provider's page (a dry run does not ask for it).
+    ToBeGiven { page: Option<String> },
 }
 
 /// How the person asked for the new key.
@@ -217,6 +219,8 @@ pub struct SwapReport {
     /// `None` in a dry run that would have the API make the key.
     pub new: Option<KeyLabel>,
     pub created: Option<Created>,
+    /// In a dry run: where the new key would come from, in words.
+    pub would_come_from: Option<String>,
     /// How the new key was checked (`None`: not in this dry run).
     pub verification: Option<Verification>,
     /// In a dry run: the files that would change.
@@ -461,11 +465,12 @@ pub fn swap(
                         new: &key,
                         placeholder: false,
                     });
+                    let origin = format!("the key you gave ({})", verification.liveness.as_str());
                     return Ok(dry_report(
                         &swap,
                         &plan,
                         Some(&key),
-                        None,
+                        origin,
                         Some(verification),
                     ));
                 }
@@ -518,7 +523,8 @@ pub fn swap(
                     placeholder: true,
                 });
                 if swap.dry_run {
-                    return Ok(dry_report(&swap, &preview, None, None, None));
+                    let origin = would_make(swap.provider, &old, &api_name);
+                    return Ok(dry_report(&swap, &preview, None, origin, None));
                 }
                 if !confirm(io.prompter, &question(name, &preview), name)? {
                     return Err(RotateError::Declined);
@@ -547,6 +553,27 @@ pub fn swap(
                 let plan = plan_for(&made.key)?;
                 (made.key, made.verification, plan)
             }
+            NewKeySource::ToBeGiven { page } => {
+                if !swap.dry_run {
+                    return Err(RotateError::NoNewKey {
+                        provider: swap.provider.id(),
+                        page,
+                    });
+                }
+                let placeholder = stand_in(swap.old);
+                let preview = plan_for(&placeholder)?;
+                (io.events)(SwapEvent::Plan {
+                    plan: &preview,
+                    old: swap.old,
+                    new: &placeholder,
+                    placeholder: true,
+                });
+                let origin = format!(
+                    "a key you create{} and paste",
+                    page.map(|p| format!(" at {p}")).unwrap_or_default()
+                );
+                return Ok(dry_report(&swap, &preview, None, origin, None));
+            }
         },
     };
 
@@ -564,6 +591,7 @@ pub fn swap(
         old: journal.old.clone(),
         new: Some(KeyLabel::of(&new_key)),
         created: journal.created.clone(),
+        would_come_from: None,
         verification: Some(verification),
         written: applied.written,
         skipped: plan.skipped.clone(),
@@ -588,11 +616,29 @@ fn warnings(plan: &EditPlan) -> Vec<(PathBuf, Warning)> {
         .collect()
 }
 
+/// What the API would make for `old`, in words (a dry run).
+fn would_make(provider: &dyn Provider, old: &RemoteKey, api_name: &str) -> String {
+    match &old.owner {
+        KeyOwner::ServiceAccount { name, .. } => format!(
+            "another key for service account {name}, made by the {} API",
+            provider.name()
+        ),
+        _ => format!(
+            "a new service account {api_name}{}, made by the {} API",
+            old.project
+                .as_ref()
+                .map(|p| format!(" in project {}", p.name))
+                .unwrap_or_default(),
+            provider.name()
+        ),
+    }
+}
+
 fn dry_report(
     swap: &Swap<'_>,
     plan: &EditPlan,
     new: Option<&Secret>,
-    created: Option<Created>,
+    origin: String,
     verification: Option<Verification>,
 ) -> SwapReport {
     SwapReport {
@@ -601,7 +647,8 @@ fn dry_report(
         env_var: String::new(),
         old: KeyLabel::of(swap.old),
         new: new.map(KeyLabel::of),
-        created,
+        created: None,
+        would_come_from: Some(origin),
         verification,
         written: plan.edits.iter().map(|e| e.path.clone()).collect(),
         skipped: plan.skipped.clone(),
@@ -800,6 +847,8 @@ pub struct Sourcing<'a> {
     pub provider: &'a dyn Provider,
     pub creds: &'a Credentials,
     pub clock: &'a Clock,
+    /// A dry run: offers count as accepted and no key is asked for, to show what would be.
+    pub dry_run: bool,
 }
 
 /// How a new key is asked for, decided with the person: `--new-key-stdin`'s key; else,
@@ -819,6 +868,7 @@ pub fn new_key_source(
         provider,
         creds,
         clock,
+        dry_run,
     } = *sourcing;
     if let NewKeyRequest::Given(key) = request {
         return Ok(NewKeySource::Given(key));
@@ -830,6 +880,7 @@ pub fn new_key_source(
                 let api_name = replace::replacement_name(name, clock);
                 let accepted = match &remote.owner {
                     KeyOwner::ServiceAccount { .. } => true,
+                    _ if dry_run => true,
                     owner => {
                         let project = remote
                             .project
@@ -866,6 +917,9 @@ pub fn new_key_source(
         }
     }
     let page = provider.manual_steps(old).page;
+    if dry_run {
+        return Ok(NewKeySource::ToBeGiven { page });
+    }
     if prompter.can_ask() && !prompter.assume_yes() {
         reporter.status(&format!(
             "create a new {} key{}, then paste it here",
@@ -1047,7 +1101,7 @@ pub fn rotate(
     let journal = read_journal(&journal_path)?;
     if journal.is_none() {
         if let Some(pending) = &record.pending_revocation {
-            if request.dry_run {
+            if request.dry_run || matches!(request.new_key, NewKeyRequest::Given(_)) {
                 return Err(RotateError::PendingFirst {
                     name: name.to_string(),
                     redacted: pending.redacted.clone(),
@@ -1107,6 +1161,7 @@ pub fn rotate(
             provider: &*provider,
             creds: &creds,
             clock,
+            dry_run: request.dry_run,
         };
         new_key_source(asked, &sourcing, prompter, reporter)
     };

@@ -85,6 +85,9 @@ pub fn plan(
 
 /// Where the new key came from, in a few words.
 fn origin(report: &SwapReport) -> String {
+    if let Some(origin) = &report.would_come_from {
+        return origin.clone();
+    }
     match (&report.created, &report.verification) {
         (Some(created), _) => created.detail.clone(),
         (None, Some(check)) => format!("the key you gave ({})", check.liveness.as_str()),

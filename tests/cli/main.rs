@@ -10,4 +10,5 @@ mod key_workflows;
 mod keys;
 mod providers;
 mod purge;
+mod rotate;
 mod scan;
