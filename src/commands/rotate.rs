@@ -13,9 +13,8 @@ use crate::ops::edits::Unavailable;
 use crate::ops::inventory;
 use crate::ops::keys::{self as key_ops, validate_name};
 use crate::ops::revoke::{RevokeOptions, WaitOptions, DEFAULT_POLL_INTERVAL};
-use crate::ops::rotate::{
-    self, NewKeyRequest, OldKey, RotateEvent, RotateIo, RotateOutcome, RotateRequest, SwapEvent,
-};
+use crate::ops::rotate::{self, OldKey, RotateEvent, RotateIo, RotateOutcome, RotateRequest};
+use crate::ops::swap::{NewKeyRequest, SwapEvent};
 use crate::ops::vault::Vault;
 use crate::ops::Reporter;
 use crate::output::keys::{RevokeView, StopOnEnter};

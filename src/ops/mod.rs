@@ -15,6 +15,7 @@ pub mod revoke;
 pub mod rotate;
 pub mod run;
 pub mod scan;
+pub mod swap;
 pub mod vault;
 pub mod verify;
 
