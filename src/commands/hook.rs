@@ -1,9 +1,9 @@
 //! `keywarden hook <name>`: what the installed shims run. pre-commit checks exactly what is
 //! being committed (the index git names in GIT_INDEX_FILE), pre-push the commits being
 //! pushed; post-checkout and post-merge remind of keys due for rotation (once a day, never
-//! failing) and run a chained hook. A hook that was installed before keywarden (chained) runs after
-//! keywarden's own check passes, with the same arguments and input, and its exit code
-//! counts. This is the hot path of every commit: it opens the repository once and reads
+//! failing) and run a chained hook. A hook that was installed before keywarden (chained)
+//! runs after keywarden's own check passes, with the same arguments and input, and its exit
+//! code counts. This is the hot path of every commit: it opens the repository once and reads
 //! only the blobs that changed.
 
 use super::{Context, Outcome};

@@ -151,3 +151,41 @@ pub fn display_path(path: &Path, root: &Path) -> String {
     let rel = rel.strip_prefix(".").unwrap_or(rel);
     rel.to_string_lossy().replace('\\', "/")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn env_files_are_found_where_gitignore_ignores_them_but_not_in_ignored_directories() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let root = dir.path();
+        let write = |rel: &str| {
+            let path = root.join(rel);
+            std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
+            std::fs::write(path, "A=1\n").expect("write");
+        };
+        std::fs::write(root.join(".gitignore"), ".env*\nnode_modules/\n").expect("write");
+        for rel in [
+            ".env",
+            "api/.env.local",
+            "deploy/prod.env",
+            "node_modules/pkg/.env",
+            ".git/.env",
+            "src/environment.ts",
+        ] {
+            write(rel);
+        }
+        let names = [".env", ".env.*", "*.env"].map(String::from);
+        let found: Vec<String> = files_named(root, &names)
+            .expect("walk")
+            .iter()
+            .map(|p| display_path(p, root))
+            .collect();
+        assert_eq!(found, [".env", "api/.env.local", "deploy/prod.env"]);
+        assert!(matches!(
+            files_named(&root.join("gone"), &names),
+            Err(WalkError::Missing { .. })
+        ));
+    }
+}

@@ -442,6 +442,8 @@ pub fn swap(
 
     let (new_key, verification, plan) = match held {
         Some(key) => {
+            // Killed before the journal named it: it does from now on.
+            journal.new = Some(KeyLabel::of(&key));
             // Checked again: time has passed, and the plan is confirmed again unless the
             // files are already being edited.
             let verification = if journal.created.is_some() {
@@ -528,14 +530,7 @@ pub fn swap(
                 name: api_name,
             } => {
                 // Confirmed before the API makes anything: a "no" leaves nothing behind.
-                let placeholder = stand_in(swap.old);
-                let preview = plan_for(&placeholder)?;
-                (io.events)(SwapEvent::Plan {
-                    plan: &preview,
-                    old: swap.old,
-                    new: &placeholder,
-                    placeholder: true,
-                });
+                let preview = preview(&swap, io)?;
                 if swap.dry_run {
                     let origin = would_make(swap.provider, &old, &api_name);
                     return Ok(dry_report(&swap, &preview, None, origin, None));
@@ -574,14 +569,7 @@ pub fn swap(
                         page,
                     });
                 }
-                let placeholder = stand_in(swap.old);
-                let preview = plan_for(&placeholder)?;
-                (io.events)(SwapEvent::Plan {
-                    plan: &preview,
-                    old: swap.old,
-                    new: &placeholder,
-                    placeholder: true,
-                });
+                let preview = preview(&swap, io)?;
                 let origin = format!(
                     "a key you create{} and paste",
                     page.map(|p| format!(" at {p}")).unwrap_or_default()
@@ -614,6 +602,19 @@ pub fn swap(
         dry_run: false,
         retire: journal.retire.clone(),
     })
+}
+
+/// The plan for a key not made yet (a stand-in of the old key's shape in its place), shown.
+fn preview(swap: &Swap<'_>, io: &mut SwapIo<'_>) -> Result<EditPlan, SwapError> {
+    let placeholder = stand_in(swap.old);
+    let plan = edits::plan(&swap.files, swap.old, &placeholder, swap.unavailable)?;
+    (io.events)(SwapEvent::Plan {
+        plan: &plan,
+        old: swap.old,
+        new: &placeholder,
+        placeholder: true,
+    });
+    Ok(plan)
 }
 
 fn question(name: &str, plan: &EditPlan) -> String {
@@ -755,6 +756,8 @@ fn store(
         .flat_map(|e| e.changes.iter())
         .find_map(|c| c.var.clone());
     if registry.get(name).is_none() {
+        // A key nobody registered (an incident's leaked key): recorded as the old key, so
+        // that it is retired below like any other.
         let env_var = edited_var
             .clone()
             .unwrap_or_else(|| swap.provider.default_env_var().to_string());
@@ -762,7 +765,7 @@ fn store(
             name,
             swap.provider.id(),
             &env_var,
-            new,
+            swap.old,
             now,
         ))?;
     }
@@ -1064,5 +1067,83 @@ mod tests {
         assert!(!text.contains(key.expose()));
         let back: Journal = serde_json::from_str(&text).expect("read back");
         assert_eq!(back.phase, Phase::NewKey);
+    }
+
+    #[test]
+    fn a_key_nobody_registered_is_replaced_and_recorded_with_its_predecessor_revoked() {
+        use crate::core::provider::manual::Generic;
+        use crate::core::registry::keyring::FileStore;
+        use crate::core::registry::Registry;
+        let dir = tempfile::tempdir().expect("tempdir");
+        let home = dir.path().join("state");
+        let env = dir.path().join(".env");
+        let (old, new) = (
+            Secret::new("leaked-generic-secret-0123456789abcdef"),
+            Secret::new("fresh-generic-secret-9876543210fedcba"),
+        );
+        std::fs::write(&env, format!("# db\nDB_PASSWORD='{}'\n", old.expose())).expect("write");
+        let vault = Vault::new(
+            home.clone(),
+            Box::new(FileStore::new(dir.path().join("keyring.json"))),
+        );
+        let clock = Clock::fixed(DateTime::from_timestamp(1_780_000_000, 0).expect("time"));
+        let revoked = Revoked {
+            at: clock.now(),
+            how: crate::core::registry::RevokedHow::Api,
+            detail: Some("contained first".to_string()),
+        };
+        let mut events = |_: SwapEvent<'_>| {};
+        let mut io = SwapIo {
+            prompter: &super::super::Unattended { yes: true },
+            reporter: &super::super::Quiet,
+            events: &mut events,
+        };
+        let mut given = Some(new.clone());
+        let mut source = || Ok(NewKeySource::Given(given.take().expect("asked once")));
+        let report = swap(
+            Swap {
+                name: "db-leak",
+                old: &old,
+                provider: &Generic,
+                creds: &Credentials::default(),
+                files: vec![env.clone()],
+                unavailable: Unavailable::Refuse,
+                journal: home.join("incident/swap.json"),
+                retire: Retire::Revoked(revoked.clone()),
+                dry_run: false,
+                check_interval: Duration::from_millis(1),
+                commands: Commands {
+                    resume: "keywarden incident".to_string(),
+                    abort: "keywarden incident --abort".to_string(),
+                },
+            },
+            &mut source,
+            &vault,
+            &clock,
+            &mut io,
+        )
+        .expect("swapped");
+        assert_eq!(report.written, vec![env.clone()]);
+        assert_eq!(report.env_var, "DB_PASSWORD");
+        assert_eq!(
+            std::fs::read_to_string(&env).expect("read"),
+            format!("# db\nDB_PASSWORD='{}'\n", new.expose())
+        );
+        let registry = Registry::load(&home).expect("registry");
+        let record = registry.get("db-leak").expect("recorded");
+        assert_eq!(record.fingerprint, new.fingerprint());
+        assert_eq!(record.retired[0].fingerprint, old.fingerprint());
+        assert_eq!(record.retired[0].revoked, Some(revoked));
+        assert!(record.pending_revocation.is_none());
+        assert_eq!(record.locations[0].var.as_deref(), Some("DB_PASSWORD"));
+        assert_eq!(
+            vault
+                .stored("db-leak")
+                .expect("keyring")
+                .map(|k| k.fingerprint()),
+            Some(new.fingerprint())
+        );
+        assert!(vault.stored("db-leak#old").expect("keyring").is_none());
+        assert!(!home.join("incident/swap.json").exists());
     }
 }

@@ -563,6 +563,68 @@ fn a_crash_between_two_file_writes_is_finished_by_running_rotate_again() {
 }
 
 #[test]
+fn a_crash_at_every_step_of_a_rotation_is_finished_by_running_it_again() {
+    for point in [
+        "rotate:kept",
+        "rotate:files",
+        "edits:journaled",
+        "edits:staged",
+        "edits:renamed:2",
+        "rotate:files-done",
+        "rotate:keyring",
+    ] {
+        let sb = Sandbox::new();
+        let old = keys::openai_project();
+        let new = keys::openai_project();
+        let (server, _org) = plain_openai(&[&old, &new]);
+        sb.write(".env", format!("OPENAI_API_KEY={old}\n"));
+        sb.write("svc/.env", format!("KEY='{old}'\n"));
+        add_openai(&sb, &server, &old, None);
+        let rotate = || {
+            sb.run(["rotate", "openai-prod", "--yes", "--grace", "1h"])
+                .env("KEYWARDEN_OPENAI_BASE_URL", base(&server))
+                .env("KEYWARDEN_NOW", LATER)
+        };
+        rotate()
+            .arg("--new-key-stdin")
+            .env("KEYWARDEN_FAULT", point)
+            .stdin(new.clone())
+            .code(86);
+        for file in [".env", "svc/.env"] {
+            let text = sb.read(file);
+            assert!(
+                text.contains(&old) != text.contains(&new),
+                "{point}: {file} is neither old nor new: {text}"
+            );
+        }
+        rotate().success().stdout_has("rotated openai-prod");
+        assert_eq!(
+            sb.read(".env"),
+            format!("OPENAI_API_KEY={new}\n"),
+            "{point}"
+        );
+        assert_eq!(sb.read("svc/.env"), format!("KEY='{new}'\n"), "{point}");
+        assert_run_supplies(&sb, &new);
+        assert_no_rotation_leftovers(&sb, "openai-prod");
+        let record = &registry(&sb)["keys"][0];
+        assert_eq!(
+            record["fingerprint"],
+            keywarden::core::secret::fingerprint(&new),
+            "{point}"
+        );
+        assert_eq!(
+            record["pending_revocation"]["fingerprint"],
+            keywarden::core::secret::fingerprint(&old),
+            "{point}"
+        );
+        assert!(
+            keyring(&sb)["keys"].get("openai-prod#old").is_some(),
+            "{point}"
+        );
+    }
+}
+
+#[test]
 fn a_key_the_api_made_is_never_lost_to_a_crash_and_abort_puts_everything_back() {
     let sb = Sandbox::new();
     let admin = keys::openai_admin();
