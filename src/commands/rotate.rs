@@ -239,7 +239,7 @@ fn rotate_one(
             })
         }
         RotateOutcome::Rotated(report) => {
-            for line in view::swapped(&report.swap, &ctx.cwd) {
+            for line in view::swapped(&report.swap, &ctx.cwd, ctx.clock.now()) {
                 println!("{line}");
             }
             if let OldKey::Failed(err) = report.old_key {

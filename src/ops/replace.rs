@@ -209,6 +209,12 @@ pub fn check_given(
     key: &Secret,
     reporter: &dyn Reporter,
 ) -> Result<Verification, ReplaceError> {
+    if !provider.can_verify(key) {
+        return Ok(Verification::unknown(format!(
+            "{} keys cannot be checked with their provider",
+            provider.name()
+        )));
+    }
     reporter.status(&format!(
         "checking the new key with {} (this contacts the provider)",
         provider.name()

@@ -318,13 +318,12 @@ pub fn finish(
     };
     let revoked = match report.revoked() {
         Some(revoked) => Some(revoked),
-        // A provider that cannot say whether a key works: the person's word.
+        // A provider that cannot say whether a key works: the person's word, asked on a
+        // terminal only (`--yes` cannot know it); otherwise it stays pending.
         None if report.next_step() == revoke::NextStep::CheckAtProvider => {
-            let asked = swap::confirm(
-                io.prompter,
-                "Did you revoke the old key at the provider?",
-                name,
-            );
+            let asked = io
+                .prompter
+                .offer("Have you revoked the old key at the provider?");
             matches!(asked, Ok(true)).then(|| Revoked {
                 at: clock.now(),
                 how: RevokedHow::Manual,

@@ -481,12 +481,11 @@ pub fn swap(
                         new: &key,
                         placeholder: false,
                     });
-                    let origin = format!("the key you gave ({})", verification.liveness.as_str());
                     return Ok(dry_report(
                         &swap,
                         &plan,
                         Some(&key),
-                        origin,
+                        None,
                         Some(verification),
                     ));
                 }
@@ -533,7 +532,7 @@ pub fn swap(
                 let preview = preview(&swap, io)?;
                 if swap.dry_run {
                     let origin = would_make(swap.provider, &old, &api_name);
-                    return Ok(dry_report(&swap, &preview, None, origin, None));
+                    return Ok(dry_report(&swap, &preview, None, Some(origin), None));
                 }
                 if !confirm(io.prompter, &question(name, &preview), name)? {
                     return Err(SwapError::Declined);
@@ -574,7 +573,7 @@ pub fn swap(
                     "a key you create{} and paste",
                     page.map(|p| format!(" at {p}")).unwrap_or_default()
                 );
-                return Ok(dry_report(&swap, &preview, None, origin, None));
+                return Ok(dry_report(&swap, &preview, None, Some(origin), None));
             }
         },
     };
@@ -653,7 +652,7 @@ fn dry_report(
     swap: &Swap<'_>,
     plan: &EditPlan,
     new: Option<&Secret>,
-    origin: String,
+    origin: Option<String>,
     verification: Option<Verification>,
 ) -> SwapReport {
     SwapReport {
@@ -663,7 +662,7 @@ fn dry_report(
         old: KeyLabel::of(swap.old),
         new: new.map(KeyLabel::of),
         created: None,
-        would_come_from: Some(origin),
+        would_come_from: origin,
         verification,
         written: plan.edits.iter().map(|e| e.path.clone()).collect(),
         skipped: plan.skipped.clone(),

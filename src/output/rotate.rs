@@ -6,11 +6,12 @@
 
 use super::diff::unified_diff;
 use super::style::Style;
-use crate::core::secret::Secret;
+use crate::core::secret::{Liveness, Secret};
 use crate::core::walk::display_path;
 use crate::ops::due::{Attention, KeyStatus};
 use crate::ops::edits::EditPlan;
 use crate::ops::inventory::{ImportReport, Registered};
+use crate::ops::revoke::NextStep;
 use crate::ops::rotate::{Aborted, FinishReport, OldKey};
 use crate::ops::swap::{AbortReport, Retire, SwapReport};
 use chrono::{DateTime, Utc};
@@ -91,13 +92,16 @@ fn origin(report: &SwapReport) -> String {
     }
     match (&report.created, &report.verification) {
         (Some(created), _) => created.detail.clone(),
-        (None, Some(check)) => format!("the key you gave ({})", check.liveness.as_str()),
+        (None, Some(check)) if check.liveness == Liveness::Live => {
+            "the key you gave, live".to_string()
+        }
+        (None, Some(_)) => "the key you gave, not verified".to_string(),
         (None, None) => format!("a new key made by {}", report.provider.name()),
     }
 }
 
 /// The lines after a swap (or a dry run of one).
-pub fn swapped(report: &SwapReport, cwd: &Path) -> Vec<String> {
+pub fn swapped(report: &SwapReport, cwd: &Path, now: DateTime<Utc>) -> Vec<String> {
     let files = if report.written.is_empty() {
         "no file".to_string()
     } else {
@@ -114,6 +118,9 @@ pub fn swapped(report: &SwapReport, cwd: &Path) -> Vec<String> {
         .map_or(NEW_KEY.to_string(), |n| n.redacted.clone());
     if report.dry_run {
         let revocation = match &report.retire {
+            Retire::Pending { not_before } if *not_before <= now => {
+                format!("revoke the old key {} right after", report.old.redacted)
+            }
             Retire::Pending { not_before } => format!(
                 "revoke the old key {} at {}",
                 report.old.redacted,
@@ -169,6 +176,15 @@ pub fn finished(report: &FinishReport) -> (String, bool) {
                 report.old.redacted, report.name
             ),
             true,
+        )
+    } else if report.report.next_step() == NextStep::CheckAtProvider {
+        (
+            format!(
+                "the old key {} of {name} cannot be checked with its provider: revoke it there, then `keywarden rotate --finish {name}` on a terminal records it (`keywarden rotate {name} --abort` stops the reminders instead)",
+                report.old.redacted,
+                name = report.name
+            ),
+            false,
         )
     } else {
         (
@@ -264,13 +280,17 @@ pub fn check_human(
                 continue;
             };
             if pending.is_overdue(now) {
+                let why = if pending.not_before > pending.replaced {
+                    format!("grace period over since {}", moment(pending.not_before))
+                } else {
+                    "not confirmed revoked".to_string()
+                };
                 writeln!(
                     out,
-                    "  {} ({}): replaced {}, grace period over since {}: `{}`",
+                    "  {} ({}): replaced {}, {why}: `{}`",
                     key.name,
                     pending.redacted,
                     day(pending.replaced),
-                    moment(pending.not_before),
                     finish_command(&key.name)
                 )?;
             } else {
