@@ -51,6 +51,10 @@ pub enum Command {
     Keys(KeysArgs),
     /// Run a command with the stored keys in its environment (`keywarden run -- CMD ARGS…`).
     Run(RunArgs),
+    /// Rotate keys: a new key (through the provider's API where it can), every file that
+    /// holds the old one edited at once, the keyring updated, the old key revoked. Also
+    /// lists keys due for rotation (`--check`, for cron and CI) and prints a schedule for it.
+    Rotate(RotateArgs),
     /// Print a completion script for a shell (bash, zsh, fish, powershell or elvish).
     Completions(CompletionsArgs),
     /// Print the manual page (roff) on stdout, or write one page per command to a
@@ -191,6 +195,25 @@ pub enum KeysCommand {
     /// with an admin key, GitHub, Slack), else the exact manual steps; then check until the
     /// key is dead. The key: a registered NAME, --secret-stdin, or --finding FINGERPRINT.
     Revoke(KeysRevokeArgs),
+    /// Register the keys found in env files (default: every env file of this repository,
+    /// also ignored ones) — one record per key, with every file and variable it is in — so
+    /// their ages are tracked and rotation finds them. Keys stay where they are unless
+    /// --move.
+    Import(KeysImportArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct KeysImportArgs {
+    /// The files to read (default: `.env`, `.env.*`, `*.env` and `.envrc` in every work
+    /// tree of this repository).
+    #[arg(value_name = "FILE")]
+    pub files: Vec<PathBuf>,
+
+    /// Also put each key into the keyring and empty its value in the files (after showing
+    /// the change and asking), so that `keywarden run -- CMD` supplies it and no plaintext
+    /// file holds it.
+    #[arg(long = "move")]
+    pub move_into_keyring: bool,
 }
 
 #[derive(Debug, Args)]
@@ -306,6 +329,68 @@ pub struct KeysRevokeArgs {
     /// terminal; 60 checks otherwise).
     #[arg(long, value_name = "N")]
     pub max_checks: Option<u32>,
+}
+
+#[derive(Debug, Args)]
+pub struct RotateArgs {
+    /// The key to rotate (its registered name).
+    #[arg(value_name = "NAME", required_unless_present_any = ["due", "all", "check", "schedule"])]
+    pub name: Option<String>,
+
+    /// Rotate every key that is due, and revoke the old keys whose grace period is over.
+    #[arg(long, conflicts_with_all = ["name", "all", "check", "schedule"])]
+    pub due: bool,
+
+    /// Rotate every registered key that is not revoked.
+    #[arg(long, conflicts_with_all = ["name", "check", "schedule"])]
+    pub all: bool,
+
+    /// List the keys due for rotation and the old keys still to be revoked; exit 1 when
+    /// any is due (for cron and CI).
+    #[arg(long, conflicts_with_all = ["name", "schedule"])]
+    pub check: bool,
+
+    /// Output format of --check.
+    #[arg(long, value_enum, default_value_t = ListFormat::Human, requires = "check")]
+    pub format: ListFormat,
+
+    /// Print a crontab line and a systemd user timer (and on macOS a launchd agent) that
+    /// run `keywarden rotate --check` every day.
+    #[arg(long, conflicts_with = "name")]
+    pub schedule: bool,
+
+    /// Keep the old key working for DURATION (90m, 2h, 3d…) for a deploy window: its
+    /// revocation is recorded, reminded by `rotate --check` and the hooks, and carried out
+    /// by `keywarden rotate --finish NAME` (or `keywarden rotate NAME`).
+    #[arg(long, value_name = "DURATION")]
+    pub grace: Option<String>,
+
+    /// Revoke the old key that an earlier rotation of NAME left (after --grace, or a
+    /// revocation not confirmed yet).
+    #[arg(long, requires = "name", conflicts_with_all = ["abort", "dry_run", "grace", "new_key_stdin"])]
+    pub finish: bool,
+
+    /// Undo an unfinished rotation of NAME (files back, the new key dropped from the
+    /// keyring), or drop its pending revocation (the old key stays valid).
+    #[arg(long, requires = "name", conflicts_with_all = ["dry_run", "grace", "new_key_stdin"])]
+    pub abort: bool,
+
+    /// Read the new key from stdin (a key you created at the provider).
+    #[arg(long, requires = "name")]
+    pub new_key_stdin: bool,
+
+    /// Show the plan (every file edit, redacted) and change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+
+    /// Leave out registered files that no longer exist or cannot be written (missing ones
+    /// are dropped from the registry).
+    #[arg(long)]
+    pub skip_missing: bool,
+
+    /// Open the provider's page in the browser when the old key is revoked by hand.
+    #[arg(long)]
+    pub open: bool,
 }
 
 #[derive(Debug, Args)]

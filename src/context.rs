@@ -4,10 +4,11 @@
 
 use crate::cli::Cli;
 use crate::core::clock::Clock;
-use crate::core::config::Config;
+use crate::core::config::{Config, UserConfig, USER_CONFIG_FILE_NAME};
 use crate::core::environment::Environment;
 use crate::core::provider::{Http, HttpConfig, Providers};
 use crate::core::registry::keyring::{self, KeyStore};
+use crate::core::registry::policy::Policy;
 use crate::ops::Reporter;
 use crate::output::ui::Ui;
 use anyhow::Context as _;
@@ -54,6 +55,26 @@ impl Context {
             Some(path) => Config::load(path)?,
             None => Config::load_from_dir(root)?,
         })
+    }
+
+    /// The user's configuration (`config.toml` in `$XDG_CONFIG_HOME/keywarden`); the
+    /// default when there is none.
+    pub fn user_config(&self) -> anyhow::Result<UserConfig> {
+        Ok(match self.env.config_home() {
+            Some(dir) => UserConfig::load(&dir.join(USER_CONFIG_FILE_NAME))?,
+            None => UserConfig::default(),
+        })
+    }
+
+    /// The rotation policy: the repository's `[rotation]` (when `root` is given) before
+    /// the user's.
+    pub fn policy(&self, root: Option<&Path>) -> anyhow::Result<Policy> {
+        let repo = root.map(|root| self.load_config(root)).transpose()?;
+        let user = self.user_config()?;
+        Ok(Policy::new(
+            repo.as_ref().map(|c| &c.rotation),
+            Some(&user.rotation),
+        ))
     }
 
     /// keywarden's data directory (registry, state).

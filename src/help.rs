@@ -93,8 +93,25 @@ Examples:
   # paste the key at the hidden prompt; it goes to the OS keyring
   keywarden keys add openai-prod --provider openai
   keywarden keys list
+  # register (and with --move: take into the keyring) the keys in .env
+  keywarden keys import .env --move
+  keywarden keys check openai-prod
   keywarden keys revoke openai-prod
   keywarden keys forget openai-prod",
+    ),
+    (
+        "rotate",
+        "\
+Examples:
+  # which keys are due (exit 1 when any is): for cron and CI
+  keywarden rotate --check
+  # rotate one key: new key, every file that holds it, the old key revoked
+  keywarden rotate openai-prod --dry-run
+  keywarden rotate openai-prod
+  # keep the old key alive for a deploy window, revoke it later
+  keywarden rotate openai-prod --grace 2h
+  keywarden rotate --due
+  keywarden rotate --schedule",
     ),
     (
         "run",

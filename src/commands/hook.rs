@@ -1,7 +1,8 @@
 //! `keywarden hook <name>`: what the installed shims run. Reads what git hands the hook
 //! (pre-push: the ref updates on stdin), runs `ops::hook`, prints the verdict on stderr and
 //! then runs the hooks keywarden displaced, whose exit code counts too. post-checkout and
-//! post-merge are reserved for rotation reminders and only run a chained hook.
+//! post-merge remind of keys due for rotation (once a day, never failing) and run a chained
+//! hook.
 
 use super::{Context, Outcome};
 use crate::cli::HookArgs;
@@ -19,9 +20,19 @@ pub fn run(ctx: &Context, args: HookArgs) -> anyhow::Result<Outcome> {
     let hook = HookName::parse(&args.name)?;
     let repo = git::open(&ctx.cwd);
     if matches!(hook, HookName::PostCheckout | HookName::PostMerge) {
-        // Rotation reminders will live here. Until then these hooks only run what they
-        // chain, and nothing of ours can fail a checkout or a merge.
-        return run_chained(ctx, repo.ok().as_ref(), hook, &args.args, None);
+        let repo = repo.ok();
+        // The rotation reminder: at most one line a day per repository, on stderr; nothing of
+        // it can fail a checkout or a merge.
+        if let (Some(repo), Ok(home)) = (&repo, ctx.data_home()) {
+            let policy = |root: &std::path::Path| ctx.policy(Some(root)).unwrap_or_default();
+            let now = ctx.clock.now();
+            if let Some(attention) = crate::ops::due::reminder(repo, &home, now, policy) {
+                if let Some(line) = crate::output::rotate::reminder(&attention, now) {
+                    ctx.ui.status(&line);
+                }
+            }
+        }
+        return run_chained(ctx, repo.as_ref(), hook, &args.args, None);
     }
     let repo = repo?;
     let root = git::root_dir(&repo);

@@ -6,8 +6,10 @@ use crate::cli::InstallArgs;
 use crate::core::git;
 use crate::core::hooks::invocation::Here;
 use crate::ops::install::{self as install_ops, InstallOptions};
+use crate::ops::Reporter;
 use crate::output::install::{gitignore_preview, render_global_install, render_install};
 use anyhow::Context as _;
+use std::io::Write;
 use std::path::PathBuf;
 
 pub fn run(ctx: &Context, args: InstallArgs) -> anyhow::Result<Outcome> {
@@ -34,6 +36,30 @@ pub fn run(ctx: &Context, args: InstallArgs) -> anyhow::Result<Outcome> {
         gitignore_preview(plan, &mut std::io::stdout().lock(), &style)
     })?;
     render_install(&report, &mut out, &style)?;
+    // The keys in this repository's env files are registered where they are (nothing
+    // moves), so that their ages count and rotation finds every file; trouble here is a
+    // warning, never a failed install.
+    if !repo.is_bare() {
+        let registered = ctx.data_home().and_then(|home| {
+            let (_, scanned) = crate::ops::inventory::scan_repository(&repo, &config)?;
+            Ok(crate::ops::inventory::import(
+                scanned.found,
+                &home,
+                &ctx.clock,
+                None,
+            )?)
+        });
+        match registered {
+            Ok(report) => {
+                for line in crate::output::rotate::tracked_on_install(&report, &ctx.cwd, &style) {
+                    writeln!(out, "{line}")?;
+                }
+            }
+            Err(err) => ctx.ui.warn(&format!(
+                "the keys in this repository's env files were not registered: {err:#}"
+            )),
+        }
+    }
     Ok(Outcome::Clean)
 }
 

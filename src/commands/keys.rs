@@ -5,12 +5,13 @@
 
 use super::{Context, Outcome};
 use crate::cli::{
-    KeyChoiceArgs, KeysAddArgs, KeysArgs, KeysCheckArgs, KeysCommand, KeysForgetArgs, KeysListArgs,
-    KeysRevokeArgs, ListFormat,
+    KeyChoiceArgs, KeysAddArgs, KeysArgs, KeysCheckArgs, KeysCommand, KeysForgetArgs,
+    KeysImportArgs, KeysListArgs, KeysRevokeArgs, ListFormat,
 };
 use crate::core::provider::ProviderId;
 use crate::core::registry::Registry;
 use crate::core::secret::Liveness;
+use crate::ops::inventory::{self, ImportEvent};
 use crate::ops::key_source::{self, KeySource, ResolvedKey};
 use crate::ops::keys::{
     self, looks_like_secret, validate_name, AddRequest, KeyInput, KeysError, Replacing,
@@ -31,6 +32,7 @@ pub fn run(ctx: &Context, args: KeysArgs) -> anyhow::Result<Outcome> {
         KeysCommand::Check(args) => check(ctx, args),
         KeysCommand::Forget(args) => forget(ctx, args),
         KeysCommand::Revoke(args) => revoke(ctx, args),
+        KeysCommand::Import(args) => import(ctx, args),
     }
 }
 
@@ -72,6 +74,7 @@ fn add(ctx: &Context, args: KeysAddArgs) -> anyhow::Result<Outcome> {
             provider,
             env_var: args.env_var,
             used_in: args.used_in.iter().map(Into::into).collect(),
+            search: env_files_here(ctx),
             cwd: ctx.cwd.clone(),
             verify: !args.no_verify,
             replace: args.replace,
@@ -84,6 +87,21 @@ fn add(ctx: &Context, args: KeysAddArgs) -> anyhow::Result<Outcome> {
     )?;
     println!("{}", view::added(&report));
     Ok(Outcome::Clean)
+}
+
+/// The env files of the repository keywarden runs in (none outside one): where `keys add`
+/// looks for the key it stores, to record where it is used.
+fn env_files_here(ctx: &Context) -> Vec<std::path::PathBuf> {
+    let Ok(repo) = crate::core::git::open(&ctx.cwd) else {
+        return Vec::new();
+    };
+    let roots = inventory::work_trees(&repo);
+    let policy = roots
+        .first()
+        .and_then(|root| ctx.load_config(root).ok())
+        .and_then(|config| config.env_file_policy().ok())
+        .unwrap_or_default();
+    inventory::key_files(&roots, &policy).unwrap_or_default()
 }
 
 fn list(ctx: &Context, args: KeysListArgs) -> anyhow::Result<Outcome> {
@@ -248,4 +266,78 @@ fn read_stdin(provider: ProviderId) -> anyhow::Result<KeyInput> {
     // Overwritten before it is freed, as `Secret` does for itself.
     drop(crate::core::secret::Secret::new(text));
     input.map_err(|err: KeysError| err.into())
+}
+
+fn import(ctx: &Context, args: KeysImportArgs) -> anyhow::Result<Outcome> {
+    let repo = crate::core::git::open(&ctx.cwd).ok();
+    let roots = repo.as_ref().map(inventory::work_trees).unwrap_or_default();
+    let root = roots.first().cloned().unwrap_or_else(|| ctx.cwd.clone());
+    let config = ctx.load_config(&root)?;
+    let (files, scanned) = match (&repo, args.files.is_empty()) {
+        (Some(repo), true) => inventory::scan_repository(repo, &config)?,
+        (None, true) => bail!(
+            "not in a git repository: name the env files to import (`keywarden keys import .env`)"
+        ),
+        (_, false) => {
+            let files: Vec<std::path::PathBuf> = args
+                .files
+                .iter()
+                .map(|f| inventory::absolute(&ctx.cwd, f))
+                .collect();
+            if let Some(missing) = files.iter().find(|f| !f.is_file()) {
+                bail!("{}: no such file", missing.display());
+            }
+            let setup = ScanSetup::new(&config, &[], &[], None)?;
+            let scanned = inventory::scan_files(&files, &setup.scanner, &roots);
+            (files, scanned)
+        }
+    };
+    if let Some((path, err)) = scanned.unreadable.first() {
+        bail!("cannot read {}: {err}", path.display());
+    }
+    for (path, line) in &scanned.outside {
+        ctx.ui.note(&format!(
+            "{}:{line}: a key outside a NAME=value line is not registered",
+            crate::core::walk::display_path(path, &ctx.cwd)
+        ));
+    }
+    if scanned.found.is_empty() {
+        println!(
+            "no keys found in {} file{}",
+            files.len(),
+            if files.len() == 1 { "" } else { "s" }
+        );
+        return Ok(Outcome::Clean);
+    }
+    let home = ctx.data_home()?;
+    let style = ctx.ui.out_style();
+    let nothing = crate::core::secret::Secret::new("");
+    let mut events = |event: ImportEvent<'_>| match event {
+        ImportEvent::Emptying(plan) => {
+            print!(
+                "{}",
+                crate::output::rotate::plan(plan, &nothing, &nothing, false, &ctx.cwd, &style)
+            );
+        }
+    };
+    let vault = args
+        .move_into_keyring
+        .then(|| anyhow::Ok(Vault::new(home.clone(), ctx.key_store()?)))
+        .transpose()?;
+    let moving = vault.as_ref().map(|vault| inventory::Moving {
+        vault,
+        journal: home.join("imports").join("edits.json"),
+        prompter: &ctx.ui,
+        events: &mut events,
+    });
+    let report = inventory::import(scanned.found, &home, &ctx.clock, moving)?;
+    for line in crate::output::rotate::imported(&report, &ctx.cwd) {
+        println!("{line}");
+    }
+    if !args.move_into_keyring && report.keys.iter().any(|k| !k.in_keyring) {
+        println!(
+            "the keys stay in the files; `keywarden keys import --move` puts them into the keyring and empties them there, and `keywarden run -- CMD` then supplies them"
+        );
+    }
+    Ok(Outcome::Clean)
 }

@@ -7,6 +7,7 @@ pub mod install;
 pub mod keys;
 pub mod man;
 pub mod purge;
+pub mod rotate;
 pub mod run;
 pub mod scan;
 pub mod status;
@@ -61,6 +62,7 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Purge(args) => purge::run(&ctx, args),
         Command::Keys(args) => keys::run(&ctx, args),
         Command::Run(args) => run::run(&ctx, args),
+        Command::Rotate(args) => rotate::run(&ctx, args),
         Command::Completions(args) => completions::run(&ctx, args),
         Command::Man(args) => man::run(&ctx, args),
     }

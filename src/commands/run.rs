@@ -17,7 +17,11 @@ pub fn run(ctx: &Context, args: RunArgs) -> anyhow::Result<Outcome> {
         validate_name(name)?;
     }
     let registry = Registry::load(&ctx.data_home()?)?;
-    let records = run::select(&registry, &args.only)?;
+    // Where several keys set one variable, the one this repository uses wins.
+    let here = crate::core::git::open(&ctx.cwd)
+        .map(|repo| crate::ops::inventory::work_trees(&repo))
+        .unwrap_or_default();
+    let records = run::select(&registry, &args.only, &here)?;
     let Some((program, program_args)) = args.command.split_first() else {
         bail!("no command given: `keywarden run -- CMD ARGS…`");
     };

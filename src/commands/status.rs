@@ -1,4 +1,6 @@
-//! `keywarden status`: `ops::status` for the repository here → the report on stdout.
+//! `keywarden status`: `ops::status` for the repository here (hooks, `.gitignore`, env
+//! files in git, the registry, and the keys used here with their age and when they are due)
+//! → the report on stdout.
 
 use super::{Context, Outcome};
 use crate::core::git;
@@ -16,6 +18,7 @@ pub fn run(ctx: &Context) -> anyhow::Result<Outcome> {
         &config,
         data_home.as_deref().map_err(Clone::clone),
         ctx.clock.now(),
+        &ctx.policy(Some(&root))?,
         &Here::from_dirs(&ctx.cwd, &root),
     )?;
     render_status(&report, &mut std::io::stdout().lock(), &ctx.ui.out_style())?;

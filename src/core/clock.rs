@@ -9,6 +9,35 @@ use thiserror::Error;
 #[error("KEYWARDEN_NOW is not an RFC 3339 time (such as 2026-01-02T03:04:05Z): `{0}`")]
 pub struct BadNow(pub String);
 
+#[derive(Debug, Error)]
+#[error("`{0}` is not a duration: a whole number and a unit, such as 90m, 2h, 3d or 1w (at most a year)")]
+pub struct BadDuration(pub String);
+
+/// A span of time as people write it: a whole number and `s`, `m`, `h`, `d` or `w`
+/// (`90m`, `2h`, `3d`), more than zero and at most a year.
+pub fn parse_duration(text: &str) -> Result<chrono::Duration, BadDuration> {
+    let bad = || BadDuration(text.to_string());
+    let trimmed = text.trim();
+    let split = trimmed
+        .find(|c: char| !c.is_ascii_digit())
+        .ok_or_else(bad)?;
+    let (number, unit) = trimmed.split_at(split);
+    let n: i64 = number.parse().map_err(|_| bad())?;
+    let seconds_per = match unit {
+        "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86_400,
+        "w" => 7 * 86_400,
+        _ => return Err(bad()),
+    };
+    let seconds = n.checked_mul(seconds_per).ok_or_else(bad)?;
+    if seconds == 0 || seconds > 366 * 86_400 {
+        return Err(bad());
+    }
+    Ok(chrono::Duration::seconds(seconds))
+}
+
 /// The system clock, or a fixed instant (tests, reminders).
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Clock {
@@ -61,5 +90,25 @@ mod tests {
         assert!(Clock::from_setting(None).expect("unset").fixed.is_none());
         let err = Clock::from_setting(Some("yesterday")).expect_err("invalid");
         assert!(err.to_string().contains("`yesterday`"), "{err}");
+    }
+
+    #[test]
+    fn durations_are_a_number_and_a_unit() {
+        assert_eq!(parse_duration("2h").expect("2h").num_minutes(), 120);
+        assert_eq!(parse_duration(" 90m ").expect("90m").num_minutes(), 90);
+        assert_eq!(parse_duration("1w").expect("1w").num_days(), 7);
+        for bad in [
+            "",
+            "2",
+            "h",
+            "0h",
+            "2 h",
+            "2hours",
+            "-1d",
+            "400d",
+            "99999999999999999w",
+        ] {
+            assert!(parse_duration(bad).is_err(), "{bad:?}");
+        }
     }
 }

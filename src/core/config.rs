@@ -1,8 +1,12 @@
 //! `.keywarden.toml`: a repository's scan settings (path and value allowlists, size limit),
-//! its own rules and the built-ins it disables. Unknown keys are errors, so a typo cannot
+//! its own rules and the built-ins it disables, what the hooks block, and the rotation
+//! policy (`[rotation]`). The user's own configuration (`config.toml` in
+//! `$XDG_CONFIG_HOME/keywarden`) holds settings that are the person's rather than the
+//! repository's: today the rotation policy. Unknown keys are errors, so a typo cannot
 //! silently switch protection off; errors name the file and the line.
 
 use crate::core::envfiles::{self, EnvFilePolicy, EnvPolicyError};
+use crate::core::registry::policy::RotationSettings;
 use crate::core::rules::{Rule, RuleError, RuleSet};
 use globset::{Glob, GlobSet, GlobSetBuilder};
 use serde::Deserialize;
@@ -10,6 +14,8 @@ use std::path::{Path, PathBuf};
 use thiserror::Error;
 
 pub const CONFIG_FILE_NAME: &str = ".keywarden.toml";
+/// The user's configuration file, in keywarden's directory of the user's configuration.
+pub const USER_CONFIG_FILE_NAME: &str = "config.toml";
 
 #[derive(Debug, Error)]
 pub enum ConfigError {
@@ -45,8 +51,83 @@ pub struct Config {
     /// What the git hooks block: env-file names, already committed keys, the baseline.
     #[serde(default)]
     pub hooks: HookSettings,
+    /// `[rotation]` as written; checked into `rotation` when the file is parsed.
+    #[serde(default, rename = "rotation")]
+    rotation_table: toml::Table,
+    /// How old keys may get (`[rotation]`).
+    #[serde(skip)]
+    pub rotation: RotationSettings,
     #[serde(skip)]
     pub source: Option<PathBuf>,
+}
+
+/// The user's configuration: `config.toml` in `$XDG_CONFIG_HOME/keywarden`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UserConfig {
+    #[serde(default, rename = "rotation")]
+    rotation_table: toml::Table,
+    /// How old keys may get (`[rotation]`), where the repository says nothing.
+    #[serde(skip)]
+    pub rotation: RotationSettings,
+    #[serde(skip)]
+    pub source: Option<PathBuf>,
+}
+
+impl UserConfig {
+    /// Reads `path`; a missing file is the default configuration.
+    pub fn load(path: &Path) -> Result<Self, ConfigError> {
+        let text = match std::fs::read_to_string(path) {
+            Ok(text) => text,
+            Err(err) if err.kind() == std::io::ErrorKind::NotFound => {
+                return Ok(UserConfig::default())
+            }
+            Err(source) => {
+                return Err(ConfigError::Read {
+                    path: path.to_path_buf(),
+                    source,
+                })
+            }
+        };
+        Self::parse(&text, path)
+    }
+
+    pub fn parse(text: &str, path: &Path) -> Result<Self, ConfigError> {
+        let mut config: UserConfig = from_toml(text, path)?;
+        config.source = Some(path.to_path_buf());
+        config.rotation = rotation(&config.rotation_table, text, path)?;
+        Ok(config)
+    }
+}
+
+/// Deserializes a configuration file; a syntax or type error names the file and the line.
+fn from_toml<T: serde::de::DeserializeOwned>(text: &str, path: &Path) -> Result<T, ConfigError> {
+    toml::from_str(text).map_err(|e| ConfigError::Invalid {
+        path: path.to_path_buf(),
+        line: e.span().map(|span| line_of(text, span.start)).unwrap_or(1),
+        message: e.message().trim().to_string(),
+    })
+}
+
+/// The 1-based line of byte offset `at`.
+fn line_of(text: &str, at: usize) -> usize {
+    text[..at.min(text.len())].matches('\n').count() + 1
+}
+
+/// Checks a `[rotation]` table; an error names the file, the line and the setting.
+fn rotation(table: &toml::Table, text: &str, path: &Path) -> Result<RotationSettings, ConfigError> {
+    RotationSettings::from_toml(table).map_err(|e| {
+        // The setting's line: the first mention of its name after the `[rotation` header.
+        let start = text.find("[rotation").unwrap_or(0);
+        let at = text[start..]
+            .find(e.needle.as_str())
+            .map_or(start, |i| start + i);
+        ConfigError::Invalid {
+            path: path.to_path_buf(),
+            line: line_of(text, at),
+            message: e.to_string(),
+        }
+    })
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -117,15 +198,9 @@ impl Config {
     }
 
     pub fn parse(text: &str, path: &Path) -> Result<Self, ConfigError> {
-        let mut config: Config = toml::from_str(text).map_err(|e| ConfigError::Invalid {
-            path: path.to_path_buf(),
-            line: e
-                .span()
-                .map(|span| text[..span.start.min(text.len())].matches('\n').count() + 1)
-                .unwrap_or(1),
-            message: e.message().trim().to_string(),
-        })?;
+        let mut config: Config = from_toml(text, path)?;
         config.source = Some(path.to_path_buf());
+        config.rotation = rotation(&config.rotation_table, text, path)?;
         config.path_allowlist()?;
         if let Err(e) = config.env_file_policy() {
             let needle = if e.to_string().contains("allowed_env_files") {
@@ -151,10 +226,7 @@ impl Config {
     }
 
     fn invalid(&self, text: &str, needle: &str, message: String) -> ConfigError {
-        let line = text
-            .find(needle)
-            .map(|at| text[..at].matches('\n').count() + 1)
-            .unwrap_or(1);
+        let line = text.find(needle).map_or(1, |at| line_of(text, at));
         ConfigError::Invalid {
             path: self.source.clone().unwrap_or_default(),
             line,
@@ -277,6 +349,41 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.starts_with("c.toml:3:"), "{err}");
+    }
+
+    #[test]
+    fn rotation_settings_are_read_and_bad_ones_name_file_line_and_setting() {
+        let config = Config::parse(
+            "[rotation]\nmax_age_days = 60\n\n[rotation.providers]\nopenai = 30\n",
+            Path::new("c.toml"),
+        )
+        .expect("parses");
+        assert_eq!(config.rotation.max_age_days, Some(60));
+        let err = Config::parse(
+            "# max_age_days in days\n[rotation]\nmax_age_days = 90\n[rotation.providers]\nopnai = 30\n",
+            Path::new("c.toml"),
+        )
+        .unwrap_err()
+        .to_string();
+        assert_eq!(
+            err.split(" (one of").next(),
+            Some("c.toml:5: rotation.providers.opnai: unknown provider"),
+            "{err}"
+        );
+        let err = UserConfig::parse("[rotation]\nmax_age_days = -3\n", Path::new("u.toml"))
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            err,
+            "u.toml:2: rotation.max_age_days: must be a whole number of days from 1 to 36500, not `-3`"
+        );
+        let err = UserConfig::parse("[scan]\nmax_file_size = 1\n", Path::new("u.toml"))
+            .unwrap_err()
+            .to_string();
+        assert!(err.starts_with("u.toml:1:"), "{err}");
+        let missing = UserConfig::load(Path::new("/nonexistent/keywarden/config.toml"))
+            .expect("a missing file is the default");
+        assert_eq!(missing.rotation, RotationSettings::default());
     }
 
     #[test]

@@ -35,7 +35,12 @@ pub enum EnvPolicyError {
 pub struct EnvFilePolicy {
     blocked: GlobSet,
     allowed: GlobSet,
+    /// The blocked patterns as written.
+    blocked_patterns: Vec<String>,
 }
+
+/// direnv's file: shell syntax, but it holds keys as `export KEY=value` lines.
+pub const ENVRC: &str = ".envrc";
 
 impl Default for EnvFilePolicy {
     fn default() -> Self {
@@ -50,7 +55,18 @@ impl EnvFilePolicy {
         Ok(EnvFilePolicy {
             blocked: build("env_files", blocked)?,
             allowed: build("allowed_env_files", allowed)?,
+            blocked_patterns: blocked.to_vec(),
         })
+    }
+
+    /// The name patterns of files that may hold keys: the blocked ones (templates such as
+    /// `.env.example` included: a real key in one is still a key) and `.envrc`.
+    pub fn key_file_patterns(&self) -> Vec<String> {
+        let mut patterns = self.blocked_patterns.clone();
+        if !patterns.iter().any(|p| p == ENVRC) {
+            patterns.push(ENVRC.to_string());
+        }
+        patterns
     }
 
     /// Whether the file at `path` (a repository path with `/` separators, or a bare name)

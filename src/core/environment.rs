@@ -205,6 +205,13 @@ impl Environment {
             .map(|c| c.join("keywarden"))
     }
 
+    /// The user's home directory (`HOME`), when it is set to an absolute path.
+    pub fn home_dir(&self) -> Option<PathBuf> {
+        self.nonempty_os("HOME")
+            .map(PathBuf::from)
+            .filter(|p| p.is_absolute())
+    }
+
     /// Which keyring `KEYWARDEN_KEYRING` selects (empty: the best the OS has).
     pub fn keyring_selector(&self) -> &str {
         self.text("KEYWARDEN_KEYRING").map_or("", str::trim)

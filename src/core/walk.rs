@@ -3,6 +3,7 @@
 //! and includes hidden files — `.env` is exactly what we are looking for. Files are handed
 //! to the caller on the walker's own threads, so reading and scanning run during the walk.
 
+use ignore::overrides::OverrideBuilder;
 use ignore::WalkBuilder;
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -12,6 +13,45 @@ use thiserror::Error;
 pub enum WalkError {
     #[error("{path}: no such file or directory")]
     Missing { path: PathBuf },
+    #[error("invalid file name pattern `{pattern}`: {message}")]
+    Pattern { pattern: String, message: String },
+}
+
+/// Every file under `root` whose name matches one of `names` (gitignore-style globs such as
+/// `.env.*`), also where `.gitignore` ignores it — env files usually are — but never inside
+/// a directory that is ignored (`node_modules`, `target`) or `.git`. Sorted.
+pub fn files_named(root: &Path, names: &[String]) -> Result<Vec<PathBuf>, WalkError> {
+    if std::fs::symlink_metadata(root).is_err() {
+        return Err(WalkError::Missing {
+            path: root.to_path_buf(),
+        });
+    }
+    let mut overrides = OverrideBuilder::new(root);
+    for name in names {
+        overrides.add(name).map_err(|e| WalkError::Pattern {
+            pattern: name.clone(),
+            message: e.to_string(),
+        })?;
+    }
+    let overrides = overrides.build().map_err(|e| WalkError::Pattern {
+        pattern: names.join(", "),
+        message: e.to_string(),
+    })?;
+    // A whitelist override includes matching files whatever `.gitignore` says, and leaves
+    // directories to `.gitignore`.
+    let mut files: Vec<PathBuf> = WalkBuilder::new(root)
+        .hidden(false)
+        .follow_links(false)
+        .require_git(false)
+        .overrides(overrides)
+        .filter_entry(|entry| entry.file_name() != ".git")
+        .build()
+        .filter_map(Result::ok)
+        .filter(|entry| entry.file_type().is_some_and(|t| t.is_file()))
+        .map(ignore::DirEntry::into_path)
+        .collect();
+    files.sort();
+    Ok(files)
 }
 
 /// What the walk reports for each entry it does not skip.
@@ -110,4 +150,42 @@ pub fn display_path(path: &Path, root: &Path) -> String {
     let rel = path.strip_prefix(root).unwrap_or(path);
     let rel = rel.strip_prefix(".").unwrap_or(rel);
     rel.to_string_lossy().replace('\\', "/")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn env_files_are_found_where_gitignore_ignores_them_but_not_in_ignored_directories() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let root = dir.path();
+        let write = |rel: &str| {
+            let path = root.join(rel);
+            std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
+            std::fs::write(path, "A=1\n").expect("write");
+        };
+        std::fs::write(root.join(".gitignore"), ".env*\nnode_modules/\n").expect("write");
+        for rel in [
+            ".env",
+            "api/.env.local",
+            "deploy/prod.env",
+            "node_modules/pkg/.env",
+            ".git/.env",
+            "src/environment.ts",
+        ] {
+            write(rel);
+        }
+        let names = [".env", ".env.*", "*.env"].map(String::from);
+        let found: Vec<String> = files_named(root, &names)
+            .expect("walk")
+            .iter()
+            .map(|p| display_path(p, root))
+            .collect();
+        assert_eq!(found, [".env", "api/.env.local", "deploy/prod.env"]);
+        assert!(matches!(
+            files_named(&root.join("gone"), &names),
+            Err(WalkError::Missing { .. })
+        ));
+    }
 }

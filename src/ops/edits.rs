@@ -25,6 +25,8 @@ pub enum EditsError {
     Missing { path: PathBuf },
     #[error("{path} is not writable, so the key in it cannot be replaced (make it writable, or pass --skip-missing to leave it out)")]
     ReadOnly { path: PathBuf },
+    #[error("{path} is not writable (make it writable and run again)")]
+    NotWritable { path: PathBuf },
     #[error(transparent)]
     Edit(#[from] EnvEditError),
     #[error(transparent)]
@@ -133,9 +135,23 @@ pub fn plan(
     Ok(plan)
 }
 
-/// Whether the file and its directory can be written (the rename needs both).
+/// Refuses a plan with a file that cannot be written, before anything is: for plans made
+/// with other edits than `plan`'s (`core::envfile::plan_set`).
+pub fn check_writable(plan: &EditPlan) -> Result<(), EditsError> {
+    match plan.edits.iter().find(|edit| !writable(&edit.path)) {
+        Some(edit) => Err(EditsError::NotWritable {
+            path: edit.path.clone(),
+        }),
+        None => Ok(()),
+    }
+}
+
+/// Whether the file and its directory can be written (the rename needs both). A file
+/// without any write permission counts as read-only even for root, who could write it
+/// anyway: its owner marked it so.
 fn writable(path: &Path) -> bool {
-    let file_ok = std::fs::OpenOptions::new().append(true).open(path).is_ok();
+    let marked = std::fs::metadata(path).is_ok_and(|m| m.permissions().readonly());
+    let file_ok = !marked && std::fs::OpenOptions::new().append(true).open(path).is_ok();
     let dir = path.parent().filter(|d| !d.as_os_str().is_empty());
     let dir_ok =
         dir.is_none_or(|d| std::fs::metadata(d).is_ok_and(|m| !m.permissions().readonly()));
@@ -548,11 +564,9 @@ mod tests {
             let ro = dir.path().join("ro.env");
             std::fs::write(&ro, format!("K={}\n", old.expose())).expect("write");
             std::fs::set_permissions(&ro, std::fs::Permissions::from_mode(0o400)).expect("chmod");
-            // root can write anything: the check only means something for other users.
-            if std::fs::OpenOptions::new().append(true).open(&ro).is_err() {
-                let err = super::plan(&[ro], &old, &new, Unavailable::Refuse).expect_err("ro");
-                assert!(err.to_string().contains("not writable"), "{err}");
-            }
+            // Refused for root too, who could write it: it is marked read-only.
+            let err = super::plan(&[ro], &old, &new, Unavailable::Refuse).expect_err("ro");
+            assert!(err.to_string().contains("not writable"), "{err}");
         }
     }
 

@@ -60,6 +60,8 @@ pub enum KeysError {
         store: String,
         provider: ProviderId,
     },
+    #[error("`{name}` is only tracked where it is used (it is not in the keyring), and none of those files holds it any more; add it again with `keywarden keys add {name} --replace`")]
+    LostTrack { name: String },
     #[error("{provider} says the key {redacted} is dead ({reason}); not stored (pass --no-verify to store it anyway)", provider = .provider.name())]
     Dead {
         provider: ProviderId,
@@ -276,19 +278,22 @@ pub fn default_env_var(provider: &dyn Provider, name: &str) -> String {
 /// repository it lies in (when it does).
 pub fn location(cwd: &Path, path: &Path, var: &str) -> Location {
     let path = cwd.join(path);
+    Location {
+        repo: repo_of(&path),
+        path,
+        var: Some(var.to_string()),
+    }
+}
+
+/// The work tree of the repository a file lies in, when it does.
+pub fn repo_of(path: &Path) -> Option<PathBuf> {
     // The nearest directory that exists: the file (and its folder) may not exist yet.
-    let repo = path
-        .ancestors()
+    path.ancestors()
         .skip(1)
         .find(|dir| dir.is_dir())
         .and_then(|dir| git2::Repository::discover(dir).ok())
         // Rebuilt from its components: git2 ends a work tree's path with a slash.
-        .and_then(|repo| repo.workdir().map(|dir| dir.components().collect()));
-    Location {
-        path,
-        var: Some(var.to_string()),
-        repo,
-    }
+        .and_then(|repo| repo.workdir().map(|dir| dir.components().collect()))
 }
 
 /// What `keys add` should store.
@@ -298,6 +303,9 @@ pub struct AddRequest {
     pub provider: Option<ProviderId>,
     pub env_var: Option<String>,
     pub used_in: Vec<PathBuf>,
+    /// Files to look for the key in (a repository's env files): each that assigns it is
+    /// recorded as a location, with its variable.
+    pub search: Vec<PathBuf>,
     pub cwd: PathBuf,
     pub verify: bool,
     pub replace: bool,
@@ -426,6 +434,15 @@ pub fn add(
     for path in &request.used_in {
         record.add_location(location(&request.cwd, path, &env_var));
     }
+    for (path, var) in super::inventory::whereabouts(&request.search, &key) {
+        if !record.locations.iter().any(|l| l.path == path) {
+            record.add_location(Location {
+                repo: repo_of(&path),
+                path,
+                var: Some(var),
+            });
+        }
+    }
     registry.upsert(record);
     registry.save()?;
     Ok(AddReport {
@@ -461,6 +478,9 @@ pub fn new_record(
         remote_id: None,
         revoked: None,
         locations: Vec::new(),
+        in_keyring: true,
+        pending_revocation: None,
+        retired: Vec::new(),
     }
 }
 
@@ -518,6 +538,13 @@ pub fn forget(name: &str, vault: &Vault) -> Result<ForgetReport, KeysError> {
             name: name.to_string(),
             source,
         })?;
+    // What a rotation keeps beside it goes too (best effort: they are only leftovers).
+    for entry in [
+        KeyRecord::pending_entry(name),
+        KeyRecord::retiring_entry(name),
+    ] {
+        let _ = vault.store().delete(&entry);
+    }
     registry.save()?;
     Ok(ForgetReport {
         record,

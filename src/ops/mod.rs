@@ -3,18 +3,22 @@
 //! returns a typed report that `output/` renders. `ops` never imports `cli`, `commands` or
 //! `output` (cargo's `ops`, gitoxide-core's operations).
 
+pub mod due;
 pub mod edits;
 pub mod exposure;
 pub mod hook;
 pub mod install;
+pub mod inventory;
 pub mod key_source;
 pub mod keys;
 pub mod remedy;
 pub mod replace;
 pub mod revoke;
+pub mod rotate;
 pub mod run;
 pub mod scan;
 pub mod status;
+pub mod swap;
 pub mod uninstall;
 pub mod vault;
 pub mod verify;

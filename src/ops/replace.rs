@@ -70,7 +70,7 @@ pub struct ReplaceRequest<'a> {
 }
 
 /// What the API made.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Created {
     pub id: String,
     pub name: String,
@@ -114,6 +114,129 @@ pub fn replacement_name(name: &str, clock: &Clock) -> String {
     format!("keywarden-{name}-{}", clock.now().format("%Y%m%d"))
 }
 
+/// Where a new key comes from and what it replaces, for [`obtain`].
+pub struct Source<'a> {
+    pub provider: &'a dyn Provider,
+    /// The old key as `locate` found it (the API needs it to make a successor).
+    pub old: Option<&'a RemoteKey>,
+    pub creds: &'a Credentials,
+    /// The fingerprint of the key being replaced (a "new" key equal to it is refused).
+    pub replaces: &'a str,
+    /// The pause between checks of a key the API just made.
+    pub check_interval: std::time::Duration,
+}
+
+/// Where [`obtain`] puts a new key the moment it has it: the key, what the API made (if it
+/// made it) and when the provider says it did.
+pub type Keep<'a> = dyn FnMut(&Secret, Option<&Created>, Option<chrono::DateTime<chrono::Utc>>) -> Result<(), KeysError>
+    + 'a;
+
+/// A new key, made or taken, kept and checked.
+#[derive(Debug, Clone)]
+pub struct Obtained {
+    pub key: Secret,
+    /// Set when the provider's API made the key.
+    pub created: Option<Created>,
+    /// When the provider says it made the key.
+    pub created_at: Option<chrono::DateTime<chrono::Utc>>,
+    pub verification: Verification,
+}
+
+/// Makes the new key through the provider's API — handed to `keep` at once, before it is
+/// checked, because the API shows a new key only this one time (a key the API made that is
+/// not accepted yet comes back with that verification) — or checks a given key, refusing a
+/// dead one, and then hands it to `keep`.
+pub fn obtain(
+    source: &Source<'_>,
+    new_key: NewKey,
+    keep: &mut Keep<'_>,
+    reporter: &dyn Reporter,
+) -> Result<Obtained, ReplaceError> {
+    let provider = source.provider;
+    match new_key {
+        NewKey::FromProvider { name } => {
+            let Some(old) = source
+                .old
+                .filter(|old| provider.can_create_replacement(old, source.creds))
+            else {
+                return Err(cannot_create(provider, source.creds));
+            };
+            reporter.status(&format!(
+                "creating the replacement with {}",
+                provider.name()
+            ));
+            let made = provider
+                .create_replacement(old, &name, source.creds)
+                .map_err(|source| ReplaceError::Create {
+                    provider: provider.id(),
+                    source,
+                })?;
+            let created = Created {
+                id: made.id,
+                name: made.name,
+                detail: made.detail,
+            };
+            keep(&made.key, Some(&created), made.created)?;
+            let verification = check_new(provider, &made.key, source.check_interval);
+            Ok(Obtained {
+                key: made.key,
+                created: Some(created),
+                created_at: made.created,
+                verification,
+            })
+        }
+        NewKey::Given(key) => {
+            if key.fingerprint() == source.replaces {
+                return Err(ReplaceError::SameKey);
+            }
+            resolve_provider(Some(provider.id()), &key)?;
+            let verification = check_given(provider, &key, reporter)?;
+            keep(&key, None, None)?;
+            Ok(Obtained {
+                key,
+                created: None,
+                created_at: None,
+                verification,
+            })
+        }
+    }
+}
+
+/// Checks a key the person gives: a dead one is refused, one that cannot be checked comes
+/// back unknown with a warning.
+pub fn check_given(
+    provider: &dyn Provider,
+    key: &Secret,
+    reporter: &dyn Reporter,
+) -> Result<Verification, ReplaceError> {
+    if !provider.can_verify(key) {
+        return Ok(Verification::unknown(format!(
+            "{} keys cannot be checked with their provider",
+            provider.name()
+        )));
+    }
+    reporter.status(&format!(
+        "checking the new key with {} (this contacts the provider)",
+        provider.name()
+    ));
+    let verification = provider.verify(key).scrubbed(key);
+    match verification.liveness {
+        Liveness::Dead => Err(ReplaceError::DeadKey {
+            provider: provider.id(),
+            redacted: key.redacted(),
+            reason: verification.reason,
+        }),
+        Liveness::Unknown => {
+            reporter.warn(&format!(
+                "could not verify the new key ({}); going on with it",
+                verification.reason
+            ));
+            Ok(verification)
+        }
+        Liveness::Live => Ok(verification),
+    }
+}
+
 /// Makes or takes the new key, checks it, and stores it under the old one's name.
 pub fn replace(
     request: ReplaceRequest<'_>,
@@ -122,83 +245,41 @@ pub fn replace(
     reporter: &dyn Reporter,
 ) -> Result<ReplaceReport, ReplaceError> {
     let record = vault.record(request.name)?;
-    let provider = request.provider;
-    let (key, created, verification) = match request.new_key {
-        NewKey::FromProvider { name } => {
-            let Some(old) = request
-                .old
-                .filter(|old| provider.can_create_replacement(old, request.creds))
-            else {
-                return Err(cannot_create(provider, request.creds));
-            };
-            reporter.status(&format!(
-                "creating the replacement with {}",
-                provider.name()
-            ));
-            let made = provider
-                .create_replacement(old, &name, request.creds)
-                .map_err(|source| ReplaceError::Create {
-                    provider: provider.id(),
-                    source,
-                })?;
-            // Stored at once: the API shows a new key only this one time.
-            store(vault, &record.name, &made.key, made.created, clock)?;
-            let verification = check_new(provider, &made.key, request.check_interval);
-            if verification.liveness != Liveness::Live {
-                reporter.warn(&format!(
-                    "the new key is not accepted yet ({}); it is stored — check it later with `keywarden keys check {}`",
-                    verification.reason, record.name
-                ));
-            }
-            let created = Created {
-                id: made.id,
-                name: made.name,
-                detail: made.detail,
-            };
-            (made.key, Some(created), verification)
-        }
-        NewKey::Given(key) => {
-            if key.fingerprint() == record.fingerprint {
-                return Err(ReplaceError::SameKey);
-            }
-            resolve_provider(Some(record.provider), &key)?;
-            reporter.status(&format!(
-                "checking the new key with {} (this contacts the provider)",
-                provider.name()
-            ));
-            let verification = provider.verify(&key).scrubbed(&key);
-            match verification.liveness {
-                Liveness::Dead => {
-                    return Err(ReplaceError::DeadKey {
-                        provider: provider.id(),
-                        redacted: key.redacted(),
-                        reason: verification.reason,
-                    })
-                }
-                Liveness::Unknown => reporter.warn(&format!(
-                    "could not verify the new key ({}); storing it anyway",
-                    verification.reason
-                )),
-                Liveness::Live => {}
-            }
-            store(vault, &record.name, &key, None, clock)?;
-            (key, None, verification)
-        }
+    let source = Source {
+        provider: request.provider,
+        old: request.old,
+        creds: request.creds,
+        replaces: &record.fingerprint,
+        check_interval: request.check_interval,
     };
+    let mut keep = |key: &Secret, _: Option<&Created>, created_at| {
+        store(vault, &record.name, key, created_at, clock)
+    };
+    let obtained = obtain(&source, request.new_key, &mut keep, reporter)?;
+    if obtained.created.is_some() && obtained.verification.liveness != Liveness::Live {
+        reporter.warn(&format!(
+            "the new key is not accepted yet ({}); it is stored — check it later with `keywarden keys check {}`",
+            obtained.verification.reason, record.name
+        ));
+    }
     Ok(ReplaceReport {
         name: record.name,
-        provider: provider.id(),
+        provider: request.provider.id(),
         env_var: record.env_var,
-        redacted: key.redacted(),
-        fingerprint: key.fingerprint(),
-        created,
-        verification,
+        redacted: obtained.key.redacted(),
+        fingerprint: obtained.key.fingerprint(),
+        created: obtained.created,
+        verification: obtained.verification,
         store: vault.store_kind(),
     })
 }
 
 /// A key the API just made: checked a few times, as it may take a moment to be accepted.
-fn check_new(provider: &dyn Provider, key: &Secret, interval: std::time::Duration) -> Verification {
+pub fn check_new(
+    provider: &dyn Provider,
+    key: &Secret,
+    interval: std::time::Duration,
+) -> Verification {
     let mut answer = provider.verify(key).scrubbed(key);
     for _ in 1..NEW_KEY_CHECKS {
         if answer.liveness == Liveness::Live {
@@ -232,6 +313,7 @@ fn store(
     record.last_used = None;
     record.remote_id = None;
     record.revoked = None;
+    record.in_keyring = true;
     vault.store_key(name, key)?;
     registry.save()?;
     Ok(())

@@ -5,6 +5,7 @@
 use crate::core::registry::keyring::{KeyStore, KeyringError};
 use crate::core::registry::{KeyRecord, Registry};
 use crate::core::secret::Secret;
+use std::path::PathBuf;
 use std::process::Command;
 use thiserror::Error;
 
@@ -24,6 +25,8 @@ pub enum RunError {
         #[source]
         source: KeyringError,
     },
+    #[error("`{name}` is only tracked where it is used, not in the keyring: move it there with `keywarden keys import FILE --move`")]
+    OnlyTracked { name: String },
     #[error("`{name}` is in the registry but not in {store}")]
     NotInKeyring { name: String, store: String },
     #[error("{program}: command not found")]
@@ -59,22 +62,48 @@ pub fn is_admin_key(record: &KeyRecord) -> bool {
 }
 
 /// The records whose keys go into the environment: those named in `only`, else every key
-/// but admin keys.
-pub fn select<'r>(registry: &'r Registry, only: &[String]) -> Result<Vec<&'r KeyRecord>, RunError> {
+/// in the keyring but admin keys. Keys only tracked where they are used stay out (those
+/// files supply them). Where several keys set one variable and the repository the command
+/// runs in (`here`: its work trees) uses exactly one of them, that one is taken.
+pub fn select<'r>(
+    registry: &'r Registry,
+    only: &[String],
+    here: &[PathBuf],
+) -> Result<Vec<&'r KeyRecord>, RunError> {
     for name in only {
-        if registry.get(name).is_none() {
-            return Err(RunError::UnknownName(name.clone()));
+        match registry.get(name) {
+            None => return Err(RunError::UnknownName(name.clone())),
+            Some(record) if !record.in_keyring => {
+                return Err(RunError::OnlyTracked { name: name.clone() })
+            }
+            Some(_) => {}
         }
     }
-    Ok(registry
+    let chosen: Vec<&KeyRecord> = registry
         .keys
         .iter()
+        .filter(|k| k.in_keyring)
         .filter(|k| {
             if only.is_empty() {
                 !is_admin_key(k)
             } else {
                 only.contains(&k.name)
             }
+        })
+        .collect();
+    let used_here = |var: &str| -> Vec<&str> {
+        chosen
+            .iter()
+            .filter(|k| k.env_var == var && k.is_used_in(here))
+            .map(|k| k.name.as_str())
+            .collect()
+    };
+    Ok(chosen
+        .iter()
+        .copied()
+        .filter(|k| {
+            let here = used_here(&k.env_var);
+            here.len() != 1 || here[0] == k.name
         })
         .collect())
 }

@@ -7,8 +7,11 @@ use crate::core::config::Config;
 use crate::core::gitignore;
 use crate::core::hooks::invocation::Here;
 use crate::core::hooks::{self, HookName, HookState, HooksLocation};
+use crate::core::registry::policy::Policy;
 use crate::core::registry::Registry;
+use crate::ops::due::{used_here, KeyStatus};
 use crate::ops::install::{env_files_in_git, EnvFilesInGit};
+use crate::ops::inventory::work_trees;
 use chrono::{DateTime, Utc};
 use git2::Repository;
 use std::path::{Path, PathBuf};
@@ -22,6 +25,11 @@ pub struct StatusReport {
     pub gitignore: GitignoreStatus,
     pub env_files: EnvFilesInGit,
     pub keys: KeysStatus,
+    /// The registered keys this repository uses, with their rotation standing (empty when
+    /// the registry cannot be read: `keys` says why).
+    pub used_here: Vec<KeyStatus>,
+    /// When the report was made (ages and due dates count from it).
+    pub now: DateTime<Utc>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -58,6 +66,7 @@ pub fn status(
     config: &Config,
     data_home: Result<&Path, String>,
     now: DateTime<Utc>,
+    rotation: &Policy,
     here: &Here,
 ) -> anyhow::Result<StatusReport> {
     let policy = config.env_file_policy()?;
@@ -88,6 +97,13 @@ pub fn status(
         global_hooks_dir: hooks::global_hooks_dir()?,
         gitignore,
         env_files,
+        now,
+        used_here: match &data_home {
+            Ok(home) => Registry::load(home)
+                .map(|registry| used_here(&registry, &work_trees(repo), rotation, now))
+                .unwrap_or_default(),
+            Err(_) => Vec::new(),
+        },
         keys: match data_home {
             Ok(home) => registry_keys(home, now),
             Err(why) => KeysStatus::Unreadable(why),

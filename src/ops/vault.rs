@@ -23,6 +23,11 @@ impl Vault {
         Vault { home, store }
     }
 
+    /// keywarden's data directory (the registry, rotation journals).
+    pub fn home(&self) -> &std::path::Path {
+        &self.home
+    }
+
     pub fn store_kind(&self) -> StoreKind {
         self.store.kind()
     }
@@ -50,16 +55,25 @@ impl Vault {
             .ok_or_else(|| KeysError::NotRegistered(name.to_string()))
     }
 
-    /// What the keyring holds under `name`.
-    fn stored(&self, name: &str) -> Result<Option<Secret>, KeysError> {
+    /// What the keyring holds under `name` (a registered name, or one of the entries a
+    /// rotation keeps beside it).
+    pub fn stored(&self, name: &str) -> Result<Option<Secret>, KeysError> {
         self.store.get(name).map_err(|source| KeysError::Keyring {
             name: name.to_string(),
             source,
         })
     }
 
-    /// The key a record stands for, from the keyring.
+    /// The key a record stands for: from the keyring, or — for a key that is only tracked
+    /// where it is used — from those files.
     pub fn key(&self, record: &KeyRecord) -> Result<Secret, KeysError> {
+        if !record.in_keyring {
+            return super::inventory::read_from_locations(record).ok_or_else(|| {
+                KeysError::LostTrack {
+                    name: record.name.clone(),
+                }
+            });
+        }
         self.stored(&record.name)?
             .ok_or_else(|| KeysError::NotInKeyring {
                 name: record.name.clone(),

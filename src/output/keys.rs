@@ -5,6 +5,7 @@
 //! stops the wait on a terminal.
 
 use crate::core::provider::{ProviderId, RemoteKey};
+use crate::core::registry::policy::age_days;
 use crate::core::registry::{KeyRecord, Registry};
 use crate::core::secret::Liveness;
 use crate::ops::key_source::{KeySource, ResolvedKey};
@@ -369,15 +370,14 @@ pub fn list_json(
                 "remote_id": k.remote_id,
                 "revoked": k.revoked,
                 "locations": k.locations,
+                "in_keyring": k.in_keyring,
+                "pending_revocation": k.pending_revocation,
+                "retired": k.retired,
             })
         })
         .collect();
     serde_json::to_writer_pretty(&mut *out, &rows)?;
     writeln!(out)
-}
-
-fn age_days(born: DateTime<Utc>, now: DateTime<Utc>) -> i64 {
-    (now - born).num_days().max(0)
 }
 
 fn format_age(days: i64) -> String {

@@ -98,5 +98,8 @@ pub fn render_status(
             }
         }
     }
+    if matches!(report.keys, KeysStatus::Known(_)) {
+        super::rotate::used_here(&report.used_here, report.now, style, out)?;
+    }
     Ok(())
 }

@@ -13,5 +13,6 @@ mod keys;
 mod pre_commit_framework;
 mod providers;
 mod purge;
+mod rotate;
 mod scan;
 mod shell;

@@ -59,7 +59,7 @@ impl HooksError {
 pub enum HookName {
     PreCommit,
     PrePush,
-    /// Reserved for rotation reminders; does nothing yet but run a chained hook.
+    /// Reminds of keys due for rotation (once a day), then runs a chained hook.
     PostCheckout,
     PostMerge,
 }

@@ -11,6 +11,7 @@
 
 pub mod keyring;
 pub mod lock;
+pub mod policy;
 
 use crate::core::fs::{self, FsError, Mode, SECRET_MODE};
 use crate::core::provider::ProviderId;
@@ -72,6 +73,13 @@ impl Location {
             var: None,
             repo: None,
         }
+    }
+
+    /// Whether the location lies in a repository whose work tree is one of `roots`.
+    pub fn is_in(&self, roots: &[PathBuf]) -> bool {
+        roots
+            .iter()
+            .any(|root| self.repo.as_deref() == Some(root.as_path()) || self.path.starts_with(root))
     }
 }
 
@@ -146,6 +154,54 @@ pub struct KeyRecord {
     /// Where the key is used.
     #[serde(default)]
     pub locations: Vec<Location>,
+    /// Whether the keyring holds the key. A key `install` or `keys import` found in an env
+    /// file is only tracked (its age, where it is used) until it is moved into the keyring.
+    #[serde(default = "held", skip_serializing_if = "is_held")]
+    pub in_keyring: bool,
+    /// The key this one replaced, while it still waits to be revoked.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pending_revocation: Option<PendingRevocation>,
+    /// The keys this one replaced, oldest first, and how each was revoked.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub retired: Vec<RetiredKey>,
+}
+
+fn held() -> bool {
+    true
+}
+
+fn is_held(in_keyring: &bool) -> bool {
+    *in_keyring
+}
+
+/// An old key that a rotation replaced and that is still to be revoked: after a grace
+/// period (`rotate --grace`), or because its revocation could not be confirmed yet. The
+/// keyring keeps it under [`KeyRecord::retiring_entry`] until then.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PendingRevocation {
+    pub fingerprint: String,
+    pub redacted: String,
+    /// When the new key took its place.
+    pub replaced: DateTime<Utc>,
+    /// When it is to be revoked (the end of the grace period).
+    pub not_before: DateTime<Utc>,
+}
+
+impl PendingRevocation {
+    /// Whether its grace period is over.
+    pub fn is_overdue(&self, now: DateTime<Utc>) -> bool {
+        self.not_before <= now
+    }
+}
+
+/// A key a rotation replaced.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RetiredKey {
+    pub fingerprint: String,
+    pub redacted: String,
+    pub replaced: DateTime<Utc>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub revoked: Option<Revoked>,
 }
 
 impl KeyRecord {
@@ -159,6 +215,21 @@ impl KeyRecord {
         if !self.locations.contains(&location) {
             self.locations.push(location);
         }
+    }
+
+    /// Whether the key is used in a repository whose work tree is one of `roots`.
+    pub fn is_used_in(&self, roots: &[PathBuf]) -> bool {
+        self.locations.iter().any(|l| l.is_in(roots))
+    }
+
+    /// The keyring entry a rotation keeps its new key under until every file has it.
+    pub fn pending_entry(name: &str) -> String {
+        format!("{name}#pending")
+    }
+
+    /// The keyring entry that keeps a replaced key until it is revoked.
+    pub fn retiring_entry(name: &str) -> String {
+        format!("{name}#old")
     }
 }
 
@@ -344,6 +415,9 @@ mod tests {
                 var: Some("OPENAI_API_KEY".to_string()),
                 repo: Some("/w/app".into()),
             }],
+            in_keyring: true,
+            pending_revocation: None,
+            retired: Vec::new(),
         }
     }
 
