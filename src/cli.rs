@@ -478,4 +478,24 @@ pub struct PurgeArgs {
     /// Say how long each step took (on stderr).
     #[arg(long, short)]
     pub verbose: bool,
+
+    /// Finish an unfinished purge (one that was killed, failed or interrupted), from where
+    /// it stopped. Give the same secrets again (they are never stored).
+    #[arg(long, conflicts_with_all = ["abort", "dry_run"])]
+    pub resume: bool,
+
+    /// Undo an unfinished purge: every ref back from its backup, the stash list and the
+    /// worktrees as they were, what the run added removed. Needs no secret.
+    #[arg(long, conflicts_with_all = ["secret_stdin", "secrets_file", "delete_paths", "dry_run", "from_scan", "finding", "push"])]
+    pub abort: bool,
+
+    /// Scan the history first and choose which of the keys found to purge (so the key need
+    /// not be typed again).
+    #[arg(long, conflicts_with_all = ["secret_stdin", "secrets_file", "finding"])]
+    pub from_scan: bool,
+
+    /// Purge the key of this finding (its `fingerprint`, as `keywarden scan --history`
+    /// prints it); repeatable.
+    #[arg(long, value_name = "FINGERPRINT", conflicts_with_all = ["secret_stdin", "secrets_file"])]
+    pub finding: Vec<String>,
 }

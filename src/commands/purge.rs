@@ -1,31 +1,22 @@
-//! `keywarden purge`: reads the secrets (stdin or a file, never argv), checks the worktrees
-//! are safe to rewrite, writes the backup bundle, rewrites history, moves the refs, updates
-//! the worktrees, expires reflogs, collects garbage, verifies no object still holds a secret,
-//! and prints what the world outside this repository still has to do.
+//! `keywarden purge`: reads what to remove (secrets from stdin, a file, a history scan's
+//! findings; `--delete-path` patterns), asks once, then runs `ops::purge` step by step and
+//! shows each step's report and, at the end, what the world outside still has to do.
+//! `--resume` finishes an unfinished purge, `--abort` undoes one.
 
-use super::{Context, Outcome};
+use super::{Context, Failure, Outcome};
 use crate::cli::PurgeArgs;
-use crate::core::clock::Clock;
-use crate::core::git;
-use crate::core::git::aftercare::{self, Leftover, OdbCheck, Records};
-use crate::core::git::delete_paths::DeletePaths;
-use crate::core::git::pack::ObjectSink;
-use crate::core::git::rewrite::{self, Rewrite, RewriteOptions};
-use crate::core::git::tips::{self, Tips};
+use crate::core::progress::Silent;
 use crate::core::scrub::Scrubber;
+use crate::core::secret::Secret;
+use crate::ops::key_source::find_finding;
+use crate::ops::purge::{self, Purge, PurgeError, PurgeOptions, Removal, Step, VerifyReport};
+use crate::ops::scan::{self as scan, ScanSetup, Source};
 use crate::ops::{PromptError, Prompter, Reporter};
 use crate::output::progress::Bars;
+use crate::output::purge as show;
 use crate::output::ui::Ui;
 use anyhow::{bail, Context as _};
 use std::io::{Read, Write};
-use std::path::Path;
-
-/// `eprintln!` that cannot panic: a closed stderr must not stop a rewrite half-way either.
-macro_rules! note {
-    ($($arg:tt)*) => {{
-        let _ = writeln!(std::io::stderr(), $($arg)*);
-    }};
-}
 
 /// Secrets typed at the terminal, one per hidden prompt, until an empty line.
 fn read_secrets_hidden(ui: &Ui) -> anyhow::Result<String> {
@@ -45,7 +36,12 @@ fn read_secrets_hidden(ui: &Ui) -> anyhow::Result<String> {
     }
 }
 
-fn read_secrets(args: &PurgeArgs, ui: &Ui) -> anyhow::Result<Option<Scrubber>> {
+fn read_secrets(ctx: &Context, args: &PurgeArgs) -> anyhow::Result<Option<Scrubber>> {
+    if args.from_scan || !args.finding.is_empty() {
+        let keys = keys_from_scan(ctx, args)?;
+        return Ok(Some(Scrubber::new(keys, Vec::new(), &args.replacement)?));
+    }
+    let ui = &ctx.ui;
     let text = if args.secret_stdin && ui.stdin_is_terminal() {
         read_secrets_hidden(ui)?
     } else if args.secret_stdin {
@@ -60,7 +56,8 @@ fn read_secrets(args: &PurgeArgs, ui: &Ui) -> anyhow::Result<Option<Scrubber>> {
     } else if args.delete_paths.is_empty() {
         bail!(
             "no secrets given: pass --secret-stdin or --secrets-file FILE (secrets are never \
-             taken from the command line), or --delete-path GLOB"
+             taken from the command line), --from-scan or --finding FINGERPRINT, or \
+             --delete-path GLOB"
         );
     } else {
         return Ok(None);
@@ -76,6 +73,67 @@ fn read_secrets(args: &PurgeArgs, ui: &Ui) -> anyhow::Result<Option<Scrubber>> {
     let scrubber = Scrubber::from_lines(&text, &args.replacement)
         .with_context(|| format!("secrets from {source}"))?;
     Ok(Some(scrubber))
+}
+
+/// The keys of `--finding FINGERPRINT`s, or those chosen among a history scan's findings.
+fn keys_from_scan(ctx: &Context, args: &PurgeArgs) -> anyhow::Result<Vec<Secret>> {
+    let setup = |root: &std::path::Path| ScanSetup::new(&ctx.load_config(root)?, &[], &[], None);
+    if !args.finding.is_empty() {
+        let mut keys = Vec::new();
+        for fingerprint in &args.finding {
+            keys.push(find_finding(&ctx.cwd, fingerprint, setup)?.secret);
+        }
+        return Ok(keys);
+    }
+    if ctx.ui.assume_yes() || !ctx.ui.can_ask() {
+        bail!(
+            "--from-scan asks which key to purge, and there is no terminal to ask on (or --yes was given): pass --finding FINGERPRINT (from `keywarden scan --history --format json`)"
+        );
+    }
+    let repo = crate::core::git::open(&ctx.cwd)?;
+    let root = crate::core::git::root_dir(&repo);
+    let results = scan::scan(
+        Some(&repo),
+        &root,
+        &Source::History { all_objects: false },
+        &setup(&root)?,
+        &Silent,
+    )?;
+    let mut findings = results.findings;
+    findings.sort_by_key(|f| f.fingerprint());
+    findings.dedup_by(|a, b| a.fingerprint() == b.fingerprint());
+    if findings.is_empty() {
+        bail!("--from-scan: the history holds no key keywarden recognises; give the secrets with --secret-stdin or --secrets-file FILE");
+    }
+    let mut options: Vec<String> = findings
+        .iter()
+        .map(|f| {
+            let place = match &f.path {
+                Some(path) => format!("{path}:{}", f.line),
+                None => "a commit message".to_string(),
+            };
+            let commit = f
+                .commit
+                .as_deref()
+                .map(|c| format!(", commit {}", &c[..c.len().min(10)]))
+                .unwrap_or_default();
+            format!("{} ({}, {place}{commit})", f.redacted(), f.rule_id)
+        })
+        .collect();
+    options.push(format!("all {} of them", findings.len()));
+    let chosen = match ctx.ui.choose("Which key should be purged from history?", &options) {
+        Ok(Some(i)) => i,
+        Ok(None) => bail!("cancelled; nothing was changed"),
+        Err(PromptError::NoTerminal) => bail!(
+            "--from-scan asks which key to purge, and there is no terminal to ask on: pass --finding FINGERPRINT (from `keywarden scan --history --format json`)"
+        ),
+        Err(err) => return Err(err.into()),
+    };
+    Ok(if chosen == findings.len() {
+        findings.into_iter().map(|f| f.secret).collect()
+    } else {
+        vec![findings.swap_remove(chosen).secret]
+    })
 }
 
 /// A writer that never fails: once refs start moving the purge must run to the end, whatever
@@ -94,86 +152,50 @@ impl<W: Write> Write for Lenient<W> {
     }
 }
 
-/// Step timings for `--verbose`.
-struct Timer {
-    on: bool,
-    last: std::time::Instant,
-}
-
-impl Timer {
-    fn step(&mut self, what: &str) {
-        if self.on {
-            let now = std::time::Instant::now();
-            note!(
-                "keywarden: {what}: {:.2} s",
-                (now - self.last).as_secs_f64()
-            );
-            self.last = now;
+/// The exit for a purge error: 130 for an interrupt (as shells do), else the usual 2.
+fn failed(err: PurgeError) -> anyhow::Error {
+    if err.is_interrupt() {
+        return Failure {
+            code: 130,
+            message: err.to_string(),
         }
+        .into();
     }
-}
-
-fn short(oid: git2::Oid) -> String {
-    oid.to_string()[..10].to_string()
-}
-
-fn list<T: AsRef<str>>(items: impl IntoIterator<Item = T>, limit: usize) -> String {
-    let items: Vec<String> = items.into_iter().map(|s| s.as_ref().to_string()).collect();
-    let mut text = items
-        .iter()
-        .take(limit)
-        .cloned()
-        .collect::<Vec<_>>()
-        .join(", ");
-    if items.len() > limit {
-        text.push_str(&format!(" and {} more", items.len() - limit));
-    }
-    text
+    err.into()
 }
 
 pub fn run(ctx: &Context, args: PurgeArgs) -> anyhow::Result<Outcome> {
-    let scrubber = read_secrets(&args, &ctx.ui)?;
-    let globs =
-        DeletePaths::new(&args.delete_paths).map_err(|e| anyhow::anyhow!("--delete-path {e}"))?;
-    let cwd = &ctx.cwd;
-    let mut timer = Timer {
-        on: args.verbose,
-        last: std::time::Instant::now(),
-    };
-    rewrite::tune_for_rewrite();
-    let repo = tips::main_repository(git::open(cwd)?)?;
-    aftercare::preflight(&repo)?;
-    timer.step("checked the worktrees");
-
     // A closed stdout (`| head`) must not stop a rewrite half-way: the report is best effort.
     let mut out = Lenient(std::io::stdout().lock());
-    let tips = Tips::read(&repo, args.include_remotes)?;
-    if let Some(s) = &scrubber {
-        let names: Vec<String> = s.literals().iter().map(|l| l.redacted()).collect();
-        let patterns = s.len() - names.len();
-        let mut what = list(&names, 5);
-        if patterns > 0 {
-            if !what.is_empty() {
-                what.push_str(" and ");
-            }
-            what.push_str(&format!("{patterns} pattern(s)"));
-        }
-        writeln!(out, "purging {what} from {} refs", tips.refs.len())?;
+    if args.abort {
+        let report = purge::abort(&ctx.cwd).map_err(failed)?;
+        show::abort(&mut out, &report)?;
+        return Ok(Outcome::Clean);
     }
-    if !args.delete_paths.is_empty() {
-        writeln!(
-            out,
-            "dropping files matching {}",
-            list(&args.delete_paths, 10)
-        )?;
+    let removal =
+        Removal::new(read_secrets(ctx, &args)?, args.delete_paths.clone()).map_err(failed)?;
+    let bar = Bars::new(ctx.ui.stderr_is_terminal(), args.verbose);
+    if args.dry_run {
+        let plan =
+            purge::dry_run(&ctx.cwd, &removal, args.include_remotes, &bar).map_err(failed)?;
+        bar.end_phase();
+        show::dry_run(&mut out, &plan)?;
+        return Ok(Outcome::Clean);
     }
-
-    if !args.dry_run {
-        let question = format!(
-            "Rewrite the history of every ref in {} (a backup bundle is written first)?",
-            git::root_dir(&repo).display()
-        );
-        match ctx.ui.confirm(&question) {
+    let mut purge = if args.resume {
+        Purge::resume(&ctx.cwd, &removal)
+    } else {
+        let options = PurgeOptions {
+            include_remotes: args.include_remotes,
+            push: args.push.clone(),
+        };
+        Purge::begin(&ctx.cwd, &removal, options, &ctx.clock)
+    }
+    .map_err(failed)?;
+    let outline = purge.outline().map_err(failed)?;
+    show::outline(&mut out, &outline)?;
+    if !args.resume {
+        match ctx.ui.confirm(&show::question(&outline)) {
             Ok(true) => {}
             Ok(false) => bail!("cancelled; nothing was changed"),
             Err(PromptError::NoTerminal) => {
@@ -182,185 +204,73 @@ pub fn run(ctx: &Context, args: PurgeArgs) -> anyhow::Result<Outcome> {
             Err(err) => return Err(err.into()),
         }
     }
-
-    let stamp = unique_stamp(&repo, &ctx.clock);
-    let options = RewriteOptions {
-        scrubber: scrubber.as_ref(),
-        delete_paths: globs.as_ref(),
-        include_remotes: args.include_remotes,
-    };
-    let bar = Bars::new(ctx.ui.stderr_is_terminal(), args.verbose);
-    let mut sink = if args.dry_run {
-        ObjectSink::dry_run()
-    } else {
-        ObjectSink::pack(&repo.commondir().join("objects"))?
-    };
-    // The backup is written while history is read and rewritten: both only read the
-    // repository, and nothing in it changes until the backup is complete.
-    let git_dir = repo.path().to_path_buf();
-    let (backup, result) = std::thread::scope(|scope| {
-        // Nothing to back up in a repository without refs (git refuses an empty bundle).
-        let has_history = !tips.refs.is_empty()
-            || !tips.stash.is_empty()
-            || tips.heads.iter().any(|h| h.detached.is_some());
-        let backup = (!args.dry_run && has_history).then(|| {
-            scope.spawn(|| {
-                let repo = git::open_at(&git_dir)?;
-                aftercare::backup_bundle(&repo, &tips, &stamp)
-            })
-        });
-        let result = rewrite::rewrite(&repo, &tips, &options, &mut sink, &bar);
-        let backup = backup.map(|handle| {
-            handle
-                .join()
-                .unwrap_or(Err(git::GitError::WorkerFailed { what: "the backup" }))
-        });
-        (backup, result)
-    });
-    bar.end_phase();
-    timer.step("rewrite (and backup)");
-    let backup = match backup.transpose() {
-        Ok(path) => path,
-        Err(e) => {
-            sink.abandon();
-            return Err(anyhow::Error::from(e).context("backup failed; nothing was changed"));
+    let mut verified: Option<VerifyReport> = None;
+    let mut last = std::time::Instant::now();
+    loop {
+        let step = purge.step(&bar).map_err(failed);
+        bar.end_phase();
+        let Some(step) = step? else {
+            break;
+        };
+        show::step(&mut out, &step)?;
+        if args.verbose {
+            let now = std::time::Instant::now();
+            ctx.ui.note(&format!(
+                "{}: {:.2} s",
+                step_name(&step),
+                (now - last).as_secs_f64()
+            ));
+            last = now;
         }
-    };
-    if let Some(path) = &backup {
-        writeln!(out, "backup of every ref: {}", path.display())?;
-        writeln!(
-            out,
-            "  it still holds the secret. Restore everything with `git clone --mirror {} restored.git`",
-            path.display()
-        )?;
-        writeln!(
-            out,
-            "  (or in place: `git fetch --force --update-head-ok {} 'refs/*:refs/*'`); delete it with `rm {}` once you are sure",
-            path.display(),
-            path.display()
-        )?;
-    }
-    let result = match result {
-        Ok(r) => r,
-        Err(e) => {
-            sink.abandon();
-            return Err(anyhow::Error::from(e).context("the rewrite failed; nothing was changed"));
-        }
-    };
-
-    if args.dry_run {
-        report_dry_run(&mut out, &result, &tips)?;
-        return Ok(Outcome::Clean);
-    }
-
-    sink.finish()
-        .context("cannot store the rewritten objects; no ref was changed")?;
-    git::rewrite::apply_ref_updates(&repo, &result)?;
-    timer.step("pack indexed, refs moved");
-    let records = aftercare::write_records(&repo, &result, &stamp)?;
-    summarize(&mut out, &result)?;
-
-    for wt in tips::worktrees(&repo) {
-        let renamed = scrubber
-            .as_ref()
-            .filter(|_| !result.files_renamed.is_empty())
-            .map(|scrubber| aftercare::Renamed {
-                scrubber,
-                dropped: &result.files_deleted,
-            });
-        let update = aftercare::update_worktree(&wt, renamed).with_context(|| {
-            format!(
-                "history is rewritten, but updating the worktree {} failed",
-                wt.workdir.display()
-            )
-        })?;
-        if update.updated > 0 {
-            writeln!(
-                out,
-                "worktree {}: {} file(s) updated to the new content",
-                wt.workdir.display(),
-                update.updated
-            )?;
-        }
-        if update.old_names_removed > 0 {
-            writeln!(
-                out,
-                "worktree {}: {} file(s) whose name held a secret removed (checked out under the new name)",
-                wt.workdir.display(),
-                update.old_names_removed
-            )?;
+        if let Step::Verified(report) = step {
+            verified = Some(report);
         }
     }
-    if let Some(s) = &scrubber {
-        for path in aftercare::scrub_message_files(&repo, s) {
-            writeln!(out, "scrubbed {}", path.display())?;
-        }
-    }
-
-    timer.step("worktrees updated");
-    let mut push_error = None;
-    if let Some(remote) = &args.push {
-        let refs = aftercare::refs_to_push(&result);
-        writeln!(out, "force-pushing {} ref(s) to {remote}", refs.len())?;
-        if let Err(e) = aftercare::force_push(&repo, remote, &refs) {
-            push_error = Some(e);
-        }
-    }
-
-    aftercare::expire_reflogs(&repo, &result.stash_reflog)?;
-    timer.step("reflogs expired");
-    aftercare::gc(&repo, &tips, &result)?;
-    timer.step("git gc --prune=now");
-    let mut leftovers: Vec<Leftover> = Vec::new();
-    if let Some(s) = &scrubber {
-        let OdbCheck {
-            objects: total,
-            read_again: read,
-            leftovers: found,
-        } = aftercare::verify_odb(&repo, s, &result.checked_clean)?;
-        writeln!(
-            out,
-            "reflogs expired, garbage collected; verified {total} objects ({read} read again, the rest searched during the rewrite): {}",
-            if found.is_empty() { "none holds a secret".to_string() } else { format!("{} still hold a secret", found.len()) }
-        )?;
-        leftovers = found;
-        timer.step("verified");
-    } else {
-        writeln!(out, "reflogs expired, garbage collected")?;
-    }
-
-    print_plan(&mut out, &repo, &result, &records, args.push.as_deref())?;
+    let summary = purge.summary();
+    show::plan(&mut out, &summary, verified.as_ref())?;
     if args.verbose {
         if let Some(peak) = own_peak_memory() {
-            note!("keywarden: peak memory of keywarden itself (not git gc): {peak}");
+            ctx.ui.note(&format!(
+                "peak memory of keywarden itself (not git gc): {peak}"
+            ));
         }
     }
-
-    if !leftovers.is_empty() {
-        for l in &leftovers {
-            note!(
-                "keywarden: {} {} still holds {} at byte {}{}",
-                l.kind.str(),
-                l.oid,
-                l.redacted,
-                l.offset,
-                l.location
-                    .as_deref()
-                    .map(|w| format!(": {w}"))
-                    .unwrap_or_default()
-            );
+    let mut problems = Vec::new();
+    if let Some(report) = verified.as_ref().filter(|v| !v.clean()) {
+        for line in show::leftovers(report) {
+            ctx.ui.warn(&line);
         }
-        let hint = if !result.remote_refs_skipped.is_empty() && !args.include_remotes {
+        let hint = if summary.remote_refs_skipped > 0 && !summary.include_remotes {
             " (remote-tracking refs were left alone: fetch after force-pushing, or run again with --include-remotes)"
         } else {
             ""
         };
-        bail!("{} object(s) still hold a secret{hint}", leftovers.len());
+        let count = report.leftovers.len() + report.ref_names.len();
+        problems.push(format!("{count} object(s) still hold a secret{hint}"));
     }
-    if let Some(e) = push_error {
-        return Err(anyhow::Error::from(e));
+    if !summary.push_complete() {
+        let remote = summary.push.as_deref().unwrap_or_default();
+        problems.push(format!(
+            "the push to {remote} did not complete (see above); the local purge is done. Push again with: {}",
+            summary.retry_push_command()
+        ));
+    }
+    if !problems.is_empty() {
+        bail!("{}", problems.join("; "));
     }
     Ok(Outcome::Clean)
+}
+
+fn step_name(step: &Step) -> &'static str {
+    match step {
+        Step::Rewritten(_) => "backup and rewrite",
+        Step::RefsMoved(_) => "refs moved",
+        Step::WorktreesUpdated(_) => "worktrees updated",
+        Step::Pushed(_) => "pushed",
+        Step::ReflogsExpired { .. } => "reflogs expired",
+        Step::Collected => "git gc --prune=now",
+        Step::Verified(_) => "verified",
+    }
 }
 
 /// This process's peak resident memory (Linux), for `--verbose`.
@@ -369,198 +279,4 @@ fn own_peak_memory() -> Option<String> {
     let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
     let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
     Some(format!("{} MB", kb / 1024))
-}
-
-/// A timestamp for file names, made unique if a purge already ran this second.
-fn unique_stamp(repo: &git2::Repository, clock: &Clock) -> String {
-    let base = clock.stamp();
-    let dir = repo.commondir().join("keywarden");
-    let taken = |s: &str| {
-        dir.join(format!("backup-{s}.bundle")).exists()
-            || dir.join(format!("commit-map-{s}.txt")).exists()
-    };
-    if !taken(&base) {
-        return base;
-    }
-    (2..)
-        .map(|n| format!("{base}-{n}"))
-        .find(|s| !taken(s))
-        .expect("an unused name exists")
-}
-
-fn summarize(out: &mut impl Write, r: &Rewrite) -> std::io::Result<()> {
-    writeln!(
-        out,
-        "rewrote {} of {} commits, {} ref(s), {} of {} blobs ({} file(s) scrubbed, {} dropped, {} renamed), {} message(s)",
-        r.commit_map.len(),
-        r.commits_total,
-        r.ref_updates.len() + r.worktree_updates.len(),
-        r.blobs_scrubbed,
-        r.blobs_total,
-        r.files_scrubbed.len(),
-        r.files_deleted.len(),
-        r.files_renamed.len(),
-        r.messages_scrubbed
-    )?;
-    if r.signatures_dropped > 0 {
-        writeln!(
-            out,
-            "dropped {} signature(s): they signed the old content and cannot match the new",
-            r.signatures_dropped
-        )?;
-    }
-    Ok(())
-}
-
-fn report_dry_run(out: &mut impl Write, r: &Rewrite, tips: &Tips) -> std::io::Result<()> {
-    writeln!(out, "dry run: nothing was written")?;
-    writeln!(
-        out,
-        "would rewrite {} of {} commits; {} of {} blobs hold a secret; {} message(s) would be scrubbed",
-        r.commit_map.len(),
-        r.commits_total,
-        r.blobs_scrubbed,
-        r.blobs_total,
-        r.messages_scrubbed
-    )?;
-    if r.ref_updates.is_empty() && r.worktree_updates.is_empty() && !r.stash_changed {
-        writeln!(out, "no ref would change")?;
-    }
-    for u in &r.ref_updates {
-        writeln!(
-            out,
-            "  ref {}: {} -> {}",
-            u.name,
-            short(u.old),
-            short(u.new)
-        )?;
-    }
-    for h in &r.worktree_updates {
-        writeln!(
-            out,
-            "  {} of {}: {} -> {}",
-            if h.name == "HEAD" {
-                "detached HEAD"
-            } else {
-                h.name.as_str()
-            },
-            h.git_dir.display(),
-            short(h.old),
-            short(h.new)
-        )?;
-    }
-    if r.stash_changed {
-        writeln!(
-            out,
-            "  the stash ({} entries) would be rewritten",
-            tips.stash.len()
-        )?;
-    }
-    for path in &r.files_scrubbed {
-        writeln!(out, "  file with a secret: {path}")?;
-    }
-    for path in &r.files_deleted {
-        writeln!(out, "  file dropped: {path}")?;
-    }
-    for path in &r.files_renamed {
-        writeln!(out, "  renamed, its name held a secret: {path}")?;
-    }
-    if !r.first_changed.is_empty() {
-        writeln!(
-            out,
-            "first changed commits: {}",
-            list(r.first_changed.iter().map(|o| o.to_string()), 10)
-        )?;
-    }
-    if r.signatures_dropped > 0 {
-        writeln!(
-            out,
-            "{} signature(s) would be dropped",
-            r.signatures_dropped
-        )?;
-    }
-    if !r.remote_refs_skipped.is_empty() {
-        writeln!(
-            out,
-            "{} remote-tracking ref(s) left alone (--include-remotes to rewrite them)",
-            r.remote_refs_skipped.len()
-        )?;
-    }
-    Ok(())
-}
-
-fn print_plan(
-    out: &mut impl Write,
-    repo: &git2::Repository,
-    r: &Rewrite,
-    records: &Records,
-    pushed: Option<&str>,
-) -> std::io::Result<()> {
-    let rel = |p: &Path| {
-        p.strip_prefix(git::root_dir(repo))
-            .unwrap_or(p)
-            .display()
-            .to_string()
-    };
-    writeln!(
-        out,
-        "records: {} (old -> new commits), {} (first changed commits), {}",
-        rel(&records.commit_map),
-        rel(&records.first_changed),
-        rel(&records.ref_map)
-    )?;
-    if !r.changed() {
-        writeln!(
-            out,
-            "no commit held the secret; only unreachable objects were removed"
-        )?;
-        return Ok(());
-    }
-    writeln!(out)?;
-    writeln!(
-        out,
-        "This repository is clean. The world outside it is not:"
-    )?;
-    let refs = aftercare::refs_to_push(r);
-    let remotes = tips::remotes(repo);
-    if remotes.is_empty() {
-        writeln!(out, "1. No remote is configured. If this history was ever pushed, force-push these refs there: {}", list(&refs, 20))?;
-    } else {
-        writeln!(out, "1. Force-push the rewritten refs to every remote:")?;
-        for remote in &remotes {
-            let done = pushed == Some(remote.name.as_str());
-            writeln!(
-                out,
-                "   {} ({}){}",
-                remote.name,
-                remote.url.as_deref().unwrap_or("no url"),
-                if done { ": pushed" } else { "" }
-            )?;
-            if !done {
-                let specs: Vec<String> = refs.iter().map(|n| format!("{n}:{n}")).collect();
-                writeln!(
-                    out,
-                    "     git push --force {} {}",
-                    remote.name,
-                    specs.join(" ")
-                )?;
-            }
-        }
-        writeln!(out, "   (or run purge with --push REMOTE)")?;
-    }
-    writeln!(
-        out,
-        "2. Hosting providers keep pull-request refs and cached views of old commits. On GitHub, ask GitHub Support to purge them, giving the first changed commits: {} (listed in {}).",
-        list(r.first_changed.iter().map(|o| o.to_string()), 5),
-        rel(&records.first_changed)
-    )?;
-    writeln!(
-        out,
-        "3. Every other clone and fork still holds the secret: re-clone, or rebase local work onto the new history (`git rebase --onto`). Never merge the old history back in."
-    )?;
-    writeln!(
-        out,
-        "4. A purged key has still leaked: revoke it and use a new one."
-    )?;
-    Ok(())
 }

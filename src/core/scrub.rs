@@ -169,14 +169,21 @@ impl Scrubber {
     /// `data` with every secret replaced, or `None` when it holds none. Literals go first,
     /// then each pattern in the order given (as `git filter-repo --replace-text` does).
     pub fn replace(&self, data: &[u8]) -> Option<Vec<u8>> {
+        self.replace_with(data, |_| self.replacement.clone())
+    }
+
+    /// `data` with each secret replaced by what `with` makes of it, or `None` when it holds
+    /// none: the replacement where a name must stay valid (a ref name), a redacted view
+    /// where text is shown.
+    pub fn replace_with(&self, data: &[u8], with: impl Fn(&[u8]) -> Vec<u8>) -> Option<Vec<u8>> {
         if !self.is_match(data) {
             return None;
         }
         let mut out = match &self.automaton {
             Some(ac) => {
                 let mut out = Vec::with_capacity(data.len());
-                ac.replace_all_with_bytes(data, &mut out, |_, _, dst| {
-                    dst.extend_from_slice(&self.replacement);
+                ac.replace_all_with_bytes(data, &mut out, |_, matched, dst| {
+                    dst.extend_from_slice(&with(matched));
                     true
                 });
                 out
@@ -186,11 +193,39 @@ impl Scrubber {
         for re in &self.patterns {
             if re.is_match(&out) {
                 out = re
-                    .replace_all(&out, regex::bytes::NoExpand(&self.replacement))
+                    .replace_all(&out, |caps: &regex::bytes::Captures<'_>| with(&caps[0]))
                     .into_owned();
             }
         }
         Some(out)
+    }
+
+    /// `text` as it may be shown: each secret in it replaced by its redacted view
+    /// (`ghp_Ab…9Q`), for names and messages that may hold one (a branch named after a key).
+    pub fn redact(&self, text: &str) -> String {
+        match self.replace_with(text.as_bytes(), |found| {
+            crate::core::secret::redact(&String::from_utf8_lossy(found)).into_bytes()
+        }) {
+            Some(shown) => String::from_utf8_lossy(&shown).into_owned(),
+            None => text.to_string(),
+        }
+    }
+
+    /// A fingerprint of each secret and pattern, sorted: what a resumed run checks it was
+    /// given the same secrets again, without anything that could reveal them being stored.
+    pub fn fingerprints(&self) -> Vec<String> {
+        let mut all: Vec<String> = self
+            .literals
+            .iter()
+            .map(Secret::fingerprint)
+            .chain(
+                self.patterns
+                    .iter()
+                    .map(|re| crate::core::secret::fingerprint(&format!("regex:{}", re.as_str()))),
+            )
+            .collect();
+        all.sort();
+        all
     }
 }
 
@@ -244,6 +279,27 @@ mod tests {
         assert!(s
             .first_match(b"xx tok_123456")
             .is_some_and(|(at, _)| at == 3));
+    }
+
+    #[test]
+    fn secrets_can_be_replaced_by_other_text_and_shown_redacted() {
+        let secret = fake(40);
+        let s =
+            Scrubber::from_lines(&format!("{secret}\nregex:tok_[0-9]{{6}}\n"), "X").expect("ok");
+        let named = format!("refs/heads/fix-{secret}-tok_123456");
+        let renamed = s
+            .replace_with(named.as_bytes(), |_| b"R".to_vec())
+            .expect("changed");
+        assert_eq!(renamed, b"refs/heads/fix-R-R");
+        let shown = s.redact(&named);
+        assert!(!shown.contains(&secret), "{shown}");
+        assert!(shown.starts_with("refs/heads/fix-"), "{shown}");
+        assert_eq!(s.redact("nothing"), "nothing");
+        let again =
+            Scrubber::from_lines(&format!("regex:tok_[0-9]{{6}}\n{secret}\n"), "Y").expect("ok");
+        assert_eq!(s.fingerprints(), again.fingerprints());
+        assert_eq!(s.fingerprints().len(), 2);
+        assert!(s.fingerprints().iter().all(|f| !f.contains(&secret)));
     }
 
     #[test]

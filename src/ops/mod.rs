@@ -11,6 +11,7 @@ pub mod install;
 pub mod inventory;
 pub mod key_source;
 pub mod keys;
+pub mod purge;
 pub mod remedy;
 pub mod replace;
 pub mod revoke;

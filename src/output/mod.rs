@@ -10,6 +10,7 @@ pub mod install;
 pub mod json;
 pub mod keys;
 pub mod progress;
+pub mod purge;
 pub mod rotate;
 pub mod sarif;
 pub mod status;

@@ -13,6 +13,8 @@ mod keys;
 mod pre_commit_framework;
 mod providers;
 mod purge;
+mod purge_push;
+mod purge_resume;
 mod rotate;
 mod scan;
 mod shell;

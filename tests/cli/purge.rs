@@ -6,7 +6,7 @@ use crate::support::{keys, stderr, stdout, text, Sandbox};
 use std::path::{Path, PathBuf};
 
 /// Every object in the object database, raw, as one byte string.
-fn all_objects(sb: &Sandbox, dir: &Path) -> Vec<u8> {
+pub(crate) fn all_objects(sb: &Sandbox, dir: &Path) -> Vec<u8> {
     let out = sb
         .git_cmd_in(dir)
         .args(["cat-file", "--batch-all-objects", "--batch"])
@@ -16,13 +16,13 @@ fn all_objects(sb: &Sandbox, dir: &Path) -> Vec<u8> {
     out.stdout
 }
 
-fn contains(haystack: &[u8], needle: &str) -> bool {
+pub(crate) fn contains(haystack: &[u8], needle: &str) -> bool {
     haystack
         .windows(needle.len())
         .any(|w| w == needle.as_bytes())
 }
 
-fn assert_fsck_clean(sb: &Sandbox, dir: &Path) {
+pub(crate) fn assert_fsck_clean(sb: &Sandbox, dir: &Path) {
     let out = sb
         .git_cmd_in(dir)
         .args(["fsck", "--strict", "--no-progress"])
@@ -45,7 +45,7 @@ fn purge(sb: &Sandbox, secret: &str, extra: &[&str]) -> std::process::Output {
         .expect("run keywarden")
 }
 
-fn backups(sb: &Sandbox) -> Vec<PathBuf> {
+pub(crate) fn backups(sb: &Sandbox) -> Vec<PathBuf> {
     let dir = sb.path(".git/keywarden");
     let mut found: Vec<PathBuf> = std::fs::read_dir(dir)
         .map(|d| {

@@ -52,6 +52,18 @@ impl GitCommand {
         self
     }
 
+    /// Sets an environment variable for git: for what must not be on a command line, which
+    /// other users can read (a refspec naming a ref whose name holds a secret goes in as
+    /// `GIT_CONFIG_*` configuration).
+    pub fn env(
+        mut self,
+        key: impl AsRef<std::ffi::OsStr>,
+        value: impl AsRef<std::ffi::OsStr>,
+    ) -> Self {
+        self.cmd.env(key, value);
+        self
+    }
+
     /// Sends `input` to git's stdin (closed otherwise).
     pub fn input(mut self, input: Vec<u8>) -> Self {
         self.input = Some(input);

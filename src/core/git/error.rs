@@ -149,6 +149,12 @@ pub enum GitError {
     OperationInProgress { path: PathBuf, op: Operation },
     #[error("{name} moved during the rewrite: nothing was changed; run purge again")]
     RefMoved { name: String },
+    /// A ref is neither where the purge found it nor where it moves it: someone updated it
+    /// while a purge was unfinished.
+    #[error("{name} was changed while the purge was unfinished (it is at neither its old nor its new commit); it was left alone")]
+    RefChanged { name: String },
+    #[error("another git process is updating {name} (its .lock file exists); no ref was changed: run again once it is done")]
+    RefLocked { name: String },
     #[error("cannot run {what}")]
     Spawn {
         what: String,
@@ -249,7 +255,10 @@ impl GitError {
             | GitError::EmptyRange { .. }
             | GitError::DirtyWorktree { .. }
             | GitError::OperationInProgress { .. } => ErrorKind::Refused,
-            GitError::RefMoved { .. } | GitError::PushFailed { .. } => ErrorKind::Retry,
+            GitError::RefMoved { .. }
+            | GitError::RefLocked { .. }
+            | GitError::PushFailed { .. } => ErrorKind::Retry,
+            GitError::RefChanged { .. } => ErrorKind::Refused,
             GitError::Libgit2 { source, .. } | GitError::Index { source, .. } => {
                 libgit2_kind(source.code())
             }

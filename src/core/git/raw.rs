@@ -262,9 +262,14 @@ pub fn write_commit(
     end_with_message(out, message, signed)
 }
 
-/// `tag` pointing at `target` with `message`; a signature in the message or in a header
-/// is dropped.
-pub fn write_tag(tag: &SplitObject<'_>, target: Oid, message: &[u8]) -> Encoded {
+/// `tag` pointing at `target` with `message` (and, with `name_field`, that `tag NAME\n`
+/// field in place of its own); a signature in the message or in a header is dropped.
+pub fn write_tag(
+    tag: &SplitObject<'_>,
+    target: Oid,
+    message: &[u8],
+    name_field: Option<&[u8]>,
+) -> Encoded {
     let mut signed = false;
     let message = match tag_signature_start(message) {
         Some(at) => {
@@ -277,6 +282,8 @@ pub fn write_tag(tag: &SplitObject<'_>, target: Oid, message: &[u8]) -> Encoded 
     for field in &tag.fields {
         if field.starts_with(b"object ") {
             push_oid_field(&mut out, b"object ", target);
+        } else if let Some(name) = name_field.filter(|_| field.starts_with(b"tag ")) {
+            out.extend_from_slice(name);
         } else if is_signature_field(field) {
             signed = true;
         } else {
@@ -494,7 +501,7 @@ mod tests {
             oid(1)
         );
         let split = split_object(raw.as_bytes());
-        let written = write_tag(&split, oid(2), split.message);
+        let written = write_tag(&split, oid(2), split.message, None);
         let expected = format!(
             "object {}\ntype commit\ntag v1\ntagger T <t@x> 3 +0000\n\nrelease\n",
             oid(2)
@@ -503,7 +510,7 @@ mod tests {
         assert!(written.signature_dropped);
         let unsigned = format!("object {}\ntype blob\ntag b\n\nnote\n", oid(1));
         let split = split_object(unsigned.as_bytes());
-        let written = write_tag(&split, oid(1), split.message);
+        let written = write_tag(&split, oid(1), split.message, None);
         assert_eq!(written.data, unsigned.as_bytes());
         assert!(!written.signature_dropped);
         // A signature in a header (gpgsig on a tag, as newer git writes for SHA-256).
@@ -512,7 +519,7 @@ mod tests {
             oid(1)
         );
         let split = split_object(headed.as_bytes());
-        let written = write_tag(&split, oid(1), split.message);
+        let written = write_tag(&split, oid(1), split.message, None);
         assert!(written.signature_dropped);
         assert!(!String::from_utf8_lossy(&written.data).contains("gpgsig"));
     }

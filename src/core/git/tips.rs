@@ -146,21 +146,62 @@ fn per_worktree_refs(repo: &Repository) -> Vec<(String, Oid)> {
     own
 }
 
-/// Every linked worktree that is valid (its directory is still there) and opens, in the
-/// order git lists them.
+/// Every linked worktree that is valid (its directory is still there), opens, and belongs
+/// to this repository, in the order git lists them.
 fn linked_worktrees(repo: &Repository) -> Vec<Repository> {
+    classified_worktrees(repo).0
+}
+
+/// The linked worktrees of `repo` that belong to it, and the directories of those that are
+/// registered here but belong to another repository: in a `cp -a` copy, each
+/// `.git/worktrees/*/gitdir` still names the original's worktree, whose `.git` file points
+/// back at the original. Those are never read or written on this repository's behalf.
+fn classified_worktrees(repo: &Repository) -> (Vec<Repository>, Vec<ForeignWorktree>) {
+    let mut own = Vec::new();
+    let mut foreign = Vec::new();
     let Ok(names) = repo.worktrees() else {
-        return Vec::new();
+        return (own, foreign);
     };
-    names
-        .iter()
-        .flatten()
-        .filter_map(|name| {
-            let worktree = repo.find_worktree(name).ok()?;
-            worktree.validate().ok()?;
-            Repository::open_from_worktree(&worktree).ok()
-        })
-        .collect()
+    let common = canonical(repo.commondir());
+    for name in names.iter().flatten() {
+        let Ok(worktree) = repo.find_worktree(name) else {
+            continue;
+        };
+        if worktree.validate().is_err() {
+            continue;
+        }
+        let Ok(opened) = Repository::open_from_worktree(&worktree) else {
+            continue;
+        };
+        if canonical(opened.commondir()) == common {
+            own.push(opened);
+        } else {
+            foreign.push(ForeignWorktree {
+                workdir: worktree.path().to_path_buf(),
+                registration: repo.commondir().join("worktrees").join(name),
+            });
+        }
+    }
+    (own, foreign)
+}
+
+fn canonical(path: &std::path::Path) -> PathBuf {
+    path.canonicalize().unwrap_or_else(|_| path.to_path_buf())
+}
+
+/// A worktree registered in this repository that belongs to another one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ForeignWorktree {
+    /// The other repository's worktree (never touched).
+    pub workdir: PathBuf,
+    /// This repository's own record of it (`.git/worktrees/<name>`), which nothing uses.
+    pub registration: PathBuf,
+}
+
+/// Worktrees registered in `repo` that belong to another repository (see
+/// [`classified_worktrees`]): left alone, and worth saying so.
+pub fn foreign_worktrees(repo: &Repository) -> Vec<ForeignWorktree> {
+    classified_worktrees(repo).1
 }
 
 /// A checked-out worktree: the main one and every linked one.

@@ -26,6 +26,36 @@ impl LockFile {
     /// Waits for and takes the exclusive lock on `path` (created with mode 0600 when
     /// missing, with its directory).
     pub fn acquire(path: &Path) -> Result<Self, LockError> {
+        let file = Self::open(path)?;
+        // Called through the trait: std's own `File::lock` is newer than our minimum Rust.
+        fs4::FileExt::lock(&file).map_err(|source| LockError {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Ok(LockFile {
+            file,
+            path: path.to_path_buf(),
+        })
+    }
+
+    /// Takes the exclusive lock on `path` if nobody holds it; `None` when another process
+    /// does (for work that must not wait, such as a second purge of one repository).
+    pub fn try_acquire(path: &Path) -> Result<Option<Self>, LockError> {
+        let file = Self::open(path)?;
+        match fs4::FileExt::try_lock(&file) {
+            Ok(()) => Ok(Some(LockFile {
+                file,
+                path: path.to_path_buf(),
+            })),
+            Err(fs4::TryLockError::WouldBlock) => Ok(None),
+            Err(fs4::TryLockError::Error(source)) => Err(LockError {
+                path: path.to_path_buf(),
+                source,
+            }),
+        }
+    }
+
+    fn open(path: &Path) -> Result<File, LockError> {
         let fail = |source| LockError {
             path: path.to_path_buf(),
             source,
@@ -40,13 +70,7 @@ impl LockFile {
             use std::os::unix::fs::OpenOptionsExt;
             options.mode(0o600);
         }
-        let file = options.open(path).map_err(fail)?;
-        // Called through the trait: std's own `File::lock` is newer than our minimum Rust.
-        fs4::FileExt::lock(&file).map_err(fail)?;
-        Ok(LockFile {
-            file,
-            path: path.to_path_buf(),
-        })
+        options.open(path).map_err(fail)
     }
 
     pub fn path(&self) -> &Path {

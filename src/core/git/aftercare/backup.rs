@@ -6,8 +6,9 @@ use crate::core::git::command::GitCommand;
 use crate::core::git::error::GitError;
 use crate::core::git::tips::Tips;
 use git2::{Oid, Repository};
-use std::io::Write;
-use std::path::PathBuf;
+use sha1::{Digest, Sha1};
+use std::io::{BufRead, Read, Write};
+use std::path::{Path, PathBuf};
 
 /// The refs a backup must hold beyond the ordinary ones: older stash entries and detached
 /// worktree HEADs, which are not refs and would otherwise be lost.
@@ -36,26 +37,39 @@ fn extra_backup_refs(tips: &Tips) -> Vec<(String, Oid)> {
 /// Writes a bundle of every ref (and every stash entry and detached HEAD, under
 /// `refs/keywarden-backup/`) to `.git/keywarden/backup-<stamp>.bundle`.
 ///
+/// The bundle is written under a temporary name (`….bundle.partial`), checked complete (its
+/// pack's trailing checksum matches its content, so a truncated file is never taken for a
+/// backup) and only then renamed: a file under the final name is always a whole backup. One
+/// that is already there (an interrupted purge run again) is checked and kept.
+///
 /// When all objects sit in a single pack (a freshly cloned or gc'd repository) the bundle is
 /// that pack behind a bundle header, which is valid because the pack holds every reachable
 /// object, and takes a file copy instead of a full `git pack-objects`. Otherwise
 /// `git bundle create --all` writes it.
 pub fn backup_bundle(repo: &Repository, tips: &Tips, stamp: &str) -> Result<PathBuf, GitError> {
     let dir = state_dir(repo)?;
-    let path = dir.join(format!("backup-{stamp}.bundle"));
+    let path = backup_path(repo, stamp);
+    let partial = dir.join(format!("backup-{stamp}.bundle.partial"));
+    if path.exists() {
+        check_bundle(&path)?;
+        return Ok(path);
+    }
+    let _ = std::fs::remove_file(&partial);
     let mut refs: Vec<(String, Oid)> = Vec::new();
     let references = repo
         .references()
         .map_err(|e| GitError::libgit2("cannot list refs", e))?;
     for reference in references.flatten() {
         if let (Some(name), Some(oid)) = (reference.name(), reference.target()) {
-            refs.push((name.to_string(), oid));
+            if !is_temporary_ref(name) {
+                refs.push((name.to_string(), oid));
+            }
         }
     }
     refs.sort();
     let extra = extra_backup_refs(tips);
     if let Some(pack) = single_pack(repo) {
-        let mut file = private_file(&path)?;
+        let mut file = private_file(&partial)?;
         let mut header = String::from("# v2 git bundle\n");
         for (name, oid) in refs.iter().chain(extra.iter()) {
             header.push_str(&format!("{oid} {name}\n"));
@@ -72,45 +86,175 @@ pub fn backup_bundle(repo: &Repository, tips: &Tips, stamp: &str) -> Result<Path
             file.sync_all()
         });
         if let Err(e) = result {
-            let _ = std::fs::remove_file(&path);
-            return Err(GitError::io("cannot write the backup", &path, e));
+            let _ = std::fs::remove_file(&partial);
+            return Err(GitError::io("cannot write the backup", &partial, e));
         }
-        return Ok(path);
-    }
-    // Temporary refs so `--all` includes the extra tips; removed whatever happens.
-    let mut created = Vec::new();
-    for (name, oid) in &extra {
-        if repo
-            .reference(name, *oid, true, "keywarden purge backup")
-            .is_ok()
+    } else {
+        // Temporary refs so `--all` includes the extra tips; removed whatever happens (and
+        // by the next run, after a kill).
+        let mut created = Vec::new();
+        for (name, oid) in &extra {
+            if repo
+                .reference(name, *oid, true, "keywarden purge backup")
+                .is_ok()
+            {
+                created.push(name.clone());
+            }
+        }
+        // Create the file first, private, so the bundle is never readable by others.
+        drop(private_file(&partial)?);
+        let result = GitCommand::in_dir(repo.commondir())
+            .args(["bundle", "create", "--quiet"])
+            .arg(&partial)
+            .arg("--all")
+            .run("git bundle create");
+        for name in created {
+            if let Ok(mut r) = repo.find_reference(&name) {
+                let _ = r.delete();
+            }
+        }
+        if let Err(e) = result {
+            let _ = std::fs::remove_file(&partial);
+            return Err(e);
+        }
+        // git wrote a new file in place of ours (through a lock file), with default
+        // permissions.
+        #[cfg(unix)]
         {
-            created.push(name.clone());
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&partial, std::fs::Permissions::from_mode(0o600))
+                .map_err(|e| GitError::io("cannot restrict", &partial, e))?;
         }
     }
-    // Create the file first, private, so the bundle is never readable by others.
-    drop(private_file(&path)?);
-    let result = GitCommand::in_dir(repo.commondir())
-        .args(["bundle", "create", "--quiet"])
-        .arg(&path)
-        .arg("--all")
-        .run("git bundle create");
-    for name in created {
-        if let Ok(mut r) = repo.find_reference(&name) {
-            let _ = r.delete();
-        }
-    }
-    if let Err(e) = result {
-        let _ = std::fs::remove_file(&path);
+    crate::core::fault::point("backup:written");
+    if let Err(e) = check_bundle(&partial) {
+        let _ = std::fs::remove_file(&partial);
         return Err(e);
     }
-    // git wrote a new file in place of ours (through a lock file), with default permissions.
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))
-            .map_err(|e| GitError::io("cannot restrict", &path, e))?;
-    }
+    std::fs::rename(&partial, &path).map_err(|e| GitError::io("cannot rename", &partial, e))?;
+    sync_dir(&dir);
     Ok(path)
+}
+
+/// Where the backup of the purge stamped `stamp` is (or will be).
+pub fn backup_path(repo: &Repository, stamp: &str) -> PathBuf {
+    repo.commondir()
+        .join("keywarden")
+        .join(format!("backup-{stamp}.bundle"))
+}
+
+/// Whether `name` is one of the refs a purge creates for a moment (for the backup, or to
+/// hold objects during gc), which never belong in a backup and are removed by every run.
+pub fn is_temporary_ref(name: &str) -> bool {
+    name.starts_with("refs/keywarden-backup/") || name.starts_with("refs/keywarden-gc-hold/")
+}
+
+/// Removes what an earlier, killed purge may have left that is no use to anyone: its
+/// temporary refs, a backup still being written, a pack still being written. Only called
+/// with the purge lock held, so no other purge is writing them.
+pub fn clear_temporaries(repo: &Repository) -> Result<(), GitError> {
+    if let Ok(references) = repo.references() {
+        let names: Vec<String> = references
+            .flatten()
+            .filter_map(|r| r.name().map(str::to_string))
+            .filter(|n| is_temporary_ref(n))
+            .collect();
+        for name in names {
+            if let Ok(mut r) = repo.find_reference(&name) {
+                r.delete()
+                    .map_err(|e| GitError::libgit2(format!("cannot delete {name}"), e))?;
+            }
+        }
+    }
+    let remove_matching = |dir: &Path, wanted: &dyn Fn(&str) -> bool| {
+        if let Ok(entries) = std::fs::read_dir(dir) {
+            for entry in entries.flatten() {
+                if wanted(&entry.file_name().to_string_lossy()) {
+                    let _ = std::fs::remove_file(entry.path());
+                }
+            }
+        }
+    };
+    remove_matching(&repo.commondir().join("keywarden"), &|n| {
+        n.starts_with("backup-") && n.ends_with(".bundle.partial")
+    });
+    remove_matching(&repo.commondir().join("objects/pack"), &|n| {
+        n.starts_with("tmp_keywarden_")
+    });
+    Ok(())
+}
+
+/// Checks that the bundle at `path` is whole: a bundle header, then a pack whose trailing
+/// SHA-1 matches everything before it (a truncated or half-written pack does not).
+pub fn check_bundle(path: &Path) -> Result<(), GitError> {
+    let incomplete = |why: &str| {
+        GitError::io(
+            "the backup is incomplete",
+            path,
+            std::io::Error::other(why.to_string()),
+        )
+    };
+    let file = std::fs::File::open(path).map_err(|e| GitError::io("cannot read", path, e))?;
+    let mut reader = std::io::BufReader::new(file);
+    let mut line = Vec::new();
+    let mut first = true;
+    loop {
+        line.clear();
+        let n = reader
+            .read_until(b'\n', &mut line)
+            .map_err(|e| GitError::io("cannot read", path, e))?;
+        if n == 0 {
+            return Err(incomplete("it ends inside its header"));
+        }
+        if first && !line.starts_with(b"# v2 git bundle") && !line.starts_with(b"# v3 git bundle") {
+            return Err(incomplete("it is not a git bundle"));
+        }
+        first = false;
+        if line == b"\n" {
+            break;
+        }
+    }
+    let mut hasher = Sha1::new();
+    // The last 20 bytes read are the candidate checksum; everything before them is hashed.
+    let mut tail: Vec<u8> = Vec::with_capacity(40);
+    let mut buf = vec![0u8; 1 << 20];
+    let mut total = 0u64;
+    let mut magic = [0u8; 4];
+    loop {
+        let n = reader
+            .read(&mut buf)
+            .map_err(|e| GitError::io("cannot read", path, e))?;
+        if n == 0 {
+            break;
+        }
+        if total < 4 {
+            let take = (4 - total as usize).min(n);
+            magic[total as usize..total as usize + take].copy_from_slice(&buf[..take]);
+        }
+        total += n as u64;
+        tail.extend_from_slice(&buf[..n]);
+        if tail.len() > 20 {
+            let hashed = tail.len() - 20;
+            hasher.update(&tail[..hashed]);
+            tail.drain(..hashed);
+        }
+    }
+    if total < 32 || &magic != b"PACK" {
+        return Err(incomplete("its pack is missing or cut short"));
+    }
+    let digest: [u8; 20] = hasher.finalize().into();
+    if digest[..] != tail[..] {
+        return Err(incomplete(
+            "its pack is cut short or damaged (checksum mismatch)",
+        ));
+    }
+    Ok(())
+}
+
+fn sync_dir(dir: &Path) {
+    if let Ok(dir) = std::fs::File::open(dir) {
+        let _ = dir.sync_all();
+    }
 }
 
 /// The repository's only pack, when it holds every object (no loose objects, no
@@ -234,6 +378,39 @@ mod tests {
         std::fs::remove_file(pack.with_extension("promisor")).expect("remove");
         std::fs::write(objects.join("info/alternates"), "/elsewhere/objects\n").expect("write");
         assert_eq!(single_pack(&t.repo), None, "alternates");
+    }
+
+    #[test]
+    fn a_cut_short_bundle_is_never_taken_for_a_backup() {
+        let t = TestRepo::new();
+        t.write("a.txt", "a\n");
+        t.commit_all("a");
+        let tips = Tips::read(&t.repo, false).expect("tips");
+        let bundle = backup_bundle(&t.repo, &tips, "s").expect("backup");
+        check_bundle(&bundle).expect("whole");
+        let data = std::fs::read(&bundle).expect("read");
+        let cut = t.base().join("cut.bundle");
+        for keep in [data.len() - 1, data.len() - 21, data.len() / 2, 10] {
+            std::fs::write(&cut, &data[..keep]).expect("write");
+            assert!(check_bundle(&cut).is_err(), "kept {keep} of {}", data.len());
+        }
+        // A stale partial file and temporary refs from a killed run never block the next.
+        let partial = t.root.join(".git/keywarden/backup-s2.bundle.partial");
+        std::fs::write(&partial, &data[..10]).expect("write");
+        let head = t.repo.head().expect("head").target().expect("oid");
+        t.repo
+            .reference("refs/keywarden-backup/stash/1", head, true, "stale")
+            .expect("ref");
+        clear_temporaries(&t.repo).expect("cleared");
+        assert!(!partial.exists());
+        assert!(t
+            .repo
+            .find_reference("refs/keywarden-backup/stash/1")
+            .is_err());
+        let again = backup_bundle(&t.repo, &tips, "s2").expect("backup");
+        check_bundle(&again).expect("whole");
+        // An existing, whole backup of the same stamp is kept as it is.
+        assert_eq!(backup_bundle(&t.repo, &tips, "s2").expect("kept"), again);
     }
 
     #[test]

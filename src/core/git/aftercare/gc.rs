@@ -3,32 +3,48 @@
 
 use crate::core::git::command::GitCommand;
 use crate::core::git::error::GitError;
-use crate::core::git::rewrite::Rewrite;
 use crate::core::git::tips::{StashEntry, Tips};
 use git2::{Repository, Signature, Time};
 
-/// Drops every reflog entry (they still point at the old commits), then puts back the
-/// stash's reflog — which is the list of stashes — with the rewritten entries.
-pub fn expire_reflogs(repo: &Repository, stash: &[StashEntry]) -> Result<(), GitError> {
+/// Drops every reflog entry (they still point at the old commits) except the stash's,
+/// which is the list of stashes: the caller makes that list the rewritten one first (with
+/// [`restore_stash`]), so at no moment is a stash entry missing from it.
+pub fn expire_reflogs(repo: &Repository) -> Result<(), GitError> {
     GitCommand::in_dir(repo.commondir())
         .args([
+            "-c",
+            "gc.reflogExpire=now",
+            "-c",
+            "gc.reflogExpireUnreachable=now",
+            "-c",
+            "gc.refs/stash.reflogExpire=never",
+            "-c",
+            "gc.refs/stash.reflogExpireUnreachable=never",
             "reflog",
             "expire",
-            "--expire=now",
-            "--expire-unreachable=now",
             "--all",
         ])
         .run("git reflog expire")?;
+    Ok(())
+}
+
+/// Makes the stash's reflog exactly `stash` (oldest first), whatever it holds now: written
+/// whole through a lock file, so an interrupted run leaves the old list or the new one, and
+/// running it again gives the same list (never an entry lost, never one doubled).
+pub fn restore_stash(repo: &Repository, stash: &[StashEntry]) -> Result<(), GitError> {
     if stash.is_empty() {
         return Ok(());
     }
-    let mut reflog = repo
-        .reflog("refs/stash")
-        .map_err(|e| GitError::libgit2("cannot read the stash reflog", e))?;
+    let failed = |e| GitError::libgit2("cannot rewrite the stash reflog (refs/stash)", e);
+    let newest = stash.last().expect("not empty");
+    if repo.refname_to_id("refs/stash").ok() != Some(newest.oid) {
+        // Moving the ref appends to its log, which is rewritten whole just below.
+        repo.reference("refs/stash", newest.oid, true, &newest.message)
+            .map_err(failed)?;
+    }
+    let mut reflog = repo.reflog("refs/stash").map_err(failed)?;
     while !reflog.is_empty() {
-        reflog
-            .remove(0, false)
-            .map_err(|e| GitError::libgit2("cannot rewrite the stash reflog", e))?;
+        reflog.remove(0, false).map_err(failed)?;
     }
     for entry in stash {
         let committer = Signature::new(
@@ -36,14 +52,12 @@ pub fn expire_reflogs(repo: &Repository, stash: &[StashEntry]) -> Result<(), Git
             &entry.email,
             &Time::new(entry.time, entry.offset_minutes),
         )
-        .map_err(|e| GitError::libgit2("cannot rewrite the stash reflog", e))?;
+        .map_err(failed)?;
         reflog
             .append(entry.oid, &committer, Some(&entry.message))
-            .map_err(|e| GitError::libgit2("cannot rewrite the stash reflog", e))?;
+            .map_err(failed)?;
     }
-    reflog
-        .write()
-        .map_err(|e| GitError::libgit2("cannot write the stash reflog", e))
+    reflog.write().map_err(failed)
 }
 
 /// `git gc --prune=now`: repacks what is reachable and deletes everything else.
@@ -51,18 +65,14 @@ pub fn expire_reflogs(repo: &Repository, stash: &[StashEntry]) -> Result<(), Git
 /// git's gc does not count the per-worktree refs of linked worktrees (`refs/worktree/*`…)
 /// as reachable and would delete what only they point at, so those targets are held by
 /// temporary refs while it runs.
-pub fn gc(repo: &Repository, tips: &Tips, rewrite: &Rewrite) -> Result<(), GitError> {
+pub fn gc(repo: &Repository) -> Result<(), GitError> {
+    let tips = Tips::read(repo, true)?;
     let mut held = Vec::new();
     let mut result = Ok(Vec::new());
     'hold: for (i, head) in tips.heads.iter().enumerate() {
-        for (name, old) in head.own_refs.iter() {
-            let now = rewrite
-                .worktree_updates
-                .iter()
-                .find(|u| u.git_dir == head.git_dir && u.name == *name)
-                .map_or(*old, |u| u.new);
+        for (name, now) in head.own_refs.iter() {
             let hold = format!("refs/keywarden-gc-hold/{i}/{}", held.len());
-            if let Err(e) = repo.reference(&hold, now, true, "keywarden purge: held during gc") {
+            if let Err(e) = repo.reference(&hold, *now, true, "keywarden purge: held during gc") {
                 result = Err(GitError::libgit2(
                     format!("cannot protect {name} during gc"),
                     e,
@@ -105,7 +115,10 @@ mod tests {
         }
         let before = Tips::read(&t.repo, false).expect("tips").stash;
         assert_eq!(before.len(), 2);
-        expire_reflogs(&t.repo, &before).expect("expired");
+        restore_stash(&t.repo, &before).expect("restored");
+        // Again, as a resumed run does: the same list, not a doubled one.
+        restore_stash(&t.repo, &before).expect("restored again");
+        expire_reflogs(&t.repo).expect("expired");
         assert!(
             t.repo.reflog("HEAD").expect("reflog").is_empty(),
             "HEAD's reflog is gone"
@@ -139,7 +152,8 @@ mod tests {
             .reference("refs/worktree/x", only_here, true, "test")
             .expect("ref");
         let tips = Tips::read(&t.repo, false).expect("tips");
-        gc(&t.repo, &tips, &Rewrite::default()).expect("gc");
+        drop(tips);
+        gc(&t.repo).expect("gc");
         let fresh = Repository::open(&t.root).expect("reopen");
         assert!(
             fresh.find_commit(only_here).is_ok(),

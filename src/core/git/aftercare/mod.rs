@@ -13,13 +13,15 @@ mod records;
 mod verify;
 mod worktree;
 
-pub use backup::backup_bundle;
-pub use force_push::{force_push, refs_to_push};
-pub use gc::{expire_reflogs, gc};
+pub use backup::{backup_bundle, backup_path, check_bundle, clear_temporaries, is_temporary_ref};
+pub use force_push::{force_push, is_pushable, refs_to_push, PushOutcome, PushResult, PushSpec};
+pub use gc::{expire_reflogs, gc, restore_stash};
 pub use preflight::preflight;
 pub use records::{write_records, Records};
 pub use verify::{verify_odb, Leftover, OdbCheck};
-pub use worktree::{scrub_message_files, update_worktree, Renamed, WorktreeUpdate};
+pub use worktree::{
+    reset_registration_index, scrub_message_files, update_worktree, Renamed, WorktreeUpdate,
+};
 
 use crate::core::git::error::GitError;
 use git2::Repository;

@@ -40,20 +40,59 @@ pub fn preflight(repo: &Repository) -> Result<(), GitError> {
             .include_ignored(false)
             .exclude_submodules(true)
             .update_index(true);
-        let statuses = r
-            .statuses(Some(&mut opts))
-            .map_err(|e| GitError::libgit2("cannot read the status", e))?;
+        let statuses = match r.statuses(Some(&mut opts)) {
+            Ok(statuses) => statuses,
+            // Writing the refreshed index back is only a speed-up: a read-only index (or
+            // one another process holds) must not read as "cannot read the status".
+            Err(_) => {
+                opts.update_index(false);
+                r.statuses(Some(&mut opts))
+                    .map_err(|e| GitError::libgit2("cannot read the status", e))?
+            }
+        };
         let dirty: Vec<String> = statuses
             .iter()
             .filter(|s| !s.status().is_empty() && !s.status().is_ignored())
             .map(|s| String::from_utf8_lossy(s.path_bytes()).into_owned())
             .collect();
+        if !dirty.is_empty() {
+            unreadable_head_objects(&r, &dirty)?;
+        }
         if let Some(first) = dirty.first() {
             return Err(GitError::DirtyWorktree {
                 path: wt.workdir.clone(),
                 first: first.clone(),
                 more: dirty.len() - 1,
             });
+        }
+    }
+    Ok(())
+}
+
+/// A file reads as changed when what HEAD has for it cannot be read (a truncated pack):
+/// that is damage, not uncommitted work, and is named as such.
+fn unreadable_head_objects(repo: &Repository, dirty: &[String]) -> Result<(), GitError> {
+    let Ok(head) = repo.head() else {
+        return Ok(());
+    };
+    let Some(commit_id) = head.target() else {
+        return Ok(());
+    };
+    let odb = repo
+        .odb()
+        .map_err(|e| GitError::libgit2("cannot open the object database", e))?;
+    let commit = repo
+        .find_commit(commit_id)
+        .map_err(|e| GitError::corrupt(commit_id, e))?;
+    let tree = commit
+        .tree()
+        .map_err(|e| GitError::corrupt(commit.tree_id(), e))?;
+    for path in dirty.iter().take(100) {
+        let Ok(entry) = tree.get_path(std::path::Path::new(path)) else {
+            continue;
+        };
+        if let Err(e) = odb.read(entry.id()) {
+            return Err(GitError::corrupt(entry.id(), e));
         }
     }
     Ok(())

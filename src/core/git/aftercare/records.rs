@@ -7,31 +7,62 @@ use crate::core::git::error::GitError;
 use crate::core::git::rewrite::Rewrite;
 use git2::Repository;
 use std::io::Write;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// What `write_records` wrote.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Records {
     pub commit_map: PathBuf,
     pub first_changed: PathBuf,
     pub ref_map: PathBuf,
 }
 
+impl Records {
+    /// Where the records of the purge stamped `stamp` are (or will be).
+    pub fn at(repo: &Repository, stamp: &str) -> Records {
+        let dir = repo.commondir().join("keywarden");
+        let path = |name: &str| dir.join(format!("{name}-{stamp}.txt"));
+        Records {
+            commit_map: path("commit-map"),
+            first_changed: path("first-changed"),
+            ref_map: path("ref-map"),
+        }
+    }
+
+    fn paths(&self) -> [&PathBuf; 3] {
+        [&self.commit_map, &self.first_changed, &self.ref_map]
+    }
+
+    /// Removes these records (an interrupted purge writing them again, or one undone).
+    pub fn remove(&self) {
+        for path in self.paths() {
+            let _ = std::fs::remove_file(path);
+            let _ = std::fs::remove_file(temporary(path));
+        }
+    }
+}
+
 /// Records the old→new commit map (every rewritten commit, unchanged ones too, as
-/// `git filter-repo` does), the first changed commits and the moved refs.
+/// `git filter-repo` does), the first changed commits and the moved refs. Each file appears
+/// whole or not at all (written aside, then linked into place), and one already there is
+/// never overwritten. `shown` gives the name of a ref as it may be written: a ref whose
+/// name held a secret is listed under its new name, with its old one redacted.
+///
+/// Formats (one record per line, ids in full hex):
+/// - `commit-map-<stamp>.txt`: the header `old new`, then `<old id> <new id>` for every
+///   commit of the history (unchanged ones map to themselves), parents before children;
+/// - `first-changed-<stamp>.txt`: `<old id>` of each changed commit none of whose parents
+///   changed;
+/// - `ref-map-<stamp>.txt`: `<old id> <new id> <ref name>`, and for a renamed ref
+///   `<old id> <new id> <new name> (renamed from <old name, redacted>)`.
 pub fn write_records(
     repo: &Repository,
     rewrite: &Rewrite,
     stamp: &str,
+    shown: &dyn Fn(&str) -> String,
 ) -> Result<Records, GitError> {
-    let dir = state_dir(repo)?;
-    let write = |name: &str, text: String| -> Result<PathBuf, GitError> {
-        let path = dir.join(format!("{name}-{stamp}.txt"));
-        let mut file = private_file(&path)?;
-        file.write_all(text.as_bytes())
-            .map_err(|e| GitError::io("cannot write", &path, e))?;
-        Ok(path)
-    };
+    state_dir(repo)?;
+    let records = Records::at(repo, stamp);
     let mut map = String::from("old new\n");
     for old in &rewrite.commit_order {
         let new = rewrite.commit_map.get(old).unwrap_or(old);
@@ -45,13 +76,42 @@ pub fn write_records(
     let refs: String = rewrite
         .ref_updates
         .iter()
-        .map(|u| format!("{} {} {}\n", u.old, u.new, u.name))
+        .map(|u| match &u.renamed {
+            None => format!("{} {} {}\n", u.old, u.new, u.name),
+            Some(new_name) => format!(
+                "{} {} {new_name} (renamed from {})\n",
+                u.old,
+                u.new,
+                shown(&u.name)
+            ),
+        })
         .collect();
-    Ok(Records {
-        commit_map: write("commit-map", map)?,
-        first_changed: write("first-changed", first)?,
-        ref_map: write("ref-map", refs)?,
-    })
+    publish(&records.commit_map, &map)?;
+    publish(&records.first_changed, &first)?;
+    publish(&records.ref_map, &refs)?;
+    Ok(records)
+}
+
+fn temporary(path: &Path) -> PathBuf {
+    let mut name = path.as_os_str().to_owned();
+    name.push(".partial");
+    PathBuf::from(name)
+}
+
+/// Writes `text` beside `path`, then links it into place, which fails if `path` exists.
+fn publish(path: &Path, text: &str) -> Result<(), GitError> {
+    let tmp = temporary(path);
+    let _ = std::fs::remove_file(&tmp);
+    let mut file = private_file(&tmp)?;
+    let written = file
+        .write_all(text.as_bytes())
+        .and_then(|_| file.sync_all())
+        .map_err(|e| GitError::io("cannot write", &tmp, e))
+        .and_then(|_| {
+            std::fs::hard_link(&tmp, path).map_err(|e| GitError::io("cannot create", path, e))
+        });
+    let _ = std::fs::remove_file(&tmp);
+    written
 }
 
 #[cfg(test)]
@@ -79,8 +139,17 @@ mod tests {
             name: "refs/heads/main".into(),
             old: oid(3),
             new: oid(13),
+            renamed: None,
         });
-        let records = write_records(&t.repo, &rewrite, "20260102T030405Z").expect("written");
+        rewrite.ref_updates.push(RefUpdate {
+            name: "refs/heads/fix-hunter2hunter2".into(),
+            old: oid(3),
+            new: oid(13),
+            renamed: Some("refs/heads/fix-REMOVED".into()),
+        });
+        let shown = |name: &str| name.replace("hunter2hunter2", "hu…r2");
+        let records =
+            write_records(&t.repo, &rewrite, "20260102T030405Z", &shown).expect("written");
         let dir = t.root.join(".git/keywarden");
         assert_eq!(
             records.commit_map,
@@ -108,7 +177,13 @@ mod tests {
         assert_eq!(read(&records.first_changed), format!("{}\n", oid(2)));
         assert_eq!(
             read(&records.ref_map),
-            format!("{} {} refs/heads/main\n", oid(3), oid(13))
+            format!(
+                "{} {} refs/heads/main\n{} {} refs/heads/fix-REMOVED (renamed from refs/heads/fix-hu…r2)\n",
+                oid(3),
+                oid(13),
+                oid(3),
+                oid(13)
+            )
         );
         #[cfg(unix)]
         {
@@ -121,8 +196,18 @@ mod tests {
         }
         // A stamp already used is never overwritten.
         std::fs::write(&records.ref_map, "kept\n").expect("write");
-        let again = write_records(&t.repo, &rewrite, "20260102T030405Z");
+        let again = write_records(&t.repo, &rewrite, "20260102T030405Z", &shown);
         assert!(matches!(again, Err(GitError::Io { .. })), "{again:?}");
         assert_eq!(read(&records.ref_map), "kept\n");
+        // Removed on purpose (an interrupted purge writing them again), they are written anew.
+        records.remove();
+        write_records(&t.repo, &rewrite, "20260102T030405Z", &shown).expect("again");
+        assert!(read(&records.ref_map).starts_with(&oid(3).to_string()));
+        let names: Vec<String> = std::fs::read_dir(&dir)
+            .expect("list")
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .collect();
+        assert!(names.iter().all(|n| !n.ends_with(".partial")), "{names:?}");
     }
 }

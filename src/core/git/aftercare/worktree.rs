@@ -7,7 +7,8 @@ use crate::core::git::error::GitError;
 use crate::core::git::repo::open_at;
 use crate::core::git::tips::{worktrees, Worktree};
 use crate::core::scrub::Scrubber;
-use git2::Repository;
+use git2::{Oid, Repository};
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
 /// Brings a worktree to its (new) HEAD: the index is reset to HEAD's tree and only tracked
@@ -15,11 +16,19 @@ use std::path::{Path, PathBuf};
 /// dropped from history (such as a `.env`), stay on disk as they are. Returns how many
 /// files were rewritten.
 ///
+/// `old_head` is the commit the worktree had checked out before the purge. A file is only
+/// rewritten when it is still as that commit had it: a file changed since (by the person,
+/// between an interrupted purge and its resumption — a purge refuses to start on a dirty
+/// worktree) is left as it is and listed in `kept`, and one an interrupted run already
+/// rewrote needs nothing. So this can run again after a crash at any point, and it never
+/// overwrites work.
+///
 /// With `renamed`, tracked files whose path holds a secret were renamed by the rewrite: the
-/// file under its new name is checked out and the old one removed (it was tracked and
-/// unmodified, since a purge refuses a dirty worktree) — unless the purge dropped it.
+/// file under its new name is checked out and the old one removed (when unchanged) — unless
+/// the purge dropped it.
 pub fn update_worktree(
     wt: &Worktree,
+    old_head: Option<Oid>,
     renamed: Option<Renamed<'_>>,
 ) -> Result<WorktreeUpdate, GitError> {
     let tracked_paths = |dir: &Path| -> Result<Vec<Vec<u8>>, GitError> {
@@ -27,6 +36,32 @@ pub fn update_worktree(
             .index()
             .map_err(|e| GitError::libgit2("cannot read the index", e))?;
         Ok(index.iter().map(|entry| entry.path).collect())
+    };
+    let differing = |against: Option<String>, filter: &str| -> Result<Vec<Vec<u8>>, GitError> {
+        let mut command = GitCommand::in_dir(&wt.workdir).args([
+            "diff",
+            "--name-only",
+            "-z",
+            "--no-renames",
+            "--ignore-submodules",
+            filter,
+        ]);
+        if let Some(commit) = against {
+            command = command.arg(commit).arg("--");
+        }
+        let out = command.run("git diff")?;
+        Ok(out
+            .split(|b| *b == 0)
+            .filter(|p| !p.is_empty())
+            .map(<[u8]>::to_vec)
+            .collect())
+    };
+    // Not as the old HEAD had them: changed since, or already rewritten.
+    let not_as_before: HashSet<Vec<u8>> = match old_head {
+        Some(commit) => differing(Some(commit.to_string()), "--diff-filter=ACDMRTUXB")?
+            .into_iter()
+            .collect(),
+        None => HashSet::new(),
     };
     let old_names: Vec<Vec<u8>> = match renamed {
         Some(Renamed { scrubber, dropped }) => tracked_paths(&wt.workdir)?
@@ -42,29 +77,30 @@ pub fn update_worktree(
     GitCommand::in_dir(&wt.workdir)
         .args(["reset", "--quiet"])
         .run("git reset")?;
-    let changed = GitCommand::in_dir(&wt.workdir)
-        .args([
-            "diff",
-            "--name-only",
-            "-z",
-            "--no-renames",
-            "--ignore-submodules",
-            // Modified, and missing: renamed files under their new names.
-            "--diff-filter=MD",
-        ])
-        .run("git diff")?;
-    let count = changed.split(|b| *b == 0).filter(|p| !p.is_empty()).count();
+    // Modified, and missing: renamed files under their new names.
+    let changed = differing(None, "--diff-filter=MD")?;
+    let (kept, rewrite): (Vec<Vec<u8>>, Vec<Vec<u8>>) = changed
+        .into_iter()
+        .partition(|path| not_as_before.contains(path) && !is_missing(&wt.workdir, path));
+    let count = rewrite.len();
     if count > 0 {
+        let mut input = Vec::new();
+        for path in &rewrite {
+            input.extend_from_slice(path);
+            input.push(0);
+        }
         GitCommand::in_dir(&wt.workdir)
             .args(["checkout-index", "--force", "-z", "--stdin"])
-            .input(changed)
+            .input(input)
             .run(&format!("git checkout-index in {}", wt.workdir.display()))?;
     }
     let mut removed = 0;
     if !old_names.is_empty() {
-        let still_tracked: std::collections::HashSet<Vec<u8>> =
-            tracked_paths(&wt.workdir)?.into_iter().collect();
-        for old in old_names.iter().filter(|p| !still_tracked.contains(*p)) {
+        let still_tracked: HashSet<Vec<u8>> = tracked_paths(&wt.workdir)?.into_iter().collect();
+        for old in old_names
+            .iter()
+            .filter(|p| !still_tracked.contains(*p) && !not_as_before.contains(*p))
+        {
             let Some(path) = std::str::from_utf8(old).ok().map(|p| wt.workdir.join(p)) else {
                 continue;
             };
@@ -86,7 +122,44 @@ pub fn update_worktree(
     Ok(WorktreeUpdate {
         updated: count,
         old_names_removed: removed,
+        kept: kept
+            .into_iter()
+            .map(|p| String::from_utf8_lossy(&p).into_owned())
+            .collect(),
     })
+}
+
+fn is_missing(workdir: &Path, path: &[u8]) -> bool {
+    std::str::from_utf8(path)
+        .map(|p| std::fs::symlink_metadata(workdir.join(p)).is_err())
+        .unwrap_or(false)
+}
+
+/// Resets the index of a worktree registration that belongs to another repository's worktree
+/// (in a `cp -a` copy, see `tips::ForeignWorktree`) to its HEAD's tree: that index is this
+/// repository's own file, which nothing uses, and it would keep the old blobs alive through
+/// gc. The worktree on disk belongs to the original and is not touched.
+pub fn reset_registration_index(registration: &Path) -> Result<(), GitError> {
+    let repo = Repository::open_bare(registration)
+        .map_err(|e| GitError::libgit2(format!("cannot open {}", registration.display()), e))?;
+    let tree = match repo.head().and_then(|h| h.peel_to_tree()) {
+        Ok(tree) => tree,
+        // An unborn or unreadable HEAD: nothing to reset to.
+        Err(_) => return Ok(()),
+    };
+    let mut index = repo.index().map_err(|e| GitError::Index {
+        action: "read",
+        path: registration.join("index"),
+        source: e.into(),
+    })?;
+    index
+        .read_tree(&tree)
+        .and_then(|_| index.write())
+        .map_err(|e| GitError::Index {
+            action: "update",
+            path: registration.join("index"),
+            source: e.into(),
+        })
 }
 
 /// How the rewrite renamed files: by replacing the secrets in their paths, except for the
@@ -98,11 +171,15 @@ pub struct Renamed<'a> {
 }
 
 /// What updating a worktree changed on disk.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct WorktreeUpdate {
     /// Files written with their new content (or under their new name).
     pub updated: usize,
     /// Files removed because their old name held a secret.
     pub old_names_removed: usize,
+    /// Tracked files changed since the purge started, left as they are (they may still
+    /// hold the secret).
+    pub kept: Vec<String>,
 }
 
 /// Replaces secrets in the files git keeps a last commit message in (`COMMIT_EDITMSG` and
@@ -152,7 +229,7 @@ mod tests {
         t.commit_all("add");
         t.write("notes.local", "untracked\n");
         t.rewrite_head(&[("app.cfg", "token=***REMOVED***\n"), ("same.txt", "same\n")]);
-        let update = update_worktree(&main_worktree(&t), None).expect("updated");
+        let update = update_worktree(&main_worktree(&t), None, None).expect("updated");
         assert_eq!(update.updated, 1);
         assert_eq!(update.old_names_removed, 0);
         let read = |p: &str| std::fs::read_to_string(t.root.join(p)).expect("read");
@@ -182,7 +259,7 @@ mod tests {
             scrubber: &scrubber,
             dropped: &dropped,
         };
-        let update = update_worktree(&main_worktree(&t), Some(renamed)).expect("updated");
+        let update = update_worktree(&main_worktree(&t), None, Some(renamed)).expect("updated");
         assert_eq!(update.old_names_removed, 1);
         assert!(!t.root.join(&old_name).exists());
         assert!(t.root.join("keys/***REMOVED***.txt").exists());
@@ -190,6 +267,40 @@ mod tests {
         assert_eq!(
             std::fs::read_to_string(t.root.join("dropped.env")).expect("kept"),
             "A=1\n"
+        );
+    }
+
+    #[test]
+    fn run_again_after_a_crash_it_finishes_and_keeps_what_the_person_changed() {
+        let t = TestRepo::new();
+        t.write("a.cfg", format!("token={SECRET}\n"));
+        t.write("b.cfg", format!("other={SECRET}\n"));
+        t.write("c.txt", "same\n");
+        let old = t.commit_all("add");
+        t.rewrite_head(&[
+            ("a.cfg", "token=***REMOVED***\n"),
+            ("b.cfg", "other=***REMOVED***\n"),
+            ("c.txt", "same\n"),
+        ]);
+        // As after a kill half-way: a.cfg already rewritten; b.cfg edited by the person.
+        t.write("a.cfg", "token=***REMOVED***\n");
+        t.write("b.cfg", "edited by hand\n");
+        let update = update_worktree(&main_worktree(&t), Some(old), None).expect("updated");
+        assert_eq!(update.updated, 0, "{update:?}");
+        assert_eq!(update.kept, ["b.cfg"]);
+        let read = |p: &str| std::fs::read_to_string(t.root.join(p)).expect("read");
+        assert_eq!(read("a.cfg"), "token=***REMOVED***\n");
+        assert_eq!(read("b.cfg"), "edited by hand\n");
+        // And from the very start, with the old HEAD given, it rewrites what is unchanged.
+        let t = TestRepo::new();
+        t.write("a.cfg", format!("token={SECRET}\n"));
+        let old = t.commit_all("add");
+        t.rewrite_head(&[("a.cfg", "token=***REMOVED***\n")]);
+        let update = update_worktree(&main_worktree(&t), Some(old), None).expect("updated");
+        assert_eq!((update.updated, update.kept.len()), (1, 0));
+        assert_eq!(
+            std::fs::read_to_string(t.root.join("a.cfg")).expect("read"),
+            "token=***REMOVED***\n"
         );
     }
 

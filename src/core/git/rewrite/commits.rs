@@ -2,7 +2,7 @@
 //! message changes (signatures dropped, every other header kept), a tag when its target or
 //! message does; anything a ref points at is mapped to what it became.
 
-use super::Engine;
+use super::{ref_safe_name, Engine};
 use crate::core::git::error::GitError;
 use crate::core::git::pack::ObjectSink;
 use crate::core::git::raw::{split_object, write_commit, write_tag};
@@ -109,7 +109,15 @@ impl Engine<'_> {
             .ok_or_else(|| GitError::malformed(oid, "tag"))?;
         let new_target = self.rewrite_object(odb, sink, target)?;
         let scrubbed = self.opts.scrubber.and_then(|s| s.replace(tag.message));
-        let new = if new_target == target && scrubbed.is_none() {
+        // A tag named after a secret is renamed (its ref, and the name it records).
+        let renamed = self.opts.scrubber.and_then(|s| {
+            let field = tag.fields.iter().find(|f| f.starts_with(b"tag "))?;
+            let name = String::from_utf8_lossy(&field[4..]);
+            let name = name.trim_end_matches('\n');
+            let new = ref_safe_name(s, &format!("refs/tags/{name}"), &Default::default())?;
+            Some(format!("tag {}\n", &new["refs/tags/".len()..]).into_bytes())
+        });
+        let new = if new_target == target && scrubbed.is_none() && renamed.is_none() {
             self.record_if_clean(oid, &raw);
             oid
         } else {
@@ -117,7 +125,7 @@ impl Engine<'_> {
                 self.out.messages_scrubbed += 1;
             }
             let message = scrubbed.as_deref().unwrap_or(tag.message);
-            let written = write_tag(&tag, new_target, message);
+            let written = write_tag(&tag, new_target, message, renamed.as_deref());
             if written.signature_dropped {
                 self.out.signatures_dropped += 1;
             }

@@ -22,7 +22,10 @@ mod refs;
 mod trees;
 mod walk;
 
-pub use refs::apply_ref_updates;
+pub use refs::{
+    move_refs, move_worktree_refs, ref_safe_name, remove_stale_locks, repoint_heads, RefMove,
+    RefsMoved, LOCK_FAULT,
+};
 
 use super::delete_paths::DeletePaths;
 use super::error::GitError;
@@ -45,12 +48,23 @@ pub struct RewriteOptions<'a> {
     pub include_remotes: bool,
 }
 
-/// A ref that moves.
-#[derive(Debug, Clone)]
+/// A ref that moves (or, when its name held a secret, is renamed too).
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RefUpdate {
     pub name: String,
     pub old: Oid,
     pub new: Oid,
+    /// The ref's new name, when its name held a secret: `new` is written under it and
+    /// `name` deleted. The old name is the secret itself: never show it (see
+    /// [`Scrubber::redact`]).
+    pub renamed: Option<String>,
+}
+
+impl RefUpdate {
+    /// The name the ref has after the purge.
+    pub fn final_name(&self) -> &str {
+        self.renamed.as_deref().unwrap_or(&self.name)
+    }
 }
 
 /// A ref that lives in one worktree's own git dir — its detached `HEAD`, or a per-worktree
@@ -280,13 +294,24 @@ impl<'a> Engine<'a> {
         sink: &mut ObjectSink,
         tips: &Tips,
     ) -> Result<(), GitError> {
+        let mut taken: std::collections::HashSet<String> =
+            tips.refs.iter().map(|(name, _)| name.clone()).collect();
+        taken.extend(tips.remote_refs.iter().cloned());
         for (name, old) in &tips.refs {
             let new = self.rewrite_object(odb, sink, *old)?;
-            if new != *old {
+            let renamed = self
+                .opts
+                .scrubber
+                .and_then(|s| ref_safe_name(s, name, &taken));
+            if let Some(renamed) = &renamed {
+                taken.insert(renamed.clone());
+            }
+            if new != *old || renamed.is_some() {
                 self.out.ref_updates.push(RefUpdate {
                     name: name.clone(),
                     old: *old,
                     new,
+                    renamed,
                 });
             }
         }
