@@ -5,15 +5,16 @@
 
 use super::{Context, Failure, Outcome};
 use crate::cli::PurgeArgs;
-use crate::core::progress::Silent;
 use crate::core::scrub::Scrubber;
 use crate::core::secret::Secret;
-use crate::ops::key_source::find_finding;
+use crate::ops::key_source::{find_findings, history_findings};
 use crate::ops::purge::{self, Purge, PurgeError, PurgeOptions, Removal, Step, VerifyReport};
-use crate::ops::scan::{self as scan, ScanSetup, Source};
+use crate::ops::scan::ScanSetup;
 use crate::ops::{PromptError, Prompter, Reporter};
+use crate::output::human;
 use crate::output::progress::Bars;
 use crate::output::purge as show;
+use crate::output::text::plural;
 use crate::output::ui::Ui;
 use anyhow::{bail, Context as _};
 use std::io::{Read, Write};
@@ -79,47 +80,19 @@ fn read_secrets(ctx: &Context, args: &PurgeArgs) -> anyhow::Result<Option<Scrubb
 fn keys_from_scan(ctx: &Context, args: &PurgeArgs) -> anyhow::Result<Vec<Secret>> {
     let setup = |root: &std::path::Path| ScanSetup::new(&ctx.load_config(root)?, &[], &[], None);
     if !args.finding.is_empty() {
-        let mut keys = Vec::new();
-        for fingerprint in &args.finding {
-            keys.push(find_finding(&ctx.cwd, fingerprint, setup)?.secret);
-        }
-        return Ok(keys);
+        let found = find_findings(&ctx.cwd, &args.finding, setup)?;
+        return Ok(found.into_iter().map(|f| f.secret).collect());
     }
     if ctx.ui.assume_yes() || !ctx.ui.can_ask() {
         bail!(
             "--from-scan asks which key to purge, and there is no terminal to ask on (or --yes was given): pass --finding FINGERPRINT (from `keywarden scan --history --format json`)"
         );
     }
-    let repo = crate::core::git::open(&ctx.cwd)?;
-    let root = crate::core::git::root_dir(&repo);
-    let results = scan::scan(
-        Some(&repo),
-        &root,
-        &Source::History { all_objects: false },
-        &setup(&root)?,
-        &Silent,
-    )?;
-    let mut findings = results.findings;
-    findings.sort_by_key(|f| f.fingerprint());
-    findings.dedup_by(|a, b| a.fingerprint() == b.fingerprint());
+    let mut findings = history_findings(&ctx.cwd, setup)?;
     if findings.is_empty() {
         bail!("--from-scan: the history holds no key keywarden recognises; give the secrets with --secret-stdin or --secrets-file FILE");
     }
-    let mut options: Vec<String> = findings
-        .iter()
-        .map(|f| {
-            let place = match &f.path {
-                Some(path) => format!("{path}:{}", f.line),
-                None => "a commit message".to_string(),
-            };
-            let commit = f
-                .commit
-                .as_deref()
-                .map(|c| format!(", commit {}", &c[..c.len().min(10)]))
-                .unwrap_or_default();
-            format!("{} ({}, {place}{commit})", f.redacted(), f.rule_id)
-        })
-        .collect();
+    let mut options: Vec<String> = findings.iter().map(human::finding_choice).collect();
     options.push(format!("all {} of them", findings.len()));
     let chosen = match ctx.ui.choose("Which key should be purged from history?", &options) {
         Ok(Some(i)) => i,
@@ -246,7 +219,10 @@ pub fn run(ctx: &Context, args: PurgeArgs) -> anyhow::Result<Outcome> {
             ""
         };
         let count = report.leftovers.len() + report.ref_names.len();
-        problems.push(format!("{count} object(s) still hold a secret{hint}"));
+        problems.push(format!(
+            "{} a secret{hint}",
+            plural(count, "object still holds", "objects still hold")
+        ));
     }
     if !summary.push_complete() {
         let remote = summary.push.as_deref().unwrap_or_default();

@@ -98,6 +98,24 @@ pub fn write_atomic(path: &Path, data: &[u8], mode: Mode) -> Result<(), FsError>
     sync_dir(&dir).map_err(write_err)
 }
 
+/// The bytes of `path`, or `None` when there is no such file (a journal or state file that
+/// was never written, or is already removed).
+pub fn read_if_present(path: &Path) -> std::io::Result<Option<Vec<u8>>> {
+    match std::fs::read(path) {
+        Ok(bytes) => Ok(Some(bytes)),
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(err) => Err(err),
+    }
+}
+
+/// Removes the file `path`; one already gone is no error (a re-run removes it again).
+pub fn remove_if_present(path: &Path) -> std::io::Result<()> {
+    match std::fs::remove_file(path) {
+        Err(err) if err.kind() != std::io::ErrorKind::NotFound => Err(err),
+        _ => Ok(()),
+    }
+}
+
 /// Creates `path` exclusively (it must not exist, and a symbolic link there is not followed)
 /// with permissions [`SECRET_MODE`], for state files and backups that may hold keys.
 pub fn create_private(path: &Path) -> Result<File, FsError> {
@@ -244,7 +262,7 @@ fn set_permissions(_file: &File, _permissions: u32) -> std::io::Result<()> {
 /// Makes the rename durable. Filesystems that cannot sync a directory say so with
 /// `EINVAL`; the rename has happened there all the same.
 #[cfg(unix)]
-fn sync_dir(dir: &Path) -> std::io::Result<()> {
+pub fn sync_dir(dir: &Path) -> std::io::Result<()> {
     match File::open(dir).and_then(|d| d.sync_all()) {
         Err(err) if err.kind() == std::io::ErrorKind::InvalidInput => Ok(()),
         other => other,
@@ -252,7 +270,7 @@ fn sync_dir(dir: &Path) -> std::io::Result<()> {
 }
 
 #[cfg(not(unix))]
-fn sync_dir(_dir: &Path) -> std::io::Result<()> {
+pub fn sync_dir(_dir: &Path) -> std::io::Result<()> {
     Ok(())
 }
 

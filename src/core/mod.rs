@@ -21,5 +21,6 @@ pub mod rules;
 pub mod scan;
 pub mod scrub;
 pub mod secret;
+pub mod shell;
 pub mod txn;
 pub mod walk;

@@ -388,14 +388,11 @@ fn sha256(data: &[u8]) -> String {
 }
 
 fn read_hash(path: &Path) -> Result<Option<String>, EditsError> {
-    match std::fs::read(path) {
-        Ok(bytes) => Ok(Some(sha256(&bytes))),
-        Err(err) if err.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(source) => Err(EditsError::Read {
-            path: path.to_path_buf(),
-            source,
-        }),
-    }
+    let bytes = crate::core::fs::read_if_present(path).map_err(|source| EditsError::Read {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    Ok(bytes.map(|bytes| sha256(&bytes)))
 }
 
 fn write_journal(path: &Path, record: &Journal) -> Result<(), EditsError> {
@@ -423,14 +420,10 @@ fn read_journal(path: &Path) -> Result<Journal, EditsError> {
 }
 
 fn remove_journal(path: &Path) -> Result<(), EditsError> {
-    match std::fs::remove_file(path) {
-        Ok(()) => Ok(()),
-        Err(err) if err.kind() == std::io::ErrorKind::NotFound => Ok(()),
-        Err(source) => Err(EditsError::Write {
-            path: path.to_path_buf(),
-            source,
-        }),
-    }
+    crate::core::fs::remove_if_present(path).map_err(|source| EditsError::Write {
+        path: path.to_path_buf(),
+        source,
+    })
 }
 
 #[cfg(test)]

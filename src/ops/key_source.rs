@@ -1,7 +1,8 @@
 //! Which key a `keys check` or `keys revoke` acts on: a registered name, a key given on
 //! stdin, or a finding of a scan of this repository found again by the fingerprint a scan
-//! printed (history first, then the working tree). A given key or finding that the
-//! registry knows gets its registered name, so what happens to it is recorded.
+//! printed (history first, then the working tree); and the keys a history scan finds, for
+//! `purge --from-scan` to choose among. A given key or finding that the registry knows gets
+//! its registered name, so what happens to it is recorded.
 
 use super::keys::{resolve_provider, KeyInput, KeysError};
 use super::scan::{self, ScanSetup, Source};
@@ -87,10 +88,25 @@ pub fn find_finding(
     fingerprint: &str,
     setup: impl FnOnce(&Path) -> anyhow::Result<ScanSetup>,
 ) -> Result<Finding, KeysError> {
-    let wanted = fingerprint.trim();
-    let hex = wanted.strip_prefix("sha256:").unwrap_or("");
-    if hex.len() != 64 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
-        return Err(KeysError::BadFingerprint(wanted.to_string()));
+    let mut found = find_findings(start, &[fingerprint.to_string()], setup)?;
+    Ok(found.swap_remove(0))
+}
+
+/// The findings with these fingerprints, in their order, each searched as
+/// [`find_finding`] does, with one scan of each source for all of them.
+pub fn find_findings(
+    start: &Path,
+    fingerprints: &[String],
+    setup: impl FnOnce(&Path) -> anyhow::Result<ScanSetup>,
+) -> Result<Vec<Finding>, KeysError> {
+    let mut wanted = Vec::with_capacity(fingerprints.len());
+    for fingerprint in fingerprints {
+        let trimmed = fingerprint.trim();
+        let hex = trimmed.strip_prefix("sha256:").unwrap_or("");
+        if hex.len() != 64 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(KeysError::BadFingerprint(trimmed.to_string()));
+        }
+        wanted.push(trimmed.to_ascii_lowercase());
     }
     let repo = crate::core::git::open(start).map_err(|e| KeysError::Scan(e.into()))?;
     let root = crate::core::git::root_dir(&repo);
@@ -102,16 +118,43 @@ pub fn find_finding(
             respect_ignore: false,
         },
     ];
+    let mut found: Vec<Option<Finding>> = vec![None; wanted.len()];
     for source in &sources {
+        if found.iter().all(Option::is_some) {
+            break;
+        }
         let results =
             scan::scan(Some(&repo), &root, source, &setup, &Silent).map_err(KeysError::Scan)?;
-        if let Some(found) = results
-            .findings
-            .into_iter()
-            .find(|f| f.fingerprint() == wanted.to_ascii_lowercase())
-        {
-            return Ok(found);
+        for finding in results.findings {
+            let fingerprint = finding.fingerprint();
+            if let Some(at) = wanted.iter().position(|w| *w == fingerprint) {
+                found[at].get_or_insert(finding);
+            }
         }
     }
-    Err(KeysError::NoSuchFinding(wanted.to_string()))
+    found
+        .into_iter()
+        .zip(fingerprints)
+        .map(|(finding, fingerprint)| {
+            finding.ok_or_else(|| KeysError::NoSuchFinding(fingerprint.trim().to_string()))
+        })
+        .collect()
+}
+
+/// The keys a history scan of the repository at `start` finds, one finding per key (by
+/// fingerprint), for a person to choose among.
+pub fn history_findings(
+    start: &Path,
+    setup: impl FnOnce(&Path) -> anyhow::Result<ScanSetup>,
+) -> Result<Vec<Finding>, KeysError> {
+    let repo = crate::core::git::open(start).map_err(|e| KeysError::Scan(e.into()))?;
+    let root = crate::core::git::root_dir(&repo);
+    let setup = setup(&root).map_err(KeysError::Scan)?;
+    let source = Source::History { all_objects: false };
+    let results =
+        scan::scan(Some(&repo), &root, &source, &setup, &Silent).map_err(KeysError::Scan)?;
+    let mut findings = results.findings;
+    findings.sort_by_key(|f| f.fingerprint());
+    findings.dedup_by(|a, b| a.fingerprint() == b.fingerprint());
+    Ok(findings)
 }

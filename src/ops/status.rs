@@ -30,8 +30,9 @@ pub struct StatusReport {
     pub used_here: Vec<KeyStatus>,
     /// When the report was made (ages and due dates count from it).
     pub now: DateTime<Utc>,
-    /// A purge that was killed, failed or interrupted and waits for `--resume` or `--abort`.
-    pub unfinished_purge: Option<crate::ops::purge::Unfinished>,
+    /// A purge that was killed, failed or interrupted and waits for `--resume` or `--abort`
+    /// (or why its journal cannot be read).
+    pub unfinished_purge: Result<Option<crate::ops::purge::Unfinished>, String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -100,7 +101,7 @@ pub fn status(
         gitignore,
         env_files,
         now,
-        unfinished_purge: crate::ops::purge::unfinished(repo),
+        unfinished_purge: crate::ops::purge::unfinished(repo).map_err(|e| e.to_string()),
         used_here: match &data_home {
             Ok(home) => Registry::load(home)
                 .map(|registry| used_here(&registry, &work_trees(repo), rotation, now))

@@ -290,15 +290,13 @@ pub fn unfinished(journal: &Path) -> Result<Option<Unfinished>, SwapError> {
 }
 
 fn read_journal(path: &Path) -> Result<Option<Journal>, SwapError> {
-    let bytes = match std::fs::read(path) {
-        Ok(bytes) => bytes,
-        Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(source) => {
-            return Err(SwapError::ReadJournal {
-                path: path.to_path_buf(),
-                source,
-            })
-        }
+    let Some(bytes) =
+        crate::core::fs::read_if_present(path).map_err(|source| SwapError::ReadJournal {
+            path: path.to_path_buf(),
+            source,
+        })?
+    else {
+        return Ok(None);
     };
     serde_json::from_slice(&bytes)
         .map(Some)

@@ -18,6 +18,25 @@ pub fn location_heading(finding: &Finding) -> String {
     }
 }
 
+/// One finding as a choice in a menu ("which key?"): the redacted key, its rule, where it
+/// is and in which commit.
+pub fn finding_choice(finding: &Finding) -> String {
+    let place = match &finding.path {
+        Some(path) => format!("{path}:{}", finding.line),
+        None => location_heading(finding),
+    };
+    let commit = finding
+        .commit
+        .as_deref()
+        .map(|c| format!(", commit {}", short(c)))
+        .unwrap_or_default();
+    format!(
+        "{} ({}, {place}{commit})",
+        finding.redacted(),
+        finding.rule_id
+    )
+}
+
 pub fn short(oid: &str) -> &str {
     &oid[..oid.len().min(10)]
 }

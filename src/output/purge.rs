@@ -3,9 +3,11 @@
 //! message comes here already redacted (the ops layer shows nothing it has not redacted),
 //! and every URL without its credentials.
 
+use crate::core::shell;
 use crate::ops::purge::{
     AbortReport, Outline, PurgePlan, PushOutcome, PushReport, Step, Summary, VerifyReport,
 };
+use crate::output::text::plural;
 use std::io::Write;
 use std::path::Path;
 
@@ -14,7 +16,7 @@ fn short(oid: git2::Oid) -> String {
 }
 
 /// `items` joined with ", ", at most `limit` of them, then "and N more".
-pub fn list<T: AsRef<str>>(items: impl IntoIterator<Item = T>, limit: usize) -> String {
+fn list<T: AsRef<str>>(items: impl IntoIterator<Item = T>, limit: usize) -> String {
     let items: Vec<String> = items.into_iter().map(|s| s.as_ref().to_string()).collect();
     let mut text = items
         .iter()
@@ -44,7 +46,7 @@ pub fn outline(out: &mut impl Write, o: &Outline) -> std::io::Result<()> {
             if !what.is_empty() {
                 what.push_str(" and ");
             }
-            what.push_str(&format!("{} pattern(s)", o.patterns));
+            what.push_str(&plural(o.patterns, "pattern", "patterns"));
         }
         writeln!(out, "purging {what} from {} refs", o.refs)?;
     }
@@ -70,12 +72,12 @@ pub fn dry_run(out: &mut impl Write, plan: &PurgePlan) -> std::io::Result<()> {
     writeln!(out, "dry run: nothing was written")?;
     writeln!(
         out,
-        "would rewrite {} of {} commits; {} of {} blobs hold a secret; {} message(s) would be scrubbed",
+        "would rewrite {} of {} commits; {} of {} blobs hold a secret; {} would be scrubbed",
         r.commit_map.len(),
         r.commits_total,
         r.blobs_scrubbed,
         r.blobs_total,
-        r.messages_scrubbed
+        plural(r.messages_scrubbed, "message", "messages")
     )?;
     if plan.refs.is_empty() && r.worktree_updates.is_empty() && !r.stash_changed {
         writeln!(out, "no ref would change")?;
@@ -131,15 +133,19 @@ pub fn dry_run(out: &mut impl Write, plan: &PurgePlan) -> std::io::Result<()> {
     if r.signatures_dropped > 0 {
         writeln!(
             out,
-            "{} signature(s) would be dropped",
-            r.signatures_dropped
+            "{} would be dropped",
+            plural(r.signatures_dropped, "signature", "signatures")
         )?;
     }
     if !r.remote_refs_skipped.is_empty() {
         writeln!(
             out,
-            "{} remote-tracking ref(s) left alone (--include-remotes to rewrite them)",
-            r.remote_refs_skipped.len()
+            "{} left alone (--include-remotes to rewrite them)",
+            plural(
+                r.remote_refs_skipped.len(),
+                "remote-tracking ref",
+                "remote-tracking refs"
+            )
         )?;
     }
     foreign_worktrees(out, &plan.foreign_worktrees)
@@ -161,38 +167,36 @@ pub fn step(out: &mut impl Write, step: &Step) -> std::io::Result<()> {
     match step {
         Step::Rewritten(r) => {
             if let Some(path) = &r.backup {
+                let word = shell::path(path);
                 writeln!(out, "backup of every ref: {}", path.display())?;
                 writeln!(
                     out,
-                    "  it still holds the secret. Restore everything with `git clone --mirror {} restored.git`",
-                    path.display()
+                    "  it still holds the secret. Restore everything with `git clone --mirror {word} restored.git`"
                 )?;
                 writeln!(
                     out,
-                    "  (or in place: `git fetch --force --update-head-ok {} 'refs/*:refs/*'`); delete it with `rm {}` once you are sure",
-                    path.display(),
-                    path.display()
+                    "  (or in place: `git fetch --force --update-head-ok {word} 'refs/*:refs/*'`); delete it with `rm {word}` once you are sure"
                 )?;
             }
             let c = &r.counts;
             writeln!(
                 out,
-                "rewrote {} of {} commits, {} ref(s), {} of {} blobs ({} file(s) scrubbed, {} dropped, {} renamed), {} message(s)",
+                "rewrote {} of {} commits, {}, {} of {} blobs ({} scrubbed, {} dropped, {} renamed), {}",
                 c.commits_rewritten,
                 c.commits_total,
-                r.refs_changed,
+                plural(r.refs_changed, "ref", "refs"),
                 c.blobs_scrubbed,
                 c.blobs_total,
-                c.files_scrubbed,
+                plural(c.files_scrubbed, "file", "files"),
                 c.files_dropped,
                 c.files_renamed,
-                c.messages_scrubbed
+                plural(c.messages_scrubbed, "message", "messages")
             )?;
             if c.signatures_dropped > 0 {
                 writeln!(
                     out,
-                    "dropped {} signature(s): they signed the old content and cannot match the new",
-                    c.signatures_dropped
+                    "dropped {}: they signed the old content and cannot match the new",
+                    plural(c.signatures_dropped, "signature", "signatures")
                 )?;
             }
             for (old, new) in &r.renamed {
@@ -213,17 +217,17 @@ pub fn step(out: &mut impl Write, step: &Step) -> std::io::Result<()> {
                 if update.updated > 0 {
                     writeln!(
                         out,
-                        "worktree {}: {} file(s) updated to the new content",
+                        "worktree {}: {} updated to the new content",
                         dir.display(),
-                        update.updated
+                        plural(update.updated, "file", "files")
                     )?;
                 }
                 if update.old_names_removed > 0 {
                     writeln!(
                         out,
-                        "worktree {}: {} file(s) whose name held a secret removed (checked out under the new name)",
+                        "worktree {}: {} whose name held a secret removed (checked out under the new name)",
                         dir.display(),
-                        update.old_names_removed
+                        plural(update.old_names_removed, "file", "files")
                     )?;
                 }
                 if !update.kept.is_empty() {
@@ -251,9 +255,9 @@ fn push(out: &mut impl Write, p: &PushReport) -> std::io::Result<()> {
     let url = p.url.as_deref().unwrap_or("no url");
     writeln!(
         out,
-        "force-push to {} ({url}): {} ref(s)",
+        "force-push to {} ({url}): {}",
         p.remote,
-        p.refs.len()
+        plural(p.refs.len(), "ref", "refs")
     )?;
     for (shown, outcome) in &p.refs {
         match outcome {
@@ -353,7 +357,6 @@ pub fn plan(
         out,
         "1. Revoke the key at its provider and use a new one: a purged key has still leaked, and revoking it is what makes the leak harmless."
     )?;
-    let specs: Vec<String> = s.refs_to_push.iter().map(|n| format!("{n}:{n}")).collect();
     if s.remotes.is_empty() {
         writeln!(
             out,
@@ -377,7 +380,7 @@ pub fn plan(
             } else {
                 writeln!(out, "   {name} ({url})")?;
             }
-            writeln!(out, "     git push --force {name} {}", specs.join(" "))?;
+            writeln!(out, "     {}", s.push_command(name))?;
         }
         if s.push.is_none() {
             writeln!(out, "   (or run purge with --push REMOTE)")?;
@@ -400,18 +403,17 @@ pub fn abort(out: &mut impl Write, a: &AbortReport) -> std::io::Result<()> {
     let phase = a.phase.map(|p| p.describe()).unwrap_or("the start");
     writeln!(
         out,
-        "the unfinished purge (stopped before {phase}) is undone: {} ref(s) put back, {} stash entr{} restored",
-        a.refs_restored,
-        a.stash_entries,
-        if a.stash_entries == 1 { "y" } else { "ies" }
+        "the unfinished purge (stopped before {phase}) is undone: {} put back, {} restored",
+        plural(a.refs_restored, "ref", "refs"),
+        plural(a.stash_entries, "stash entry", "stash entries")
     )?;
     for (dir, update) in &a.worktrees {
         if update.updated > 0 {
             writeln!(
                 out,
-                "worktree {}: {} file(s) back to their old content",
+                "worktree {}: {} back to their old content",
                 dir.display(),
-                update.updated
+                plural(update.updated, "file", "files")
             )?;
         }
         if !update.kept.is_empty() {
@@ -428,7 +430,7 @@ pub fn abort(out: &mut impl Write, a: &AbortReport) -> std::io::Result<()> {
             out,
             "the backup {} is kept (it holds the secret): delete it with `rm {}` once you are sure",
             backup.display(),
-            backup.display()
+            shell::path(backup)
         )?;
     }
     Ok(())

@@ -98,14 +98,16 @@ pub fn render_status(
             }
         }
     }
-    if let Some(purge) = &report.unfinished_purge {
-        writeln!(
+    match &report.unfinished_purge {
+        Ok(Some(purge)) => writeln!(
             out,
             "purge: {missing} unfinished (started {}, stopped before {}): `{}` finishes it, `keywarden purge --abort` undoes it",
             purge.started,
             purge.phase.describe(),
             purge.resume
-        )?;
+        )?,
+        Ok(None) => {}
+        Err(problem) => writeln!(out, "purge: {missing} {problem}")?,
     }
     if matches!(report.keys, KeysStatus::Known(_)) {
         super::rotate::used_here(&report.used_here, report.now, style, out)?;

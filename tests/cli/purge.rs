@@ -548,7 +548,7 @@ fn push_force_pushes_and_remote_tracking_refs_follow() {
         .write_stdin(secret.clone())
         .output()
         .expect("run");
-    assert!(text(&dry).contains("remote-tracking ref(s) left alone"));
+    assert!(text(&dry).contains("remote-tracking ref left alone"));
 
     let out = purge(&sb, &secret, &["--push", "origin"]);
     let output = text(&out);

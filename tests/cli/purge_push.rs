@@ -5,6 +5,7 @@
 //! in any file purge writes; and purging a finding by its fingerprint.
 
 use crate::purge::{all_objects, contains};
+use crate::support::githooks::run_printed;
 use crate::support::{keys, Sandbox};
 use std::path::{Path, PathBuf};
 
@@ -165,9 +166,9 @@ fn with_two_remotes_the_one_not_pushed_gets_its_command() {
         .stdin(format!("{secret}\n"))
         .success()
         .stdout_has(": pushed")
-        .stdout_has("git push --force b refs/heads/main:refs/heads/main");
+        .stdout_has("push --force b refs/heads/main:refs/heads/main");
     assert!(
-        !ran.stdout().contains("git push --force a "),
+        !ran.stdout().contains("push --force a "),
         "{}",
         ran.stdout()
     );
@@ -176,6 +177,19 @@ fn with_two_remotes_the_one_not_pushed_gets_its_command() {
         sb.git(&["rev-parse", "main"])
     );
     assert_ne!(
+        sb.git_in(&second, &["rev-parse", "main"]),
+        sb.git(&["rev-parse", "main"])
+    );
+    // The command printed for the other remote works as printed, from anywhere.
+    let printed = ran
+        .stdout()
+        .lines()
+        .map(str::trim)
+        .find(|l| l.starts_with("git ") && l.contains(" push --force b "))
+        .unwrap_or_else(|| panic!("no push command for b in {}", ran.stdout()))
+        .to_string();
+    run_printed(&sb, sb.root(), &printed);
+    assert_eq!(
         sb.git_in(&second, &["rev-parse", "main"]),
         sb.git(&["rev-parse", "main"])
     );

@@ -7,6 +7,7 @@
 //! worktrees belong to the original.
 
 use crate::purge::{all_objects, assert_fsck_clean, contains};
+use crate::support::githooks::run_printed;
 use crate::support::{keys, Sandbox};
 use std::path::{Path, PathBuf};
 
@@ -185,11 +186,7 @@ fn killed_at(point: &str) {
         assert_eq!(again.status.code(), Some(2), "{point}: {}", text(&again));
         // The advice is the exact command, and `status` gives the same one.
         let advice = text(&again);
-        let printed = advice
-            .split('`')
-            .find(|part| part.starts_with("keywarden purge --resume"))
-            .unwrap_or_else(|| panic!("{point}: no resume command in {advice}"))
-            .to_string();
+        let printed = printed_resume(&advice);
         assert_eq!(
             printed, "keywarden purge --resume --secret-stdin",
             "{advice}"
@@ -287,6 +284,51 @@ kill_points! {
     killed_before_gc => "purge:before-gc",
     killed_before_the_final_check => "purge:before-verify",
     killed_after_the_final_check => "purge:before-done",
+}
+
+/// The command between backticks that starts with `keywarden purge --resume`.
+fn printed_resume(advice: &str) -> String {
+    advice
+        .split('`')
+        .find(|part| part.starts_with("keywarden purge --resume"))
+        .unwrap_or_else(|| panic!("no resume command in {advice}"))
+        .to_string()
+}
+
+#[test]
+fn a_purge_of_paths_only_is_finished_by_the_command_it_prints() {
+    let secret = keys::github_pat();
+    let FaultRepo { sb, .. } = fault_repo(&secret);
+    let paths = ["--delete-path", "config/*.env", "--yes"];
+    let run = |fault: Option<&str>| {
+        let mut cmd = sb.keywarden();
+        cmd.arg("purge").args(paths);
+        if let Some(point) = fault {
+            cmd.env("KEYWARDEN_FAULT", point);
+        }
+        cmd.output().expect("run keywarden")
+    };
+    let killed = run(Some("purge:before-worktrees"));
+    assert_eq!(killed.status.code(), Some(86), "{}", text(&killed));
+    let again = run(None);
+    assert_eq!(again.status.code(), Some(2), "{}", text(&again));
+    let printed = printed_resume(&text(&again));
+    // No secret was given, so none is asked for; the pattern comes back quoted for sh.
+    assert_eq!(
+        printed,
+        "keywarden purge --resume --delete-path 'config/*.env'"
+    );
+    sb.run(["status"])
+        .success()
+        .stdout_has(&format!("`{printed}` finishes it"));
+
+    run_printed(&sb, &sb.repo(), &printed);
+    assert!(!sb.path(".git/keywarden/purge-journal.json").exists());
+    assert!(sb
+        .git(&["ls-tree", "-r", "--name-only", "main"])
+        .lines()
+        .all(|p| p != "config/app.env"));
+    assert_fsck_clean(&sb, &sb.repo());
 }
 
 #[test]
@@ -399,4 +441,20 @@ fn a_copy_leaves_the_worktrees_of_the_original_alone() {
         contains(&all_objects(&sb, &sb.repo()), &secret),
         "the original is untouched"
     );
+}
+
+#[test]
+fn status_says_when_the_purge_journal_cannot_be_read_and_claims_no_step() {
+    let sb = Sandbox::new();
+    sb.write("README.md", "# demo\n");
+    sb.commit_all("init");
+    std::fs::create_dir_all(sb.path(".git/keywarden")).expect("mkdir");
+    std::fs::write(sb.path(".git/keywarden/purge-journal.json"), "{ not json").expect("write");
+    let out = sb.keywarden().arg("status").output().expect("run");
+    let shown = text(&out);
+    assert!(
+        shown.contains("purge: ") && shown.contains("purge-journal.json is not readable JSON"),
+        "{shown}"
+    );
+    assert!(!shown.contains("stopped before"), "{shown}");
 }

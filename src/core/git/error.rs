@@ -94,7 +94,7 @@ pub enum GitError {
     #[error(
         "detected dubious ownership in repository at {path} (it belongs to another user); if \
          you trust it, run `git config --global --add safe.directory {}`",
-        shell_word(safe_directory)
+        crate::core::shell::path(safe_directory)
     )]
     DubiousOwnership {
         path: PathBuf,
@@ -320,20 +320,6 @@ fn safe_directory_for(start: &Path) -> PathBuf {
     git_dir
 }
 
-/// `path` as one shell word: as it is when that is safe, else in single quotes.
-fn shell_word(path: &Path) -> String {
-    let text = path.display().to_string();
-    let plain = !text.is_empty()
-        && text
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"/._-+,:@%=".contains(&b));
-    if plain {
-        text
-    } else {
-        format!("'{}'", text.replace('\'', r"'\''"))
-    }
-}
-
 fn and_more(more: usize) -> String {
     if more > 0 {
         format!(" and {more} more")
@@ -539,12 +525,5 @@ mod tests {
         t.repo.worktree("linked", &linked, None).expect("worktree");
         assert_eq!(safe_directory_for(&linked), linked);
         assert_eq!(safe_directory_for(&main), main);
-    }
-
-    #[test]
-    fn shell_words_are_quoted_only_when_needed() {
-        assert_eq!(shell_word(Path::new("/srv/repo-1.git")), "/srv/repo-1.git");
-        assert_eq!(shell_word(Path::new("/srv/my repo")), "'/srv/my repo'");
-        assert_eq!(shell_word(Path::new("/srv/it's")), r"'/srv/it'\''s'");
     }
 }

@@ -6,6 +6,7 @@
 //! to resume.
 
 use crate::core::fs::{self, Mode, SECRET_MODE};
+use crate::core::git::rewrite::WorktreeRefUpdate;
 use crate::core::git::tips::StashEntry;
 use git2::Oid;
 use serde::{Deserialize, Serialize};
@@ -35,6 +36,19 @@ pub enum Phase {
 }
 
 impl Phase {
+    /// Its name as the journal spells it (`before-<name>` is the fault point before it).
+    pub fn name(self) -> &'static str {
+        match self {
+            Phase::Rewrite => "rewrite",
+            Phase::Refs => "refs",
+            Phase::Worktrees => "worktrees",
+            Phase::Push => "push",
+            Phase::Reflogs => "reflogs",
+            Phase::Gc => "gc",
+            Phase::Verify => "verify",
+        }
+    }
+
     /// What the phase does, for messages ("stopped before moving the refs").
     pub fn describe(self) -> &'static str {
         match self {
@@ -95,6 +109,27 @@ pub struct JournalWorktreeRef {
     pub name: String,
     pub old: Id,
     pub new: Id,
+}
+
+impl JournalWorktreeRef {
+    /// The update the purge makes: from the old commit to the new.
+    pub fn forward(&self) -> WorktreeRefUpdate {
+        WorktreeRefUpdate {
+            git_dir: self.git_dir.clone(),
+            name: self.name.clone(),
+            old: self.old.0,
+            new: self.new.0,
+        }
+    }
+
+    /// The update an abort makes: back from the new commit to the old.
+    pub fn back(&self) -> WorktreeRefUpdate {
+        WorktreeRefUpdate {
+            old: self.new.0,
+            new: self.old.0,
+            ..self.forward()
+        }
+    }
 }
 
 /// A worktree and the commit it had checked out when the purge started.
@@ -223,15 +258,12 @@ impl Journal {
 
     /// Reads the journal at `path`; `None` when there is none.
     pub fn read(path: &Path) -> Result<Option<Journal>, JournalError> {
-        let bytes = match std::fs::read(path) {
-            Ok(bytes) => bytes,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-            Err(source) => {
-                return Err(JournalError::Read {
-                    path: path.to_path_buf(),
-                    source,
-                })
-            }
+        let Some(bytes) = fs::read_if_present(path).map_err(|source| JournalError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?
+        else {
+            return Ok(None);
         };
         let journal: Journal =
             serde_json::from_slice(&bytes).map_err(|source| JournalError::Parse {
@@ -264,14 +296,10 @@ impl Journal {
 
     /// Removes the journal: the purge is finished (or undone).
     pub fn remove(path: &Path) -> Result<(), JournalError> {
-        match std::fs::remove_file(path) {
-            Ok(()) => Ok(()),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-            Err(source) => Err(JournalError::Read {
-                path: path.to_path_buf(),
-                source,
-            }),
-        }
+        fs::remove_if_present(path).map_err(|source| JournalError::Remove {
+            path: path.to_path_buf(),
+            source,
+        })
     }
 }
 
@@ -279,6 +307,12 @@ impl Journal {
 pub enum JournalError {
     #[error("cannot read the purge journal {path}")]
     Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("cannot remove the purge journal {path}")]
+    Remove {
         path: PathBuf,
         #[source]
         source: std::io::Error,
@@ -304,6 +338,22 @@ pub enum JournalError {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_phase_is_named_as_the_journal_spells_it() {
+        for phase in [
+            Phase::Rewrite,
+            Phase::Refs,
+            Phase::Worktrees,
+            Phase::Push,
+            Phase::Reflogs,
+            Phase::Gc,
+            Phase::Verify,
+        ] {
+            let spelled = serde_json::to_string(&phase).expect("serializes");
+            assert_eq!(spelled, format!("\"{}\"", phase.name()));
+        }
+    }
 
     #[test]
     fn the_journal_round_trips_and_holds_ids_as_hex() {

@@ -29,6 +29,7 @@ use crate::core::git::{self as git};
 use crate::core::progress::Progress;
 use crate::core::registry::lock::{LockError, LockFile};
 use crate::core::scrub::Scrubber;
+use crate::core::shell;
 use git2::{ObjectType, Oid, Repository};
 use journal::{
     Counts, Id, Journal, JournalError, JournalPushed, JournalRef, JournalStash, JournalWorktree,
@@ -143,11 +144,7 @@ impl Removal {
             .as_ref()
             .map(Scrubber::fingerprints)
             .unwrap_or_default();
-        all.extend(
-            self.delete_paths
-                .iter()
-                .map(|p| crate::core::secret::fingerprint(&format!("delete-path:{p}"))),
-        );
+        all.extend(self.delete_paths.iter().map(|p| delete_path_fingerprint(p)));
         all.sort();
         all
     }
@@ -187,25 +184,48 @@ pub struct Unfinished {
     pub resume: String,
 }
 
+/// How a `--delete-path` pattern is recorded in the journal, beside the secrets' fingerprints.
+fn delete_path_fingerprint(pattern: &str) -> String {
+    crate::core::secret::fingerprint(&format!("delete-path:{pattern}"))
+}
+
 /// `keywarden purge --resume` with what the purge was given: the secrets again on stdin (a
-/// hidden prompt at a terminal), the same `--delete-path` patterns.
-pub fn resume_command(has_secrets: bool, delete_paths: &[String]) -> String {
+/// hidden prompt at a terminal) when there were any, the same `--delete-path` patterns.
+fn resume_command(has_secrets: bool, delete_paths: &[String]) -> String {
     let mut command = String::from("keywarden purge --resume");
     if has_secrets {
         command.push_str(" --secret-stdin");
     }
     for pattern in delete_paths {
-        command.push_str(&format!(
-            " --delete-path '{}'",
-            pattern.replace('\'', r"'\''")
-        ));
+        command.push_str(" --delete-path ");
+        command.push_str(&shell::word(pattern));
     }
     command
 }
 
 impl Journal {
+    /// Whether the purge removes secrets, not only paths: the journal holds fingerprints of
+    /// both, so a fingerprint that is not a pattern's is a secret's.
+    fn has_secrets(&self) -> bool {
+        let patterns: Vec<String> = self
+            .delete_paths
+            .iter()
+            .map(|p| delete_path_fingerprint(p))
+            .collect();
+        self.secrets.iter().any(|fp| !patterns.contains(fp))
+    }
+
     fn resume_command(&self) -> String {
-        resume_command(!self.secrets.is_empty(), &self.delete_paths)
+        resume_command(self.has_secrets(), &self.delete_paths)
+    }
+
+    /// The refusal to start another purge while this one is unfinished.
+    fn still_unfinished(self) -> PurgeError {
+        PurgeError::Unfinished {
+            resume: self.resume_command(),
+            started: self.started,
+            phase: self.phase,
+        }
     }
 }
 
@@ -215,24 +235,15 @@ impl Removal {
     }
 }
 
-/// The unfinished purge of `repo`, if any (a journal that cannot be read counts as one).
-pub fn unfinished(repo: &Repository) -> Option<Unfinished> {
+/// The unfinished purge of `repo`, if any.
+pub fn unfinished(repo: &Repository) -> Result<Option<Unfinished>, PurgeError> {
     let path = Journal::path(repo.commondir());
-    match Journal::read(&path) {
-        Ok(Some(journal)) => Some(Unfinished {
-            resume: journal.resume_command(),
-            started: journal.started,
-            phase: journal.phase,
-            journal: path,
-        }),
-        Ok(None) => None,
-        Err(_) => Some(Unfinished {
-            started: "unknown".into(),
-            phase: Phase::Rewrite,
-            journal: path,
-            resume: resume_command(true, &[]),
-        }),
-    }
+    Ok(Journal::read(&path)?.map(|journal| Unfinished {
+        resume: journal.resume_command(),
+        started: journal.started,
+        phase: journal.phase,
+        journal: path,
+    }))
 }
 
 /// What a purge would do (`--dry-run`): the rewrite computed in memory, nothing written.
@@ -255,12 +266,8 @@ pub fn dry_run(
 ) -> Result<PurgePlan, PurgeError> {
     rewrite::tune_for_rewrite();
     let repo = tips::main_repository(git::open(repo_dir)?)?;
-    if let Some(u) = unfinished(&repo) {
-        return Err(PurgeError::Unfinished {
-            started: u.started,
-            phase: u.phase,
-            resume: u.resume,
-        });
+    if let Some(journal) = Journal::read(&Journal::path(repo.commondir()))? {
+        return Err(journal.still_unfinished());
     }
     let tips = Tips::read(&repo, include_remotes)?;
     let mut sink = ObjectSink::dry_run();
@@ -351,8 +358,6 @@ pub struct PushReport {
     pub refs: Vec<(String, PushOutcome)>,
     /// Why the push failed as a whole, as git said it (redacted).
     pub failure: Option<String>,
-    /// The exact command that pushes what was not pushed, when something was not.
-    pub retry: Option<String>,
     /// Refs renamed because their name held a secret: the remote may still have them under
     /// the old name, which cannot be put on a command line; (redacted old name, new name).
     pub renamed_on_remote: Vec<(String, String)>,
@@ -403,16 +408,20 @@ pub struct Summary {
 }
 
 impl Summary {
-    /// The command that force-pushes every rewritten ref to the remote asked for, runnable
-    /// from any directory as printed.
-    pub fn retry_push_command(&self) -> String {
-        let remote = self.push.as_deref().unwrap_or_default();
+    /// The command that force-pushes every rewritten ref to `remote`, runnable from any
+    /// directory as printed.
+    pub fn push_command(&self, remote: &str) -> String {
         let specs: Vec<String> = self
             .refs_to_push
             .iter()
             .map(|n| format!("{n}:{n}"))
             .collect();
         refs::push_command(&self.push_dir, remote, &specs)
+    }
+
+    /// [`Summary::push_command`] for the remote asked for.
+    pub fn retry_push_command(&self) -> String {
+        self.push_command(self.push.as_deref().unwrap_or_default())
     }
 
     /// Whether the push asked for reached the remote with every ref.
@@ -452,15 +461,14 @@ impl<'a> Purge<'a> {
         clock: &Clock,
     ) -> Result<Self, PurgeError> {
         rewrite::tune_for_rewrite();
-        let repo = tips::main_repository(git::open(repo_dir)?)?;
-        let lock = take_lock(&repo)?;
-        let journal_path = Journal::path(repo.commondir());
-        if let Some(journal) = Journal::read(&journal_path)? {
-            return Err(PurgeError::Unfinished {
-                resume: journal.resume_command(),
-                started: journal.started,
-                phase: journal.phase,
-            });
+        let Locked {
+            repo,
+            lock,
+            journal_path,
+            journal,
+        } = Locked::open(repo_dir)?;
+        if let Some(journal) = journal {
+            return Err(journal.still_unfinished());
         }
         aftercare::preflight(&repo)?;
         interrupt::catch();
@@ -484,14 +492,13 @@ impl<'a> Purge<'a> {
     /// must be what that purge was started with (the same secrets and patterns).
     pub fn resume(repo_dir: &Path, removal: &'a Removal) -> Result<Self, PurgeError> {
         rewrite::tune_for_rewrite();
-        let repo = tips::main_repository(git::open(repo_dir)?)?;
-        let lock = take_lock(&repo)?;
-        let journal_path = Journal::path(repo.commondir());
-        let Some(journal) = Journal::read(&journal_path)? else {
-            return Err(PurgeError::NothingUnfinished {
-                root: git::root_dir(&repo),
-            });
-        };
+        let Locked {
+            repo,
+            lock,
+            journal_path,
+            journal,
+        } = Locked::open(repo_dir)?;
+        let journal = Locked::needed(&repo, journal)?;
         if journal.secrets != removal.fingerprints() {
             return Err(PurgeError::OtherSecrets {
                 started: journal.started,
@@ -661,7 +668,7 @@ impl<'a> Purge<'a> {
         let journal = self.journal_mut();
         journal.phase = next;
         journal.write(&path)?;
-        fault::point(&format!("purge:before-{}", phase_name(next)));
+        fault::point(&format!("purge:before-{}", next.name()));
         Ok(())
     }
 
@@ -1008,15 +1015,34 @@ impl<'a> Purge<'a> {
     }
 }
 
-fn phase_name(phase: Phase) -> &'static str {
-    match phase {
-        Phase::Rewrite => "rewrite",
-        Phase::Refs => "refs",
-        Phase::Worktrees => "worktrees",
-        Phase::Push => "push",
-        Phase::Reflogs => "reflogs",
-        Phase::Gc => "gc",
-        Phase::Verify => "verify",
+/// The main repository of `repo_dir` with its purge lock held, and its journal when a purge
+/// is unfinished: where `begin`, `resume` and `abort` all start.
+struct Locked {
+    repo: Repository,
+    lock: LockFile,
+    journal_path: PathBuf,
+    journal: Option<Journal>,
+}
+
+impl Locked {
+    fn open(repo_dir: &Path) -> Result<Self, PurgeError> {
+        let repo = tips::main_repository(git::open(repo_dir)?)?;
+        let lock = take_lock(&repo)?;
+        let journal_path = Journal::path(repo.commondir());
+        let journal = Journal::read(&journal_path)?;
+        Ok(Locked {
+            repo,
+            lock,
+            journal_path,
+            journal,
+        })
+    }
+
+    /// The journal, for a resume or an abort, which need one.
+    fn needed(repo: &Repository, journal: Option<Journal>) -> Result<Journal, PurgeError> {
+        journal.ok_or_else(|| PurgeError::NothingUnfinished {
+            root: git::root_dir(repo),
+        })
     }
 }
 
@@ -1061,14 +1087,13 @@ pub struct AbortReport {
 /// stash list back, each worktree brought back to its old HEAD (files changed since left
 /// alone), this run's records and temporary files removed. Needs no secret.
 pub fn abort(repo_dir: &Path) -> Result<AbortReport, PurgeError> {
-    let repo = tips::main_repository(git::open(repo_dir)?)?;
-    let _lock = take_lock(&repo)?;
-    let journal_path = Journal::path(repo.commondir());
-    let Some(journal) = Journal::read(&journal_path)? else {
-        return Err(PurgeError::NothingUnfinished {
-            root: git::root_dir(&repo),
-        });
-    };
+    let Locked {
+        repo,
+        lock: _lock,
+        journal_path,
+        journal,
+    } = Locked::open(repo_dir)?;
+    let journal = Locked::needed(&repo, journal)?;
     aftercare::clear_temporaries(&repo)?;
     let mut report = AbortReport {
         phase: Some(journal.phase),

@@ -11,7 +11,8 @@ use crate::core::git::error::GitError;
 use crate::core::git::rewrite::{self, RefMove, WorktreeRefUpdate};
 use crate::core::git::tips;
 use crate::core::secret::fingerprint;
-use git2::{ErrorCode, Oid, Repository};
+use crate::core::shell;
+use git2::{Oid, Repository};
 use std::path::Path;
 
 /// Every ref name in `repo`.
@@ -37,12 +38,9 @@ fn full_name<'n>(jr: &JournalRef, names: &'n [String]) -> Option<&'n str> {
     }
 }
 
+/// Where the ref `name` points now (never named in an error: it may be a secret's name).
 fn current(repo: &Repository, name: &str) -> Result<Option<Oid>, GitError> {
-    match repo.refname_to_id(name) {
-        Ok(oid) => Ok(Some(oid)),
-        Err(e) if e.code() == ErrorCode::NotFound => Ok(None),
-        Err(e) => Err(GitError::libgit2("cannot read a ref", e)),
-    }
+    rewrite::ref_target(repo, name, "a ref")
 }
 
 /// Moves every ref the journal lists, renames the refs whose name held a secret (their
@@ -92,16 +90,8 @@ pub(super) fn move_all(repo: &Repository, journal: &Journal) -> Result<RefsRepor
     for (old, new) in &renames {
         rename_branch_settings(repo, old, new)?;
     }
-    let worktree_refs: Vec<WorktreeRefUpdate> = journal
-        .worktree_refs
-        .iter()
-        .map(|u| WorktreeRefUpdate {
-            git_dir: u.git_dir.clone(),
-            name: u.name.clone(),
-            old: u.old.0,
-            new: u.new.0,
-        })
-        .collect();
+    let worktree_refs: Vec<WorktreeRefUpdate> =
+        journal.worktree_refs.iter().map(|u| u.forward()).collect();
     let worktree_moved = rewrite::move_worktree_refs(&worktree_refs)?;
     let heads = rewrite::repoint_heads(repo, |target| {
         let fp = fingerprint(target);
@@ -200,19 +190,6 @@ pub(super) fn push(
         .and_then(|r| r.url);
     let url = raw_url.as_deref().map(tips::display_url);
     let result = aftercare::force_push(repo, dir, remote, &specs)?;
-    let not_pushed: Vec<&PushSpec> = result
-        .refs
-        .iter()
-        .filter(|(_, o)| *o != PushOutcome::Pushed)
-        .map(|(s, _)| s)
-        .collect();
-    let retry = (!not_pushed.is_empty() || result.failure.is_some()).then(|| {
-        let specs: Vec<String> = not_pushed
-            .iter()
-            .map(|s| format!("{}:{}", s.source, s.destination))
-            .collect();
-        push_command(dir, remote, &specs)
-    });
     let failure = result.failure.as_deref().map(|text| {
         let text = match (&raw_url, &url) {
             (Some(raw), Some(shown)) if !raw.is_empty() => text.replace(raw.as_str(), shown),
@@ -235,7 +212,6 @@ pub(super) fn push(
             })
             .collect(),
         failure,
-        retry,
         renamed_on_remote,
     })
 }
@@ -244,56 +220,14 @@ pub(super) fn push(
 pub(super) fn push_command(dir: &Path, remote: &str, specs: &[String]) -> String {
     let mut command = format!(
         "git -C {} push --force {}",
-        shell_word_str(&dir.display().to_string()),
-        shell_word_str(remote)
+        shell::path(dir),
+        shell::word(remote)
     );
     for spec in specs {
         command.push(' ');
-        command.push_str(&shell_word_str(spec));
+        command.push_str(&shell::word(spec));
     }
     command
-}
-
-/// `text` quoted for a POSIX shell when it needs quoting.
-fn shell_word_str(text: &str) -> String {
-    let plain = !text.is_empty()
-        && text
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "/._-+:=@,".contains(c));
-    if plain {
-        text.to_string()
-    } else {
-        format!("'{}'", text.replace('\'', "'\\''"))
-    }
-}
-
-/// The refs a bundle holds (`<id> <name>` lines of its header), without `HEAD` and the
-/// backup's own extra refs.
-fn bundle_refs(bundle: &Path) -> Result<Vec<(String, Oid)>, GitError> {
-    use std::io::BufRead;
-    let file = std::fs::File::open(bundle).map_err(|e| GitError::io("cannot read", bundle, e))?;
-    let mut refs = Vec::new();
-    for (i, line) in std::io::BufReader::new(file).split(b'\n').enumerate() {
-        let line = line.map_err(|e| GitError::io("cannot read", bundle, e))?;
-        if i == 0 {
-            continue;
-        }
-        if line.is_empty() {
-            break;
-        }
-        let line = String::from_utf8_lossy(&line);
-        let Some((hex, name)) = line.split_once(' ') else {
-            continue;
-        };
-        let Ok(oid) = Oid::from_str(hex) else {
-            continue;
-        };
-        if name == "HEAD" || aftercare::is_temporary_ref(name) {
-            continue;
-        }
-        refs.push((name.to_string(), oid));
-    }
-    Ok(refs)
 }
 
 /// Puts every shared ref back to its value in the backup `bundle` (reading the bundle's
@@ -308,7 +242,7 @@ pub(super) fn restore_all(
     let ours: std::collections::HashSet<Oid> = journal.refs.iter().map(|r| r.new.0).collect();
     rewrite::remove_stale_locks(repo, &ours);
     let original: Vec<(String, Oid)> = if bundle.exists() {
-        bundle_refs(bundle)?
+        aftercare::bundle_refs(bundle)?
     } else {
         journal
             .refs
@@ -376,16 +310,7 @@ pub(super) fn restore_all(
     for (new, old) in &renames_back {
         rename_branch_settings(repo, new, old)?;
     }
-    let back: Vec<WorktreeRefUpdate> = journal
-        .worktree_refs
-        .iter()
-        .map(|u| WorktreeRefUpdate {
-            git_dir: u.git_dir.clone(),
-            name: u.name.clone(),
-            old: u.new.0,
-            new: u.old.0,
-        })
-        .collect();
+    let back: Vec<WorktreeRefUpdate> = journal.worktree_refs.iter().map(|u| u.back()).collect();
     let worktree_moved = rewrite::move_worktree_refs(&back)?;
     rewrite::repoint_heads(repo, |target| {
         renames_back

@@ -132,7 +132,8 @@ pub fn backup_bundle(repo: &Repository, tips: &Tips, stamp: &str) -> Result<Path
         return Err(e);
     }
     std::fs::rename(&partial, &path).map_err(|e| GitError::io("cannot rename", &partial, e))?;
-    sync_dir(&dir);
+    // The bundle is checked before anything relies on it; a lost rename is found then.
+    let _ = crate::core::fs::sync_dir(&dir);
     Ok(path)
 }
 
@@ -182,6 +183,35 @@ pub fn clear_temporaries(repo: &Repository) -> Result<(), GitError> {
         n.starts_with("tmp_keywarden_")
     });
     Ok(())
+}
+
+/// The refs a bundle holds (`<id> <name>` lines of its header), without `HEAD` and the
+/// backup's own extra refs.
+pub fn bundle_refs(bundle: &Path) -> Result<Vec<(String, Oid)>, GitError> {
+    use std::io::BufRead;
+    let file = std::fs::File::open(bundle).map_err(|e| GitError::io("cannot read", bundle, e))?;
+    let mut refs = Vec::new();
+    for (i, line) in std::io::BufReader::new(file).split(b'\n').enumerate() {
+        let line = line.map_err(|e| GitError::io("cannot read", bundle, e))?;
+        if i == 0 {
+            continue;
+        }
+        if line.is_empty() {
+            break;
+        }
+        let line = String::from_utf8_lossy(&line);
+        let Some((hex, name)) = line.split_once(' ') else {
+            continue;
+        };
+        let Ok(oid) = Oid::from_str(hex) else {
+            continue;
+        };
+        if name == "HEAD" || is_temporary_ref(name) {
+            continue;
+        }
+        refs.push((name.to_string(), oid));
+    }
+    Ok(refs)
 }
 
 /// Checks that the bundle at `path` is whole: a bundle header, then a pack whose trailing
@@ -249,12 +279,6 @@ pub fn check_bundle(path: &Path) -> Result<(), GitError> {
         ));
     }
     Ok(())
-}
-
-fn sync_dir(dir: &Path) {
-    if let Ok(dir) = std::fs::File::open(dir) {
-        let _ = dir.sync_all();
-    }
 }
 
 /// The repository's only pack, when it holds every object (no loose objects, no

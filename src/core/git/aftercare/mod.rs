@@ -13,7 +13,9 @@ mod records;
 mod verify;
 mod worktree;
 
-pub use backup::{backup_bundle, backup_path, check_bundle, clear_temporaries, is_temporary_ref};
+pub use backup::{
+    backup_bundle, backup_path, bundle_refs, check_bundle, clear_temporaries, is_temporary_ref,
+};
 pub use force_push::{force_push, is_pushable, refs_to_push, PushOutcome, PushResult, PushSpec};
 pub use gc::{expire_reflogs, gc, restore_stash};
 pub use preflight::preflight;

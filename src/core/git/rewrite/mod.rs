@@ -23,8 +23,8 @@ mod trees;
 mod walk;
 
 pub use refs::{
-    move_refs, move_worktree_refs, ref_safe_name, remove_stale_locks, repoint_heads, RefMove,
-    RefsMoved, LOCK_FAULT,
+    move_refs, move_worktree_refs, ref_safe_name, ref_target, remove_stale_locks, repoint_heads,
+    RefMove, RefsMoved, LOCK_FAULT,
 };
 
 use super::delete_paths::DeletePaths;

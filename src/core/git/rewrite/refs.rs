@@ -130,10 +130,16 @@ pub fn move_refs(repo: &Repository, moves: &[RefMove]) -> Result<RefsMoved, GitE
 
 /// Where `name` points now (`None`: no such ref).
 fn current(repo: &Repository, m: &RefMove) -> Result<Option<Oid>, GitError> {
-    match repo.refname_to_id(&m.name) {
+    ref_target(repo, &m.name, &m.shown)
+}
+
+/// Where the ref `name` points now; `None` when there is no such ref. An error names it as
+/// `shown` (a name that holds a secret is never put in a message).
+pub fn ref_target(repo: &Repository, name: &str, shown: &str) -> Result<Option<Oid>, GitError> {
+    match repo.refname_to_id(name) {
         Ok(oid) => Ok(Some(oid)),
         Err(e) if e.code() == ErrorCode::NotFound => Ok(None),
-        Err(e) => Err(GitError::libgit2(format!("cannot read {}", m.shown), e)),
+        Err(e) => Err(GitError::libgit2(format!("cannot read {shown}"), e)),
     }
 }
 
