@@ -111,7 +111,7 @@ fn keys_from_scan(ctx: &Context, args: &PurgeArgs) -> anyhow::Result<Vec<Secret>
 
 /// A writer that never fails: once refs start moving the purge must run to the end, whatever
 /// happens to whoever reads its report.
-struct Lenient<W: Write>(W);
+pub(super) struct Lenient<W: Write>(pub W);
 
 impl<W: Write> Write for Lenient<W> {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
@@ -126,7 +126,7 @@ impl<W: Write> Write for Lenient<W> {
 }
 
 /// The exit for a purge error: 130 for an interrupt (as shells do), else the usual 2.
-fn failed(err: PurgeError) -> anyhow::Error {
+pub(super) fn failed(err: PurgeError) -> anyhow::Error {
     if err.is_interrupt() {
         return Failure {
             code: 130,
@@ -177,16 +177,35 @@ pub fn run(ctx: &Context, args: PurgeArgs) -> anyhow::Result<Outcome> {
             Err(err) => return Err(err.into()),
         }
     }
+    let (summary, verified) = drive(ctx, &mut purge, &bar, &mut out, args.verbose, &mut |_| {})?;
+    let problems = problems(ctx, &summary, verified.as_ref());
+    if !problems.is_empty() {
+        bail!("{}", problems.join("; "));
+    }
+    Ok(Outcome::Clean)
+}
+
+/// Runs the purge's steps to the end, showing each (`after` sees each step first), then the
+/// plan for the world outside; returns the summary and the verification.
+pub(super) fn drive(
+    ctx: &Context,
+    purge: &mut Purge<'_>,
+    bar: &Bars,
+    out: &mut dyn Write,
+    verbose: bool,
+    after: &mut dyn FnMut(&Purge<'_>),
+) -> anyhow::Result<(purge::Summary, Option<VerifyReport>)> {
     let mut verified: Option<VerifyReport> = None;
     let mut last = std::time::Instant::now();
     loop {
-        let step = purge.step(&bar).map_err(failed);
+        let step = purge.step(bar).map_err(failed);
         bar.end_phase();
         let Some(step) = step? else {
             break;
         };
-        show::step(&mut out, &step)?;
-        if args.verbose {
+        after(purge);
+        show::step(out, &step)?;
+        if verbose {
             let now = std::time::Instant::now();
             ctx.ui.note(&format!(
                 "{}: {:.2} s",
@@ -200,16 +219,25 @@ pub fn run(ctx: &Context, args: PurgeArgs) -> anyhow::Result<Outcome> {
         }
     }
     let summary = purge.summary();
-    show::plan(&mut out, &summary, verified.as_ref())?;
-    if args.verbose {
+    show::plan(out, &summary, verified.as_ref())?;
+    if verbose {
         if let Some(peak) = own_peak_memory() {
             ctx.ui.note(&format!(
                 "peak memory of keywarden itself (not git gc): {peak}"
             ));
         }
     }
+    Ok((summary, verified))
+}
+
+/// What a finished purge left undone, one clause each (warned about in detail first).
+pub(super) fn problems(
+    ctx: &Context,
+    summary: &purge::Summary,
+    verified: Option<&VerifyReport>,
+) -> Vec<String> {
     let mut problems = Vec::new();
-    if let Some(report) = verified.as_ref().filter(|v| !v.clean()) {
+    if let Some(report) = verified.filter(|v| !v.clean()) {
         for line in show::leftovers(report) {
             ctx.ui.warn(&line);
         }
@@ -231,10 +259,7 @@ pub fn run(ctx: &Context, args: PurgeArgs) -> anyhow::Result<Outcome> {
             summary.retry_push_command()
         ));
     }
-    if !problems.is_empty() {
-        bail!("{}", problems.join("; "));
-    }
-    Ok(Outcome::Clean)
+    problems
 }
 
 fn step_name(step: &Step) -> &'static str {

@@ -44,6 +44,27 @@ pub struct BlockedEnvFile {
     pub commit: Option<String>,
 }
 
+/// Commits of a history a purge replaced, on their way back out through a push (a stale
+/// clone's work merged or fetched in): pushing them would bring the purged key back.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OldHistory {
+    /// The ref being pushed, as git passed it (`refs/heads/main`).
+    pub local_ref: String,
+    /// How many of the pushed commits are old ones.
+    pub commits: usize,
+    /// The newest old commit the ref reaches, and what the purge made of it: the base to
+    /// move the ref's own commits from and onto.
+    pub old: git2::Oid,
+    pub new: git2::Oid,
+}
+
+impl OldHistory {
+    /// The branch to rebase, as `git rebase` takes it (`HEAD` for anything but a branch).
+    pub fn branch(&self) -> &str {
+        self.local_ref.strip_prefix("refs/heads/").unwrap_or("HEAD")
+    }
+}
+
 /// What a hook decided, and why.
 #[derive(Debug)]
 pub struct HookVerdict {
@@ -60,6 +81,8 @@ pub struct HookVerdict {
     pub not_checked: Vec<Skipped>,
     /// How to fix it, when env files or keys block.
     pub remedy: Option<Remedy>,
+    /// Pushed commits of a purged history (pre-push only): they block.
+    pub old_history: Vec<OldHistory>,
 }
 
 impl HookVerdict {
@@ -77,6 +100,7 @@ impl HookVerdict {
     /// Whether the commit or push must not go ahead.
     pub fn blocks(&self) -> bool {
         self.has_new_problems()
+            || !self.old_history.is_empty()
             || (self.already_committed_blocks && !self.already_committed.is_empty())
     }
 
@@ -107,6 +131,7 @@ impl HookVerdict {
             already_committed_blocks,
             not_checked,
             remedy: None,
+            old_history: Vec::new(),
         };
         verdict.sort();
         verdict
@@ -263,6 +288,13 @@ pub fn pre_push(
     if commits.is_empty() {
         return Ok(HookVerdict::passed(Guarded::Push));
     }
+    let old_history = old_history(repo, &updates)?;
+    if !old_history.is_empty() {
+        // Refused whatever they hold: the purge took them out for a reason.
+        let mut verdict = HookVerdict::passed(Guarded::Push);
+        verdict.old_history = old_history;
+        return Ok(verdict);
+    }
     let hs = HookSetup::new(repo, load_config)?;
     let mut changes = Vec::new();
     let mut messages = Vec::new();
@@ -311,6 +343,33 @@ pub fn pre_push(
         )));
     }
     Ok(verdict)
+}
+
+/// The pushed commits that a purge of this repository replaced, per pushed ref (from the
+/// commit maps in `.git/keywarden/`).
+fn old_history(repo: &Repository, updates: &[push::PushLine]) -> anyhow::Result<Vec<OldHistory>> {
+    let replaced = git::aftercare::replaced_commits(repo)?;
+    if replaced.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut found = Vec::new();
+    for update in updates {
+        let commits = push::pushed_commits(repo, std::slice::from_ref(update))?;
+        // Oldest first: the last old one is the newest.
+        let old: Vec<(git2::Oid, git2::Oid)> = commits
+            .iter()
+            .filter_map(|c| replaced.get(c).map(|new| (*c, *new)))
+            .collect();
+        if let Some(&(newest, new)) = old.last() {
+            found.push(OldHistory {
+                local_ref: update.local_ref.clone(),
+                commits: old.len(),
+                old: newest,
+                new,
+            });
+        }
+    }
+    Ok(found)
 }
 
 fn fail_on_unreadable(failures: &[String]) -> anyhow::Result<()> {

@@ -7,6 +7,7 @@ pub mod due;
 pub mod edits;
 pub mod exposure;
 pub mod hook;
+pub mod incident;
 pub mod install;
 pub mod inventory;
 pub mod key_source;

@@ -930,6 +930,24 @@ pub fn new_key_source(
             }
         }
     }
+    typed_new_key(sourcing, prompter, reporter)
+}
+
+/// A new key the person creates at the provider's page and pastes at a hidden prompt
+/// (in a dry run, only where it would come from); with nobody to ask, the error that says
+/// to give it with `--new-key-stdin`.
+pub fn typed_new_key(
+    sourcing: &Sourcing<'_>,
+    prompter: &dyn Prompter,
+    reporter: &dyn Reporter,
+) -> Result<NewKeySource, SwapError> {
+    let Sourcing {
+        name,
+        old,
+        provider,
+        dry_run,
+        ..
+    } = *sourcing;
     let page = provider.manual_steps(old).page;
     if dry_run {
         return Ok(NewKeySource::ToBeGiven { page });

@@ -9,7 +9,7 @@ use super::style::Style;
 use super::text::{plural, shell_line};
 use crate::core::hooks::invocation::CommitMode;
 use crate::core::scan::{Finding, Skipped};
-use crate::ops::hook::{Guarded, HookVerdict};
+use crate::ops::hook::{Guarded, HookVerdict, OldHistory};
 use crate::ops::remedy::{
     AfterTakeOut, Commands, CommitRemedy, EnvAdvice, PushFix, PushRemedy, Remedy,
 };
@@ -73,6 +73,55 @@ pub fn render_verdict(
     if verdict.has_new_problems() {
         render_blocked(verdict, out, style)?;
     }
+    if !verdict.old_history.is_empty() {
+        render_old_history(&verdict.old_history, out, style)?;
+    }
+    Ok(())
+}
+
+/// The refusal to push commits of a purged history, and how to move one's own commits onto
+/// the new history (a rebase: a merge would keep the old commits).
+fn render_old_history(
+    old: &[OldHistory],
+    out: &mut dyn Write,
+    style: &Style,
+) -> std::io::Result<()> {
+    writeln!(
+        out,
+        "{} push blocked: it would bring back history that `keywarden purge` removed (the commit map in .git/keywarden/ lists it)",
+        style.red("✗ keywarden:")
+    )?;
+    for history in old {
+        writeln!(
+            out,
+            "  {}: {} of the purged history, the newest {} (now {})",
+            history.local_ref,
+            plural(history.commits, "commit", "commits"),
+            short(&history.old.to_string()),
+            short(&history.new.to_string()),
+        )?;
+    }
+    writeln!(out)?;
+    writeln!(
+        out,
+        "  These commits came from a clone made before the purge. Move your own commits onto the new history (never merge the old one):"
+    )?;
+    for history in old {
+        writeln!(
+            out,
+            "    {}",
+            style.cyan(&format!(
+                "git rebase --onto {} {} {}",
+                history.new,
+                history.old,
+                history.branch()
+            ))
+        )?;
+    }
+    writeln!(
+        out,
+        "  then push again. Whoever pushed or shared these commits should re-clone, or rebase the same way."
+    )?;
     Ok(())
 }
 
@@ -419,6 +468,7 @@ mod tests {
             already_committed_blocks: false,
             not_checked: Vec::new(),
             remedy: None,
+            old_history: Vec::new(),
         };
         let mut out = Vec::new();
         render_verdict(&verdict, &mut out, &Style::new(color)).expect("renders");

@@ -6,6 +6,7 @@ pub mod diff;
 pub mod gitlab;
 pub mod hook;
 pub mod human;
+pub mod incident;
 pub mod install;
 pub mod json;
 pub mod keys;

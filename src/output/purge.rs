@@ -31,7 +31,7 @@ fn list<T: AsRef<str>>(items: impl IntoIterator<Item = T>, limit: usize) -> Stri
 }
 
 /// "purging sk-pr…Q from 12 refs", "dropping files matching …".
-pub fn outline(out: &mut impl Write, o: &Outline) -> std::io::Result<()> {
+pub fn outline(out: &mut (impl Write + ?Sized), o: &Outline) -> std::io::Result<()> {
     if let Some(phase) = o.resuming {
         writeln!(
             out,
@@ -67,7 +67,7 @@ pub fn question(o: &Outline) -> String {
     }
 }
 
-pub fn dry_run(out: &mut impl Write, plan: &PurgePlan) -> std::io::Result<()> {
+pub fn dry_run(out: &mut (impl Write + ?Sized), plan: &PurgePlan) -> std::io::Result<()> {
     let r = &plan.rewrite;
     writeln!(out, "dry run: nothing was written")?;
     writeln!(
@@ -151,7 +151,10 @@ pub fn dry_run(out: &mut impl Write, plan: &PurgePlan) -> std::io::Result<()> {
     foreign_worktrees(out, &plan.foreign_worktrees)
 }
 
-fn foreign_worktrees(out: &mut impl Write, foreign: &[std::path::PathBuf]) -> std::io::Result<()> {
+fn foreign_worktrees(
+    out: &mut (impl Write + ?Sized),
+    foreign: &[std::path::PathBuf],
+) -> std::io::Result<()> {
     for path in foreign {
         writeln!(
             out,
@@ -163,7 +166,7 @@ fn foreign_worktrees(out: &mut impl Write, foreign: &[std::path::PathBuf]) -> st
 }
 
 /// One step's report.
-pub fn step(out: &mut impl Write, step: &Step) -> std::io::Result<()> {
+pub fn step(out: &mut (impl Write + ?Sized), step: &Step) -> std::io::Result<()> {
     match step {
         Step::Rewritten(r) => {
             if let Some(path) = &r.backup {
@@ -251,7 +254,7 @@ pub fn step(out: &mut impl Write, step: &Step) -> std::io::Result<()> {
     Ok(())
 }
 
-fn push(out: &mut impl Write, p: &PushReport) -> std::io::Result<()> {
+fn push(out: &mut (impl Write + ?Sized), p: &PushReport) -> std::io::Result<()> {
     let url = p.url.as_deref().unwrap_or("no url");
     writeln!(
         out,
@@ -279,7 +282,7 @@ fn push(out: &mut impl Write, p: &PushReport) -> std::io::Result<()> {
     Ok(())
 }
 
-fn verified(out: &mut impl Write, v: &VerifyReport) -> std::io::Result<()> {
+fn verified(out: &mut (impl Write + ?Sized), v: &VerifyReport) -> std::io::Result<()> {
     if !v.checked {
         return writeln!(out, "reflogs expired, garbage collected");
     }
@@ -322,7 +325,7 @@ pub fn leftovers(v: &VerifyReport) -> Vec<String> {
 
 /// What the world outside the repository still has to do.
 pub fn plan(
-    out: &mut impl Write,
+    out: &mut (impl Write + ?Sized),
     s: &Summary,
     verified: Option<&VerifyReport>,
 ) -> std::io::Result<()> {
@@ -399,7 +402,7 @@ pub fn plan(
     Ok(())
 }
 
-pub fn abort(out: &mut impl Write, a: &AbortReport) -> std::io::Result<()> {
+pub fn abort(out: &mut (impl Write + ?Sized), a: &AbortReport) -> std::io::Result<()> {
     let phase = a.phase.map(|p| p.describe()).unwrap_or("the start");
     writeln!(
         out,

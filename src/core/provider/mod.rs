@@ -28,7 +28,7 @@ pub mod stripe;
 use crate::core::environment::Environment;
 use crate::core::secret::{Liveness, Secret};
 use chrono::{DateTime, Utc};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap};
 use thiserror::Error;
 
@@ -179,7 +179,7 @@ pub enum Revocation {
 }
 
 /// Who owns a key at its provider.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum KeyOwner {
     User {
@@ -208,7 +208,7 @@ impl KeyOwner {
 }
 
 /// A project (or workspace) at a provider that keys belong to.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Project {
     pub id: String,
     pub name: String,
@@ -216,7 +216,7 @@ pub struct Project {
 
 /// A key as its provider's records describe it (never the key itself): what `locate` finds,
 /// what is shown before deleting it, and what a revocation or replacement acts on.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RemoteKey {
     pub provider: ProviderId,
     /// The provider's id for the key (`key_…`).
@@ -341,6 +341,18 @@ pub trait Provider: Send + Sync {
     /// Whether `create_replacement` can make a new key for `old` with these credentials.
     fn can_create_replacement(&self, _old: &RemoteKey, _creds: &Credentials) -> bool {
         false
+    }
+
+    /// How `old` (as `locate` found it) was used in `window` and in the same length of time
+    /// before it, where the provider's usage records can tell (OpenAI's Usage and Costs
+    /// APIs with an admin key); `None` when they cannot.
+    fn usage(
+        &self,
+        _old: &RemoteKey,
+        _creds: &Credentials,
+        _window: openai_usage::Window,
+    ) -> Option<Result<openai_usage::Comparison, ProviderError>> {
+        None
     }
 
     /// Creates a key to replace `old` (as `locate` found it), when the provider's API can.

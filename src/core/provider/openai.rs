@@ -494,6 +494,17 @@ impl Provider for OpenAi {
         Ok(Revocation::Revoked { detail })
     }
 
+    fn usage(
+        &self,
+        old: &RemoteKey,
+        creds: &Credentials,
+        window: super::openai_usage::Window,
+    ) -> Option<Result<super::openai_usage::Comparison, ProviderError>> {
+        let admin = creds.admin(ProviderId::OpenAi)?;
+        let get = |path: &str| self.get(admin, path);
+        Some(super::openai_usage::compare(&get, &old.id, window))
+    }
+
     fn can_create_replacement(&self, old: &RemoteKey, creds: &Credentials) -> bool {
         creds.admin(ProviderId::OpenAi).is_some() && old.project.is_some()
     }

@@ -19,7 +19,7 @@ pub use backup::{
 pub use force_push::{force_push, is_pushable, refs_to_push, PushOutcome, PushResult, PushSpec};
 pub use gc::{expire_reflogs, gc, restore_stash};
 pub use preflight::preflight;
-pub use records::{write_records, Records};
+pub use records::{replaced_commits, write_records, Records};
 pub use verify::{verify_odb, Leftover, OdbCheck};
 pub use worktree::{
     reset_registration_index, scrub_message_files, update_worktree, Renamed, WorktreeUpdate,

@@ -5,7 +5,8 @@
 use super::{private_file, state_dir};
 use crate::core::git::error::GitError;
 use crate::core::git::rewrite::Rewrite;
-use git2::Repository;
+use git2::{Oid, Repository};
+use std::collections::HashMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
@@ -92,6 +93,39 @@ pub fn write_records(
     Ok(records)
 }
 
+/// Every commit a purge of this repository replaced, old id → new id, read from each
+/// `commit-map-<stamp>.txt` in `.git/keywarden/` (commits a purge kept as they were are left
+/// out). What the pre-push hook refuses to send: a commit of the old history coming back.
+pub fn replaced_commits(repo: &Repository) -> Result<HashMap<Oid, Oid>, GitError> {
+    let dir = repo.commondir().join("keywarden");
+    let mut replaced = HashMap::new();
+    let entries = match std::fs::read_dir(&dir) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(replaced),
+        Err(e) => return Err(GitError::io("cannot read", &dir, e)),
+    };
+    for entry in entries {
+        let path = entry
+            .map_err(|e| GitError::io("cannot read", &dir, e))?
+            .path();
+        let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+        if !(name.starts_with("commit-map-") && name.ends_with(".txt")) {
+            continue;
+        }
+        let text =
+            std::fs::read_to_string(&path).map_err(|e| GitError::io("cannot read", &path, e))?;
+        for line in text.lines().skip(1) {
+            let mut ids = line.split(' ').map(Oid::from_str);
+            if let (Some(Ok(old)), Some(Ok(new))) = (ids.next(), ids.next()) {
+                if old != new {
+                    replaced.insert(old, new);
+                }
+            }
+        }
+    }
+    Ok(replaced)
+}
+
 fn temporary(path: &Path) -> PathBuf {
     let mut name = path.as_os_str().to_owned();
     name.push(".partial");
@@ -119,10 +153,34 @@ mod tests {
     use super::*;
     use crate::core::git::rewrite::RefUpdate;
     use crate::core::git::test_repo::TestRepo;
-    use git2::Oid;
 
     fn oid(n: u8) -> Oid {
         Oid::from_bytes(&[n; 20]).expect("20 bytes")
+    }
+
+    #[test]
+    fn replaced_commits_are_read_from_every_commit_map_and_unchanged_ones_left_out() {
+        let t = TestRepo::new();
+        assert!(replaced_commits(&t.repo)
+            .expect("no records yet")
+            .is_empty());
+        let mut first = Rewrite {
+            commit_order: vec![oid(1), oid(2)],
+            ..Rewrite::default()
+        };
+        first.commit_map.insert(oid(2), oid(12));
+        write_records(&t.repo, &first, "a", &|n| n.to_string()).expect("records");
+        let mut second = Rewrite {
+            commit_order: vec![oid(12)],
+            ..Rewrite::default()
+        };
+        second.commit_map.insert(oid(12), oid(22));
+        write_records(&t.repo, &second, "b", &|n| n.to_string()).expect("records");
+        let replaced = replaced_commits(&t.repo).expect("readable");
+        assert_eq!(replaced.len(), 2);
+        assert_eq!(replaced.get(&oid(2)), Some(&oid(12)));
+        assert_eq!(replaced.get(&oid(12)), Some(&oid(22)));
+        assert!(!replaced.contains_key(&oid(1)));
     }
 
     #[test]
