@@ -429,3 +429,10 @@ mod tests {
         assert!(matches!(create_private(&path), Err(FsError::Create { .. })));
     }
 }
+
+/// A journal or record as keywarden writes it: pretty JSON ending in a newline.
+pub fn json_document<T: serde::Serialize + ?Sized>(value: &T) -> Vec<u8> {
+    let mut text = serde_json::to_vec_pretty(value).expect("keywarden's records serialize");
+    text.push(b'\n');
+    text
+}

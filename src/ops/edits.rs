@@ -402,8 +402,7 @@ fn write_journal(path: &Path, record: &Journal) -> Result<(), EditsError> {
             source,
         })?;
     }
-    let mut text = serde_json::to_vec_pretty(record).expect("the journal serializes");
-    text.push(b'\n');
+    let text = fs::json_document(record);
     fs::write_atomic(path, &text, Mode::Exact(SECRET_MODE))?;
     Ok(())
 }

@@ -288,7 +288,7 @@ pub fn pre_push(
     if commits.is_empty() {
         return Ok(HookVerdict::passed(Guarded::Push));
     }
-    let old_history = old_history(repo, &updates)?;
+    let old_history = old_history(repo, &updates, &commits)?;
     if !old_history.is_empty() {
         // Refused whatever they hold: the purge took them out for a reason.
         let mut verdict = HookVerdict::passed(Guarded::Push);
@@ -347,9 +347,14 @@ pub fn pre_push(
 
 /// The pushed commits that a purge of this repository replaced, per pushed ref (from the
 /// commit maps in `.git/keywarden/`).
-fn old_history(repo: &Repository, updates: &[push::PushLine]) -> anyhow::Result<Vec<OldHistory>> {
+fn old_history(
+    repo: &Repository,
+    updates: &[push::PushLine],
+    pushed: &[git2::Oid],
+) -> anyhow::Result<Vec<OldHistory>> {
     let replaced = git::aftercare::replaced_commits(repo)?;
-    if replaced.is_empty() {
+    // Walked again per ref only when some pushed commit is an old one.
+    if !pushed.iter().any(|c| replaced.contains_key(c)) {
         return Ok(Vec::new());
     }
     let mut found = Vec::new();

@@ -308,9 +308,7 @@ fn read_journal(path: &Path) -> Result<Option<Journal>, SwapError> {
 
 /// Written atomically with mode 0600, as the registry beside it.
 fn write_journal(path: &Path, journal: &Journal) -> Result<(), RegistryError> {
-    let mut text = serde_json::to_vec_pretty(journal).expect("the journal serializes");
-    text.push(b'\n');
-    write_private(path, &text)
+    write_private(path, &crate::core::fs::json_document(journal))
 }
 
 fn remove_file(path: &Path) {

@@ -408,24 +408,15 @@ pub fn begin(
         path: dir.clone(),
         source,
     })?;
-    let mut state = IncidentState {
-        version: 1,
+    let mut state = IncidentState::new(
         id,
-        started: now,
-        repo: crate::core::git::root_dir(repo),
-        key: KeyLabel::of(key),
+        now,
+        crate::core::git::root_dir(repo),
+        KeyLabel::of(key),
         provider,
         name,
         choices,
-        running: None,
-        timeline: Vec::new(),
-        exposure: None,
-        contain: None,
-        replace: None,
-        purge: None,
-        report: None,
-        closed: None,
-    };
+    );
     let summary = exposure_summary(&exposure);
     state.exposure = Some(exposure);
     state.note(now, Stage::Exposure, state::Result::Done, summary);

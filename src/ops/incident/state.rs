@@ -297,6 +297,36 @@ impl IncidentState {
         self.contain.as_ref().is_some_and(|c| c.dead)
     }
 
+    /// A new incident's record: nothing found or done yet.
+    pub fn new(
+        id: String,
+        started: DateTime<Utc>,
+        repo: PathBuf,
+        key: KeyLabel,
+        provider: ProviderId,
+        name: String,
+        choices: Choices,
+    ) -> Self {
+        IncidentState {
+            version: 1,
+            id,
+            started,
+            repo,
+            key,
+            provider,
+            name,
+            choices,
+            running: None,
+            timeline: Vec::new(),
+            exposure: None,
+            contain: None,
+            replace: None,
+            purge: None,
+            report: None,
+            closed: None,
+        }
+    }
+
     pub fn note(&mut self, at: DateTime<Utc>, stage: Stage, result: Result, text: String) {
         self.timeline.push(Entry {
             at,
@@ -326,9 +356,7 @@ impl IncidentState {
 
     /// Writes the record atomically, 0600.
     pub fn write(&self, path: &Path) -> std::result::Result<(), StateError> {
-        let mut text = serde_json::to_vec_pretty(self).expect("the record serializes");
-        text.push(b'\n');
-        Ok(write_private(path, &text)?)
+        Ok(write_private(path, &crate::core::fs::json_document(self))?)
     }
 }
 
@@ -360,27 +388,18 @@ mod tests {
     use super::*;
 
     fn state() -> IncidentState {
-        IncidentState {
-            version: 1,
-            id: "20260101T090000Z".into(),
-            started: Utc::now(),
-            repo: PathBuf::from("/r"),
-            key: KeyLabel {
+        IncidentState::new(
+            "20260101T090000Z".into(),
+            Utc::now(),
+            PathBuf::from("/r"),
+            KeyLabel {
                 fingerprint: "sha256:ab".into(),
                 redacted: "sk-…".into(),
             },
-            provider: ProviderId::OpenAi,
-            name: "openai".into(),
-            choices: Choices::default(),
-            running: None,
-            timeline: Vec::new(),
-            exposure: None,
-            contain: None,
-            replace: None,
-            purge: None,
-            report: None,
-            closed: None,
-        }
+            ProviderId::OpenAi,
+            "openai".into(),
+            Choices::default(),
+        )
     }
 
     #[test]

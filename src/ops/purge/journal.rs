@@ -284,8 +284,7 @@ impl Journal {
         if let Some(dir) = path.parent() {
             let _ = std::fs::create_dir_all(dir);
         }
-        let mut text = serde_json::to_vec_pretty(self).expect("the journal serializes");
-        text.push(b'\n');
+        let text = fs::json_document(self);
         fs::write_atomic(path, &text, Mode::Exact(SECRET_MODE)).map_err(|source| {
             JournalError::Write {
                 path: path.to_path_buf(),
