@@ -55,6 +55,10 @@ pub enum Command {
     /// holds the old one edited at once, the keyring updated, the old key revoked. Also
     /// lists keys due for rotation (`--check`, for cron and CI) and prints a schedule for it.
     Rotate(RotateArgs),
+    /// After a leak: where the key is and whether it is public (and, with an admin key,
+    /// whether it was used), then revoke it, replace it, purge it from history and write a
+    /// report — resumable at every step (`keywarden incident` again goes on).
+    Incident(IncidentArgs),
     /// Print a completion script for a shell (bash, zsh, fish, powershell or elvish).
     Completions(CompletionsArgs),
     /// Print the manual page (roff) on stdout, or write one page per command to a
@@ -328,6 +332,74 @@ pub struct KeysRevokeArgs {
     /// Stop checking after this many checks (default: until dead or Enter is pressed on a
     /// terminal; 60 checks otherwise).
     #[arg(long, value_name = "N")]
+    pub max_checks: Option<u32>,
+}
+
+#[derive(Debug, Args)]
+pub struct IncidentArgs {
+    /// The leaked key, by its registered name.
+    #[arg(value_name = "NAME", conflicts_with_all = ["secret_stdin", "finding", "from_scan", "status", "abort"])]
+    pub name: Option<String>,
+
+    /// Read the leaked key from stdin (a bare key or a `NAME=value` line); with
+    /// --new-key-stdin the first line is the leaked key and the second the new one.
+    #[arg(long, conflicts_with_all = ["finding", "from_scan", "status", "abort"])]
+    pub secret_stdin: bool,
+
+    /// The leaked key is the finding of `keywarden scan` with this fingerprint (`sha256:…`).
+    #[arg(long, value_name = "FINGERPRINT", conflicts_with_all = ["from_scan", "status", "abort"])]
+    pub finding: Option<String>,
+
+    /// Scan all history and choose the leaked key among the findings.
+    #[arg(long, conflicts_with_all = ["status", "abort"])]
+    pub from_scan: bool,
+
+    /// The provider of a key from stdin (default: told by its prefix).
+    #[arg(long, value_name = "PROVIDER", conflicts_with_all = ["status", "abort"])]
+    pub provider: Option<String>,
+
+    /// Read the new key from stdin (one you created at the provider) instead of having the
+    /// provider's API make it or a hidden prompt ask for it.
+    #[arg(long, conflicts_with_all = ["status", "abort"])]
+    pub new_key_stdin: bool,
+
+    /// Do not revoke the key (only check whether it still works); the incident is not
+    /// resolved while it does.
+    #[arg(long, conflicts_with_all = ["status", "abort"])]
+    pub skip_revoke: bool,
+
+    /// Do not rewrite history (the report says how to purge later).
+    #[arg(long, conflicts_with_all = ["status", "abort"])]
+    pub skip_purge: bool,
+
+    /// Force-push the purged history to REMOTE.
+    #[arg(long, value_name = "REMOTE", conflicts_with_all = ["skip_purge", "status", "abort"])]
+    pub push: Option<String>,
+
+    /// Write the report (report.md, report.json) to DIR instead of the incident's own
+    /// directory under .git/keywarden/incidents.
+    #[arg(long, value_name = "DIR", conflicts_with_all = ["status", "abort"])]
+    pub report: Option<PathBuf>,
+
+    /// Show the exposure and what each step would do; change nothing.
+    #[arg(long, conflicts_with_all = ["status", "abort"])]
+    pub dry_run: bool,
+
+    /// List this repository's incidents, open and closed.
+    #[arg(long, conflicts_with = "abort")]
+    pub status: bool,
+
+    /// Stop the open incident: an unfinished purge and an unfinished replacement are
+    /// undone (a revocation cannot be).
+    #[arg(long)]
+    pub abort: bool,
+
+    /// Open the provider's page in the browser when the key is revoked by hand.
+    #[arg(long, conflicts_with_all = ["status", "abort"])]
+    pub open: bool,
+
+    /// After a revocation, check at most N times whether the key is dead.
+    #[arg(long, value_name = "N", conflicts_with_all = ["status", "abort"])]
     pub max_checks: Option<u32>,
 }
 

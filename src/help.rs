@@ -100,6 +100,24 @@ Examples:
   keywarden keys forget openai-prod",
     ),
     (
+        "incident",
+        "\
+Examples:
+  # a key leaked: paste it at the hidden prompt and follow the steps
+  keywarden incident
+  # choose the leaked key among those history holds
+  keywarden incident --from-scan
+  # what would happen, nothing changed
+  keywarden incident --secret-stdin --dry-run < leaked.txt
+  # no questions: revoke, replace, purge and force-push to origin
+  keywarden incident --secret-stdin --yes --push origin < leaked.txt
+  # where an incident stopped, and going on with it
+  keywarden incident --status
+  keywarden incident
+  # stop it (an unfinished purge or replacement is undone)
+  keywarden incident --abort",
+    ),
+    (
         "rotate",
         "\
 Examples:

@@ -3,6 +3,7 @@
 
 pub mod completions;
 pub mod hook;
+pub mod incident;
 pub mod install;
 pub mod keys;
 pub mod man;
@@ -63,6 +64,7 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Keys(args) => keys::run(&ctx, args),
         Command::Run(args) => run::run(&ctx, args),
         Command::Rotate(args) => rotate::run(&ctx, args),
+        Command::Incident(args) => incident::run(&ctx, args),
         Command::Completions(args) => completions::run(&ctx, args),
         Command::Man(args) => man::run(&ctx, args),
     }

@@ -177,7 +177,7 @@ pub fn run(ctx: &Context, args: PurgeArgs) -> anyhow::Result<Outcome> {
             Err(err) => return Err(err.into()),
         }
     }
-    let (summary, verified) = drive(ctx, &mut purge, &bar, &mut out, args.verbose, &mut |_| {})?;
+    let (summary, verified) = drive(ctx, &mut purge, &bar, &mut out, args.verbose, true, &mut |_| {})?;
     let problems = problems(ctx, &summary, verified.as_ref());
     if !problems.is_empty() {
         bail!("{}", problems.join("; "));
@@ -186,13 +186,15 @@ pub fn run(ctx: &Context, args: PurgeArgs) -> anyhow::Result<Outcome> {
 }
 
 /// Runs the purge's steps to the end, showing each (`after` sees each step first), then the
-/// plan for the world outside; returns the summary and the verification.
+/// records and (`outside`) the plan for the world outside; returns the summary and the
+/// verification.
 pub(super) fn drive(
     ctx: &Context,
     purge: &mut Purge<'_>,
     bar: &Bars,
     out: &mut dyn Write,
     verbose: bool,
+    outside: bool,
     after: &mut dyn FnMut(&Purge<'_>),
 ) -> anyhow::Result<(purge::Summary, Option<VerifyReport>)> {
     let mut verified: Option<VerifyReport> = None;
@@ -219,7 +221,11 @@ pub(super) fn drive(
         }
     }
     let summary = purge.summary();
-    show::plan(out, &summary, verified.as_ref())?;
+    if outside {
+        show::plan(out, &summary, verified.as_ref())?;
+    } else {
+        show::records(out, &summary)?;
+    }
     if verbose {
         if let Some(peak) = own_peak_memory() {
             ctx.ui.note(&format!(

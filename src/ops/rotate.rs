@@ -334,25 +334,7 @@ pub fn finish(
     };
     let done = revoked.is_some();
     if let Some(revoked) = revoked {
-        let mut registry = vault.lock()?;
-        if let Some(record) = registry.get_mut(name) {
-            if record
-                .pending_revocation
-                .as_ref()
-                .is_some_and(|p| p.fingerprint == pending.fingerprint)
-            {
-                record.pending_revocation = None;
-                record.retired.push(RetiredKey {
-                    fingerprint: pending.fingerprint.clone(),
-                    redacted: pending.redacted.clone(),
-                    replaced: pending.replaced,
-                    revoked: Some(revoked),
-                });
-            }
-        }
-        registry.save()?;
-        drop(registry);
-        swap::forget_pending(vault, &entry);
+        swap::settle_pending(vault, name, &pending.fingerprint, revoked)?;
     }
     Ok(FinishReport {
         name: name.to_string(),

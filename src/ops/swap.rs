@@ -726,6 +726,37 @@ pub(super) fn forget_pending(vault: &Vault, entry: &str) {
     let _ = vault.store().delete(entry);
 }
 
+/// Records that the old key of `name` awaiting its revocation (`fingerprint`) is revoked:
+/// retired with how, and the keyring entry that kept it for the revocation dropped.
+/// Returns whether it was awaiting one.
+pub fn settle_pending(
+    vault: &Vault,
+    name: &str,
+    fingerprint: &str,
+    revoked: Revoked,
+) -> Result<bool, SwapError> {
+    let mut registry = vault.lock()?;
+    let Some(record) = registry.get_mut(name) else {
+        return Ok(false);
+    };
+    let Some(pending) = record
+        .pending_revocation
+        .take_if(|p| p.fingerprint == fingerprint)
+    else {
+        return Ok(false);
+    };
+    record.retired.push(RetiredKey {
+        fingerprint: pending.fingerprint,
+        redacted: pending.redacted,
+        replaced: pending.replaced,
+        revoked: Some(revoked),
+    });
+    registry.save()?;
+    drop(registry);
+    forget_pending(vault, &KeyRecord::retiring_entry(name));
+    Ok(true)
+}
+
 /// The keyring and the registry take the new key, under the lock: the old key kept for
 /// its revocation (`NAME#old`) first, then the new one under its name, then the record —
 /// each step idempotent, so a resumed run simply does them again. Returns the variable.

@@ -5,7 +5,10 @@
 
 use super::text::plural;
 use crate::core::provider::ProviderId;
-use crate::ops::incident::state::{ExposureRecord, IncidentState, Result as Outcome, Stage};
+use crate::ops::incident::state::{
+    ContainRecord, ExposureRecord, IncidentState, PurgeRecord, Result as Outcome, Stage,
+};
+use crate::ops::incident::Aborted;
 use chrono::{DateTime, Utc};
 use std::fmt::Write as _;
 
@@ -234,6 +237,17 @@ pub fn remaining(s: &IncidentState) -> Vec<String> {
             "    A credential was committed to {url} and has been revoked. We rewrote the\n    history to remove it and force-pushed. Please remove cached views of the\n    old commits and any pull-request refs (refs/pull/*) that still reference them.\n    First changed commits (old ids): {commits}.\n    Affected pull requests, if any: <list the pull requests that contained these commits>."
         ));
         todo.push(text);
+    }
+    let self_hosted: Vec<&str> = exposure
+        .remote_refs
+        .iter()
+        .filter_map(|r| r.url.as_deref())
+        .filter(|u| !u.contains("github.com"))
+        .collect();
+    if let Some(url) = self_hosted.first() {
+        todo.push(format!(
+            "A server you host ({url}) keeps the old objects until its own garbage collection runs: run `git gc --prune=now` in the repository there (GitLab: Settings > General > Advanced > Run housekeeping)."
+        ));
     }
     if exposure.public_since.is_some() {
         let mut text = String::from(
@@ -465,4 +479,106 @@ pub fn status_lines(incidents: &[IncidentState]) -> Vec<String> {
             )
         })
         .collect()
+}
+
+/// The line that says an open incident is taken up.
+pub fn resuming(s: &IncidentState) -> String {
+    format!(
+        "going on with incident {} for the leaked {} key {} (started {}; next: {})",
+        s.id,
+        s.provider.name(),
+        s.key.redacted,
+        date(s.started),
+        s.next_stage().unwrap_or(Stage::Report).name()
+    )
+}
+
+/// Stage 2's line.
+pub fn contained(c: &ContainRecord, provider: ProviderId) -> String {
+    let name = provider.name();
+    match (c.dead, c.how.as_str()) {
+        (true, "already-dead") => format!("contain: {name} already refuses the key: it is dead"),
+        (true, _) => format!("contain: the key is dead — {} ({})", c.detail, c.last_answer),
+        (false, "skipped") => format!(
+            "contain: not revoked (--skip-revoke); the key still works at {name} as far as it can tell ({})",
+            c.last_answer
+        ),
+        (false, _) => format!(
+            "contain: the key is STILL LIVE at {name} ({}); `keywarden incident` checks it again",
+            c.last_answer
+        ),
+    }
+}
+
+/// What stage 2 would do, for `--dry-run`.
+pub fn contain_plan(
+    provider: &dyn crate::core::provider::Provider,
+    key: &crate::core::secret::Secret,
+    creds: &crate::core::provider::Credentials,
+    skip: bool,
+) -> String {
+    if skip {
+        return "only check whether the key still works (--skip-revoke)".to_string();
+    }
+    match provider.locator(creds) {
+        Some(via) => format!("revoke the key through {via}, then check until it is dead"),
+        None => {
+            let page = provider.manual_steps(key).page;
+            format!(
+                "show how to revoke the key by hand{}, then check until it is dead",
+                page.map(|p| format!(" at {p}")).unwrap_or_default()
+            )
+        }
+    }
+}
+
+/// Stage 4's line in the timeline.
+pub fn purged_line(p: &PurgeRecord) -> String {
+    let pushed = match &p.pushed {
+        Some((remote, true)) => format!("; force-pushed to {remote}"),
+        Some((remote, false)) => format!("; the force-push to {remote} DID NOT COMPLETE"),
+        None => String::new(),
+    };
+    let verified = match p.verified_clean {
+        Some(true) => "no object holds the key",
+        Some(false) => "SOME OBJECTS STILL HOLD IT",
+        None => "not verified",
+    };
+    format!("purge: history rewritten ({verified}){pushed}")
+}
+
+/// The last line of a run.
+pub fn last_line(s: &IncidentState) -> String {
+    if s.key_dead() {
+        format!(
+            "incident {}: RESOLVED — the key {} is revoked and {} refuses it",
+            s.id,
+            s.key.redacted,
+            s.provider.name()
+        )
+    } else if s.choices.skip_revoke {
+        format!(
+            "incident {}: closed, NOT RESOLVED — the key {} was not revoked (--skip-revoke) and may still work",
+            s.id, s.key.redacted
+        )
+    } else {
+        format!(
+            "incident {}: NOT RESOLVED — the key {} may still work; revoke it at {}, then run `keywarden incident` again",
+            s.id,
+            s.key.redacted,
+            s.provider.name()
+        )
+    }
+}
+
+/// The lines after `--abort`.
+pub fn aborted(a: &Aborted) -> Vec<String> {
+    let mut lines = vec![format!(
+        "incident {} for {} is stopped (its record stays, marked abandoned)",
+        a.id, a.redacted
+    )];
+    if a.revoked {
+        lines.push("the key was revoked already; that cannot be undone".to_string());
+    }
+    lines
 }

@@ -323,12 +323,8 @@ pub fn leftovers(v: &VerifyReport) -> Vec<String> {
         .collect()
 }
 
-/// What the world outside the repository still has to do.
-pub fn plan(
-    out: &mut (impl Write + ?Sized),
-    s: &Summary,
-    verified: Option<&VerifyReport>,
-) -> std::io::Result<()> {
+/// Where the purge's records are.
+pub fn records(out: &mut (impl Write + ?Sized), s: &Summary) -> std::io::Result<()> {
     let rel = |p: &Path| p.strip_prefix(&s.root).unwrap_or(p).display().to_string();
     writeln!(
         out,
@@ -336,7 +332,17 @@ pub fn plan(
         rel(&s.records.commit_map),
         rel(&s.records.first_changed),
         rel(&s.records.ref_map)
-    )?;
+    )
+}
+
+/// The records, then what the world outside the repository still has to do.
+pub fn plan(
+    out: &mut (impl Write + ?Sized),
+    s: &Summary,
+    verified: Option<&VerifyReport>,
+) -> std::io::Result<()> {
+    let rel = |p: &Path| p.strip_prefix(&s.root).unwrap_or(p).display().to_string();
+    records(out, s)?;
     if !s.changed {
         writeln!(
             out,

@@ -8,6 +8,7 @@ mod ci;
 mod context;
 mod envfiles;
 mod hooks;
+mod incident;
 mod key_workflows;
 mod keys;
 mod pre_commit_framework;

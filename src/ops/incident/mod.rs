@@ -515,21 +515,76 @@ pub fn contain(
     })
 }
 
+/// The revocation a containment that left the key dead amounts to, as the registry keeps it.
+fn revoked(c: &ContainRecord) -> Option<Revoked> {
+    c.dead.then(|| Revoked {
+        at: c.at,
+        how: match c.how.as_str() {
+            "api" => RevokedHow::Api,
+            "manual" => RevokedHow::Manual,
+            _ => RevokedHow::Checked,
+        },
+        detail: Some(c.detail.clone()),
+    })
+}
+
 /// What the registry records of the old key once it is replaced: revoked (and how), or a
 /// revocation still to come.
 fn retire(contain: Option<&ContainRecord>, now: DateTime<Utc>) -> Retire {
-    match contain {
-        Some(c) if c.dead => Retire::Revoked(Revoked {
-            at: c.at,
-            how: match c.how.as_str() {
-                "api" => RevokedHow::Api,
-                "manual" => RevokedHow::Manual,
-                _ => RevokedHow::Checked,
-            },
-            detail: Some(c.detail.clone()),
-        }),
-        _ => Retire::Pending { not_before: now },
+    match contain.and_then(revoked) {
+        Some(revoked) => Retire::Revoked(revoked),
+        None => Retire::Pending { not_before: now },
     }
+}
+
+/// Stage 2's result recorded. A key found dead after an earlier run replaced it while it
+/// still worked has its pending revocation settled in the registry (and the keyring entry
+/// that kept it for that revocation dropped).
+pub fn record_contained(
+    incident: &mut Incident,
+    record: ContainRecord,
+    vault: &Vault,
+) -> Result<(), IncidentError> {
+    if let Some(revoked) = revoked(&record) {
+        swap::settle_pending(
+            vault,
+            &incident.state.name,
+            &incident.state.key.fingerprint,
+            revoked,
+        )?;
+    }
+    incident.state.contain = Some(record);
+    Ok(())
+}
+
+/// The provider's record of the key, looked up again when the first lookup failed (the
+/// network was down, the provider rate limited): the replacement made through the API
+/// needs it, and it is gone once the key is revoked.
+pub fn locate_again(
+    incident: &mut Incident,
+    key: &Secret,
+    provider: &dyn Provider,
+    creds: &Credentials,
+    reporter: &dyn Reporter,
+) -> Result<(), IncidentError> {
+    let Some(exposure) = incident.state.exposure.as_mut() else {
+        return Ok(());
+    };
+    let Some(via) = provider.locator(creds) else {
+        return Ok(());
+    };
+    if exposure.at_provider.is_some() || exposure.lookup_problem.is_none() {
+        return Ok(());
+    }
+    reporter.status(&format!("looking the key up with {via} again"));
+    match provider.locate(key, creds) {
+        Ok(found) => {
+            exposure.at_provider = found;
+            exposure.lookup_problem = None;
+        }
+        Err(err) => exposure.lookup_problem = Some(scrub(&err.scrubbed(&[key]), creds)),
+    }
+    incident.save()
 }
 
 /// A replacement an earlier run finished before its result was recorded: the registry
@@ -686,16 +741,28 @@ pub fn purge_record(
     }
 }
 
-/// Closes the incident after its report was written (resolved when the key is dead) and
-/// drops the leaked key's keyring entry.
+/// Stage 5: the report (`render` makes its Markdown and JSON from the record as it will be
+/// saved) written to the report directory, mode 0600; the incident closed when the key is
+/// dead (or its revocation was skipped), and then the leaked key's keyring entry dropped.
+/// An incident whose key still works stays open: the next run checks the key again.
+/// Returns the Markdown report's path.
 pub fn close(
     incident: &mut Incident,
-    report: PathBuf,
+    render: impl FnOnce(&IncidentState) -> (String, String),
     vault: &Vault,
     clock: &Clock,
-) -> Result<(), IncidentError> {
+) -> Result<PathBuf, IncidentError> {
     let resolved = incident.state.key_dead();
-    incident.state.report = Some(report);
+    let dir = incident.report_dir();
+    let markdown_path = dir.join("report.md");
+    incident.state.report = Some(markdown_path.clone());
+    incident.state.running = None;
+    incident.state.note(
+        clock.now(),
+        Stage::Report,
+        state::Result::Done,
+        format!("report written to {}", dir.display()),
+    );
     if resolved || incident.state.choices.skip_revoke {
         incident.state.closed = Some(Closing {
             at: clock.now(),
@@ -703,12 +770,18 @@ pub fn close(
             abandoned: false,
         });
     }
+    let (markdown, json) = render(&incident.state);
+    crate::core::registry::write_private(&markdown_path, markdown.as_bytes())
+        .map_err(StateError::from)?;
+    crate::core::registry::write_private(&dir.join("report.json"), json.as_bytes())
+        .map_err(StateError::from)?;
     incident.save()?;
     if incident.state.closed.is_some() {
-        // Best effort: the entry only ever held a key that is dead now.
+        // Best effort: the entry only ever held a key that is dead now (or that the person
+        // chose not to revoke, and still has wherever it came from).
         let _ = vault.store().delete(&incident.keyring_entry());
     }
-    Ok(())
+    Ok(markdown_path)
 }
 
 /// What `--abort` did.

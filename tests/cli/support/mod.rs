@@ -9,6 +9,7 @@
 pub mod githooks;
 pub mod keys;
 pub mod mock_server;
+pub mod openai;
 pub mod run;
 
 use assert_cmd::Command;
