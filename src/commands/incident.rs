@@ -76,7 +76,8 @@ pub fn run(ctx: &Context, args: IncidentArgs) -> anyhow::Result<Outcome> {
         }
         return Ok(Outcome::Clean);
     }
-    let given_provider: Option<ProviderId> = args.provider.as_deref().map(str::parse).transpose()?;
+    let given_provider: Option<ProviderId> =
+        args.provider.as_deref().map(str::parse).transpose()?;
     let stdin = read_stdin_keys(ctx, &args, given_provider)?;
     let providers = ctx.providers()?;
     let creds = vault.credentials(&ctx.env)?;
@@ -235,19 +236,31 @@ fn read_stdin_keys(
             );
         }
         StdinKeys {
-            leaked: Some(read_key_input(lines[0], false).context("the leaked key (line 1 of stdin)")?),
-            new: Some(read_key_input(lines[1], false).context("the new key (line 2 of stdin)")?.key),
+            leaked: Some(
+                read_key_input(lines[0], false).context("the leaked key (line 1 of stdin)")?,
+            ),
+            new: Some(
+                read_key_input(lines[1], false)
+                    .context("the new key (line 2 of stdin)")?
+                    .key,
+            ),
         }
     } else if args.secret_stdin {
         let multiline = provider == Some(ProviderId::PrivateKey);
         StdinKeys {
-            leaked: Some(read_key_input(text.expose(), multiline).context("the leaked key on stdin")?),
+            leaked: Some(
+                read_key_input(text.expose(), multiline).context("the leaked key on stdin")?,
+            ),
             new: None,
         }
     } else {
         StdinKeys {
             leaked: None,
-            new: Some(read_key_input(text.expose(), false).context("the new key on stdin")?.key),
+            new: Some(
+                read_key_input(text.expose(), false)
+                    .context("the new key on stdin")?
+                    .key,
+            ),
         }
     };
     Ok(keys)
@@ -475,7 +488,11 @@ impl Responder<'_> {
     /// Choices given to a resumed run that the first one did not make.
     fn take_new_choices(&self, incident: &mut Incident) -> anyhow::Result<()> {
         let choices = &mut incident.state.choices;
-        let before = (choices.skip_revoke, choices.skip_purge, choices.push.clone());
+        let before = (
+            choices.skip_revoke,
+            choices.skip_purge,
+            choices.push.clone(),
+        );
         choices.skip_revoke |= self.args.skip_revoke;
         choices.skip_purge |= self.args.skip_purge;
         if self.args.push.is_some() {
@@ -484,7 +501,12 @@ impl Responder<'_> {
         if let Some(dir) = &self.args.report {
             choices.report_dir = Some(self.ctx.cwd.join(dir));
         }
-        if before != (choices.skip_revoke, choices.skip_purge, choices.push.clone())
+        if before
+            != (
+                choices.skip_revoke,
+                choices.skip_purge,
+                choices.push.clone(),
+            )
             || self.args.report.is_some()
         {
             incident.save()?;
@@ -494,13 +516,20 @@ impl Responder<'_> {
 
     /// A stage that failed: recorded (the next run does it again) and the error said with
     /// the command that goes on.
-    fn stage_failed(&self, incident: &mut Incident, stage: Stage, err: anyhow::Error) -> anyhow::Error {
+    fn stage_failed(
+        &self,
+        incident: &mut Incident,
+        stage: Stage,
+        err: anyhow::Error,
+    ) -> anyhow::Error {
         let text = super::one_line(&err);
         let interrupted = err
             .chain()
             .any(|c| c.downcast_ref::<Failure>().is_some_and(|f| f.code == 130));
         if let Err(save) = incident.end(stage, Step::Failed, text.clone(), &self.ctx.clock) {
-            self.ctx.ui.warn(&format!("the incident record could not be updated: {save}"));
+            self.ctx
+                .ui
+                .warn(&format!("the incident record could not be updated: {save}"));
         }
         let message = format!(
             "{}: {text}; the incident stays open: `keywarden incident` goes on from here (`keywarden incident --status` shows it, `keywarden incident --abort` stops it)",
@@ -591,9 +620,11 @@ impl Responder<'_> {
                 old,
                 new,
                 placeholder,
-            } => print_lines(&[rotate_view::plan(plan, old, new, placeholder, &ctx.cwd, &style)
-                .trim_end()
-                .to_string()]),
+            } => print_lines(&[
+                rotate_view::plan(plan, old, new, placeholder, &ctx.cwd, &style)
+                    .trim_end()
+                    .to_string(),
+            ]),
         };
         let mut io = SwapIo {
             prompter: &ctx.ui,
@@ -643,7 +674,11 @@ impl Responder<'_> {
             return self.purge_skipped(incident, reason);
         }
         let removal = Removal::new(
-            Some(Scrubber::new(vec![self.key.clone()], Vec::new(), REPLACEMENT)?),
+            Some(Scrubber::new(
+                vec![self.key.clone()],
+                Vec::new(),
+                REPLACEMENT,
+            )?),
             Vec::new(),
         )
         .map_err(failed)?;
@@ -695,7 +730,9 @@ impl Responder<'_> {
         let (summary, verified) = drive(ctx, &mut purge, &bar, &mut out, false, false, &mut after)?;
         drop(purge);
         if let Some(err) = save_error {
-            ctx.ui.warn(&format!("the incident record could not be updated during the purge: {err}"));
+            ctx.ui.warn(&format!(
+                "the incident record could not be updated during the purge: {err}"
+            ));
         }
         left.extend(problems(ctx, &summary, verified.as_ref()));
         let record = incident_ops::purge_record(&summary, verified.as_ref(), true);
@@ -715,13 +752,12 @@ impl Responder<'_> {
 
     fn purged(&self, incident: &mut Incident, record: PurgeRecord) -> anyhow::Result<()> {
         let line = view::purged_line(&record);
-        let result = if record.verified_clean == Some(false)
-            || matches!(record.pushed, Some((_, false)))
-        {
-            Step::Failed
-        } else {
-            Step::Done
-        };
+        let result =
+            if record.verified_clean == Some(false) || matches!(record.pushed, Some((_, false))) {
+                Step::Failed
+            } else {
+                Step::Done
+            };
         incident.state.purge = Some(record);
         incident.end(Stage::Purge, result, line, &self.ctx.clock)?;
         Ok(())
@@ -756,13 +792,25 @@ impl DryRun<'_> {
     fn show(self) -> anyhow::Result<Outcome> {
         let ctx = self.ctx;
         let mut out = Lenient(std::io::stdout().lock());
-        writeln!(out, "\ndry run: nothing is changed. `keywarden incident` would:")?;
+        writeln!(
+            out,
+            "\ndry run: nothing is changed. `keywarden incident` would:"
+        )?;
         writeln!(
             out,
             "1. contain: {}",
-            view::contain_plan(self.provider, self.key, self.creds, self.choices.skip_revoke)
+            view::contain_plan(
+                self.provider,
+                self.key,
+                self.creds,
+                self.choices.skip_revoke
+            )
         )?;
-        writeln!(out, "2. replace: a new key for {} in every file that holds this one and in the keyring:", self.name)?;
+        writeln!(
+            out,
+            "2. replace: a new key for {} in every file that holds this one and in the keyring:",
+            self.name
+        )?;
         out.flush()?;
         drop(out);
         let held: Vec<PathBuf> = self.exposure.files.iter().map(|f| f.path.clone()).collect();
@@ -791,9 +839,11 @@ impl DryRun<'_> {
                 placeholder,
             } = event
             {
-                print_lines(&[rotate_view::plan(plan, old, new, placeholder, &ctx.cwd, &style)
-                    .trim_end()
-                    .to_string()]);
+                print_lines(&[
+                    rotate_view::plan(plan, old, new, placeholder, &ctx.cwd, &style)
+                        .trim_end()
+                        .to_string(),
+                ]);
             }
         };
         let mut io = SwapIo {
@@ -826,7 +876,11 @@ impl DryRun<'_> {
         } else {
             writeln!(out, "3. purge: rewrite history without the key:")?;
             let removal = Removal::new(
-                Some(Scrubber::new(vec![self.key.clone()], Vec::new(), REPLACEMENT)?),
+                Some(Scrubber::new(
+                    vec![self.key.clone()],
+                    Vec::new(),
+                    REPLACEMENT,
+                )?),
                 Vec::new(),
             )
             .map_err(failed)?;
@@ -844,7 +898,11 @@ impl DryRun<'_> {
             self.choices
                 .report_dir
                 .clone()
-                .unwrap_or_else(|| incident.dir.parent().map(|d| d.join("<time>")).unwrap_or_default())
+                .unwrap_or_else(|| incident
+                    .dir
+                    .parent()
+                    .map(|d| d.join("<time>"))
+                    .unwrap_or_default())
                 .display()
         )?;
         Ok(Outcome::Clean)

@@ -177,7 +177,15 @@ pub fn run(ctx: &Context, args: PurgeArgs) -> anyhow::Result<Outcome> {
             Err(err) => return Err(err.into()),
         }
     }
-    let (summary, verified) = drive(ctx, &mut purge, &bar, &mut out, args.verbose, true, &mut |_| {})?;
+    let (summary, verified) = drive(
+        ctx,
+        &mut purge,
+        &bar,
+        &mut out,
+        args.verbose,
+        true,
+        &mut |_| {},
+    )?;
     let problems = problems(ctx, &summary, verified.as_ref());
     if !problems.is_empty() {
         bail!("{}", problems.join("; "));

@@ -33,6 +33,8 @@ pub struct StatusReport {
     /// A purge that was killed, failed or interrupted and waits for `--resume` or `--abort`
     /// (or why its journal cannot be read).
     pub unfinished_purge: Result<Option<crate::ops::purge::Unfinished>, String>,
+    /// The incident that is not closed yet (or why the records cannot be read).
+    pub open_incident: Result<Option<crate::ops::incident::state::IncidentState>, String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -102,6 +104,9 @@ pub fn status(
         env_files,
         now,
         unfinished_purge: crate::ops::purge::unfinished(repo).map_err(|e| e.to_string()),
+        open_incident: crate::ops::incident::open_incident(repo)
+            .map(|open| open.map(|i| i.state))
+            .map_err(|e| e.to_string()),
         used_here: match &data_home {
             Ok(home) => Registry::load(home)
                 .map(|registry| used_here(&registry, &work_trees(repo), rotation, now))

@@ -205,8 +205,15 @@ pub fn remaining(s: &IncidentState) -> Vec<String> {
     let purge = s.purge.clone().unwrap_or_default();
     if exposure.in_history() {
         if let Some(reason) = &purge.skipped {
+            // Pushed: the remote has to take the new history too, or its remote-tracking
+            // refs keep the key here.
+            let push = exposure
+                .remote_refs
+                .first()
+                .map(|r| format!(" --push {}", crate::core::shell::word(&r.remote)))
+                .unwrap_or_default();
             todo.push(format!(
-                "History still holds the key ({reason}). Purge it later with: keywarden purge --finding {}",
+                "History still holds the key ({reason}). Purge it later with: keywarden purge --finding {}{push}",
                 s.key.fingerprint
             ));
         } else if !matches!(purge.pushed, Some((_, true))) && !exposure.remote_refs.is_empty() {

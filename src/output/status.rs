@@ -109,6 +109,15 @@ pub fn render_status(
         Ok(None) => {}
         Err(problem) => writeln!(out, "purge: {missing} {problem}")?,
     }
+    match &report.open_incident {
+        Ok(Some(open)) => writeln!(
+            out,
+            "incident: {missing} {}",
+            super::incident::status_lines(std::slice::from_ref(open)).join("")
+        )?,
+        Ok(None) => {}
+        Err(problem) => writeln!(out, "incident: {missing} {problem}")?,
+    }
     if matches!(report.keys, KeysStatus::Known(_)) {
         super::rotate::used_here(&report.used_here, report.now, style, out)?;
     }

@@ -46,7 +46,10 @@ fn leak(pushed: bool) -> Leak {
     sb.write(".env", ENV_FILE.replace("{key}", &key));
     let remote = pushed.then(|| {
         let path = sb.root().join("origin.git");
-        sb.git_in(sb.root(), &["init", "-q", "--bare", &path.to_string_lossy()]);
+        sb.git_in(
+            sb.root(),
+            &["init", "-q", "--bare", &path.to_string_lossy()],
+        );
         sb.git(&["remote", "add", "origin", &path.to_string_lossy()]);
         sb.git(&["push", "-q", "origin", "main"]);
         path
@@ -167,7 +170,11 @@ fn assert_report_has_no_secret(sb: &Sandbox, secrets: &[&str]) {
 
 fn done(ran: &Ran, secrets: &[&str]) {
     for secret in secrets {
-        assert!(!ran.text().contains(secret), "printed a secret:\n{}", ran.text());
+        assert!(
+            !ran.text().contains(secret),
+            "printed a secret:\n{}",
+            ran.text()
+        );
     }
 }
 
@@ -202,7 +209,10 @@ fn a_pushed_leak_is_revoked_replaced_purged_pushed_and_reported_with_no_question
     );
     let ring = keyring(sb);
     assert!(ring.contains(new), "the keyring holds the new key");
-    assert!(!ring.contains(key), "the keyring still holds the leaked key");
+    assert!(
+        !ring.contains(key),
+        "the keyring still holds the leaked key"
+    );
     sb.git(&["gc", "-q", "--prune=now"]);
     assert_no_object_holds(sb, &sb.repo(), key);
     let remote = leak.remote.as_ref().expect("a remote");
@@ -216,10 +226,9 @@ fn a_pushed_leak_is_revoked_replaced_purged_pushed_and_reported_with_no_question
     assert_eq!(state["closed"]["resolved"], true, "{state:#}");
     assert_eq!(state["contain"]["how"], "api");
     assert_report_has_no_secret(sb, &[key, new, &leak.admin]);
-    let report = std::fs::read_to_string(
-        incident_dirs(sb).pop().expect("incident").join("report.md"),
-    )
-    .expect("report.md");
+    let report =
+        std::fs::read_to_string(incident_dirs(sb).pop().expect("incident").join("report.md"))
+            .expect("report.md");
     assert!(report.contains("git cat-file -e"), "{report}");
     assert!(report.contains("RESOLVED"), "{report}");
     // Closed: the status says so, and a new run has nothing open to go on with.
@@ -252,8 +261,14 @@ fn a_key_revoked_by_hand_that_stays_live_leaves_the_incident_open_until_it_dies(
     done(&ran, &[key, &new]);
     let text = ran.text();
     assert!(text.contains("revoked by hand"), "{text}");
-    assert!(text.contains("https://platform.openai.com/"), "the page: {text}");
-    assert!(text.contains("check 3/3: still live"), "the countdown: {text}");
+    assert!(
+        text.contains("https://platform.openai.com/"),
+        "the page: {text}"
+    );
+    assert!(
+        text.contains("check 3/3: still live"),
+        "the countdown: {text}"
+    );
     assert!(text.contains("STILL LIVE"), "{text}");
     let last = ran.stdout().lines().last().unwrap_or_default().to_string();
     assert!(last.contains("NOT RESOLVED"), "{last}");
@@ -265,10 +280,9 @@ fn a_key_revoked_by_hand_that_stays_live_leaves_the_incident_open_until_it_dies(
     let state = state(sb);
     assert!(state["closed"].is_null(), "still open: {state:#}");
     assert_report_has_no_secret(sb, &[key, &new]);
-    let report = std::fs::read_to_string(
-        incident_dirs(sb).pop().expect("incident").join("report.md"),
-    )
-    .expect("report.md");
+    let report =
+        std::fs::read_to_string(incident_dirs(sb).pop().expect("incident").join("report.md"))
+            .expect("report.md");
     assert!(report.contains("NOT RESOLVED"), "{report}");
     leak.incident(&["--status"])
         .success()
@@ -278,10 +292,22 @@ fn a_key_revoked_by_hand_that_stays_live_leaves_the_incident_open_until_it_dies(
     leak.org.lock().expect("org").kill(key);
     let ran = leak.incident_by_hand(&["--yes"]).success();
     done(&ran, &[key, &new]);
-    assert!(ran.stdout().contains("already refuses the key"), "{}", ran.stdout());
-    assert!(ran.stdout().lines().last().unwrap_or_default().contains("RESOLVED"));
+    assert!(
+        ran.stdout().contains("already refuses the key"),
+        "{}",
+        ran.stdout()
+    );
+    assert!(ran
+        .stdout()
+        .lines()
+        .last()
+        .unwrap_or_default()
+        .contains("RESOLVED"));
     assert_eq!(state_of(sb)["closed"]["resolved"], true);
-    assert!(!keyring(sb).contains(key), "the leaked key left the keyring");
+    assert!(
+        !keyring(sb).contains(key),
+        "the leaked key left the keyring"
+    );
 }
 
 fn state_of(sb: &Sandbox) -> serde_json::Value {
@@ -300,7 +326,10 @@ fn an_unpushed_leak_says_local_only_and_needs_no_force_push() {
         .success();
     let out = ran.stdout();
     assert!(out.contains("not pushed: local only"), "{out}");
-    assert!(!out.contains("git push"), "no push advice for a local leak: {out}");
+    assert!(
+        !out.contains("git push"),
+        "no push advice for a local leak: {out}"
+    );
     assert!(!out.contains("Tell everyone with a clone"), "{out}");
     assert!(!leak.live(key));
     sb.git(&["gc", "-q", "--prune=now"]);
@@ -330,9 +359,7 @@ fn a_crash_between_any_two_steps_is_finished_by_running_incident_again() {
             .stdin(format!("{key}\n"))
             .code(86);
         done(&ran, &[key]);
-        leak.incident(&["--status"])
-            .success()
-            .stdout_has("OPEN");
+        leak.incident(&["--status"]).success().stdout_has("OPEN");
         // No key given again: the incident's keyring entry holds it.
         let ran = leak.incident(&["--yes"]).success();
         done(&ran, &[key]);
@@ -344,7 +371,11 @@ fn a_crash_between_any_two_steps_is_finished_by_running_incident_again() {
         let new = leak.new_keys();
         assert_eq!(new.len(), 1, "{point}: one new key, not two: {new:?}");
         assert!(!leak.live(key), "{point}");
-        assert_eq!(sb.read(".env"), ENV_FILE.replace("{key}", &new[0]), "{point}");
+        assert_eq!(
+            sb.read(".env"),
+            ENV_FILE.replace("{key}", &new[0]),
+            "{point}"
+        );
         sb.git(&["gc", "-q", "--prune=now"]);
         assert_no_object_holds(sb, &sb.repo(), key);
         let remote = leak.remote.as_ref().expect("remote");
@@ -352,7 +383,10 @@ fn a_crash_between_any_two_steps_is_finished_by_running_incident_again() {
         assert_no_object_holds(sb, remote, key);
         assert_eq!(state(sb)["closed"]["resolved"], true, "{point}");
         assert_report_has_no_secret(sb, &[key, &new[0], &leak.admin]);
-        assert!(!keyring(sb).contains(key), "{point}: the leaked key left the keyring");
+        assert!(
+            !keyring(sb).contains(key),
+            "{point}: the leaked key left the keyring"
+        );
         assert!(!keyring(sb).contains("incident#"), "{point}");
     }
 }
@@ -367,13 +401,28 @@ fn abort_stops_an_open_incident_and_undoes_an_unfinished_purge() {
         .stdin(format!("{key}\n"))
         .code(86);
     assert_ne!(sb.git(&["rev-parse", "main"]), before, "the refs moved");
+    let status = sb.keywarden().arg("status").output().expect("status");
+    let shown = crate::support::text(&status);
+    assert!(
+        shown.contains("incident: ") && shown.contains("`keywarden incident` goes on"),
+        "{shown}"
+    );
     leak.incident(&["--abort"])
         .success()
         .stdout_has("is stopped");
-    assert_eq!(sb.git(&["rev-parse", "main"]), before, "the purge was undone");
+    assert_eq!(
+        sb.git(&["rev-parse", "main"]),
+        before,
+        "the purge was undone"
+    );
     assert_eq!(state(sb)["closed"]["abandoned"], true);
-    assert!(!keyring(sb).contains("incident#"), "the incident's keyring entry is gone");
-    leak.incident(&["--status"]).success().stdout_has("abandoned");
+    assert!(
+        !keyring(sb).contains("incident#"),
+        "the incident's keyring entry is gone"
+    );
+    leak.incident(&["--status"])
+        .success()
+        .stdout_has("abandoned");
     leak.incident(&["--abort"])
         .code(2)
         .one_line_error("no incident is open here");
@@ -389,7 +438,17 @@ fn after_the_purge_the_pre_push_hook_refuses_the_old_history_and_its_rebase_advi
     let remote = leak.remote.clone().expect("remote");
     // A collaborator's clone from before the purge, with work of their own on top.
     let stale = sb.root().join("stale");
-    sb.git_in(sb.root(), &["clone", "-q", "-b", "main", &remote.to_string_lossy(), &stale.to_string_lossy()]);
+    sb.git_in(
+        sb.root(),
+        &[
+            "clone",
+            "-q",
+            "-b",
+            "main",
+            &remote.to_string_lossy(),
+            &stale.to_string_lossy(),
+        ],
+    );
     std::fs::write(stale.join("notes.txt"), "their work\n").expect("write");
     sb.git_in(&stale, &["add", "notes.txt"]);
     sb.git_in(&stale, &["commit", "-q", "-m", "their work"]);
@@ -411,7 +470,10 @@ fn after_the_purge_the_pre_push_hook_refuses_the_old_history_and_its_rebase_advi
     run_printed(sb, &sb.repo(), &printed);
     let pushed = hooked_git(sb, &sb.repo(), &["push", "-q", "origin", "stale-main"]);
     assert!(pushed.status.success(), "{}", crate::support::text(&pushed));
-    assert_eq!(sb.git_in(&remote, &["show", "stale-main:notes.txt"]).trim(), "their work");
+    assert_eq!(
+        sb.git_in(&remote, &["show", "stale-main:notes.txt"]).trim(),
+        "their work"
+    );
     sb.git_in(&remote, &["gc", "-q", "--prune=now"]);
     assert_no_object_holds(sb, &remote, key);
 }
@@ -436,7 +498,11 @@ fn a_key_that_is_not_here_is_said_and_opens_nothing() {
         .stdin(format!("{other}\n"))
         .code(2);
     done(&ran, &[&other]);
-    assert!(ran.stderr().contains("nothing to clean up here"), "{}", ran.stderr());
+    assert!(
+        ran.stderr().contains("nothing to clean up here"),
+        "{}",
+        ran.stderr()
+    );
     assert!(incident_dirs(&leak.sb).is_empty(), "an incident was opened");
     leak.incident(&["--secret-stdin", "--yes"])
         .stdin("\n")
@@ -465,18 +531,154 @@ fn network_down_and_a_429_storm_leave_the_incident_resumable() {
     let err = ran.stderr();
     let last = err.lines().last().unwrap_or_default();
     assert!(last.starts_with("keywarden: error: contain:"), "{err}");
-    assert!(last.contains("`keywarden incident` goes on from here"), "{err}");
+    assert!(
+        last.contains("`keywarden incident` goes on from here"),
+        "{err}"
+    );
     leak.incident(&["--status"]).success().stdout_has("OPEN");
     // Then the provider answers only 429 Too Many Requests.
     leak.org.lock().expect("org").rate_limited = true;
     let ran = leak.incident(&["--yes"]).code(2);
     done(&ran, &[key, &leak.admin]);
     let err = ran.stderr();
-    assert!(err.contains("429") || err.to_lowercase().contains("rate limit"), "{err}");
-    assert!(err.contains("`keywarden incident` goes on from here"), "{err}");
+    assert!(
+        err.contains("429") || err.to_lowercase().contains("rate limit"),
+        "{err}"
+    );
+    assert!(
+        err.contains("`keywarden incident` goes on from here"),
+        "{err}"
+    );
     // Back to normal: the same command finishes.
     leak.org.lock().expect("org").rate_limited = false;
     leak.incident(&["--yes"]).success();
     assert!(!leak.live(key));
     assert_eq!(state(sb)["closed"]["resolved"], true);
+}
+
+// ---- on a terminal --------------------------------------------------------------------------
+
+#[test]
+fn on_a_terminal_the_key_is_asked_hidden_and_every_step_is_confirmed() {
+    let leak = leak(true);
+    let (sb, key) = (&leak.sb, leak.key.as_str());
+    let url = base(&leak.server);
+    let Some(shown) = sb.on_terminal_with(
+        "incident --push origin",
+        &[
+            ("KEYWARDEN_OPENAI_BASE_URL", url.as_str()),
+            ("OPENAI_ADMIN_KEY", leak.admin.as_str()),
+            ("KEYWARDEN_NOW", NOW),
+            ("KEYWARDEN_POLL_INTERVAL_MS", "10"),
+        ],
+        &[
+            ("The leaked key (input hidden): ", key),
+            ("Delete this key now?", "y"),
+            ("make this change?", "y"),
+            ("(a backup bundle is written first)?", "y"),
+        ],
+    ) else {
+        return;
+    };
+    let new = leak.new_keys();
+    assert_eq!(new.len(), 1, "{shown}");
+    assert!(!shown.contains(key) && !shown.contains(&new[0]), "{shown}");
+    assert!(shown.contains("PUSHED: public since"), "{shown}");
+    assert!(shown.contains("RESOLVED"), "{shown}");
+    assert!(!leak.live(key));
+    assert_eq!(sb.read(".env"), ENV_FILE.replace("{key}", &new[0]));
+    assert_eq!(state(sb)["closed"]["resolved"], true);
+}
+
+// ---- the other ways in ----------------------------------------------------------------------
+
+#[test]
+fn a_dry_run_shows_every_step_and_changes_nothing() {
+    let leak = leak(true);
+    let (sb, key) = (&leak.sb, leak.key.as_str());
+    let head = sb.git(&["rev-parse", "main"]);
+    let ran = leak
+        .incident(&["--secret-stdin", "--dry-run", "--push", "origin"])
+        .stdin(format!("{key}\n"))
+        .success();
+    done(&ran, &[key, &leak.admin]);
+    let out = ran.stdout();
+    assert!(out.contains("dry run: nothing is changed"), "{out}");
+    assert!(out.contains("1. contain: revoke the key through"), "{out}");
+    assert!(out.contains("+OPENAI_API_KEY=<new key>"), "{out}");
+    assert!(
+        out.contains("3. purge: rewrite history without the key"),
+        "{out}"
+    );
+    assert!(
+        out.contains("then force-push the new history to origin"),
+        "{out}"
+    );
+    assert!(leak.live(key), "a dry run revoked the key");
+    assert!(leak.new_keys().is_empty(), "a dry run made a key");
+    assert_eq!(sb.read(".env"), ENV_FILE.replace("{key}", key));
+    assert_eq!(sb.git(&["rev-parse", "main"]), head);
+    assert!(incident_dirs(sb).is_empty(), "a dry run opened an incident");
+    assert!(!keyring(sb).contains(key));
+}
+
+#[test]
+fn a_finding_from_a_scan_is_taken_by_its_fingerprint_and_a_skipped_purge_says_how_to_do_it_later() {
+    let leak = leak(true);
+    let (sb, key) = (&leak.sb, leak.key.as_str());
+    let scan = sb
+        .run(["scan", "--history", "--format", "json"])
+        .code(1)
+        .stdout();
+    let scanned: serde_json::Value = serde_json::from_str(&scan).expect("scan JSON");
+    let fingerprint = scanned["findings"][0]["fingerprint"]
+        .as_str()
+        .expect("a fingerprint")
+        .to_string();
+    let ran = leak
+        .incident(&["--finding", &fingerprint, "--yes", "--skip-purge"])
+        .success();
+    done(&ran, &[key]);
+    assert!(!leak.live(key));
+    assert!(
+        ran.stdout().contains("purge: not purged (--skip-purge)"),
+        "{}",
+        ran.stdout()
+    );
+    let printed = ran
+        .stdout()
+        .lines()
+        .find_map(|l| l.split("Purge it later with: ").nth(1).map(str::to_string))
+        .unwrap_or_else(|| panic!("no purge advice: {}", ran.stdout()));
+    assert!(contains(&all_objects(sb, &sb.repo()), key), "purged anyway");
+    // The advice, typed as printed at a terminal.
+    let args = printed
+        .strip_prefix("keywarden ")
+        .expect("a keywarden command");
+    let Some(shown) = sb.on_terminal(args, &[("(a backup bundle is written first)?", "y")]) else {
+        return;
+    };
+    assert!(shown.contains("This repository is clean"), "{shown}");
+    sb.git(&["gc", "-q", "--prune=now"]);
+    assert_no_object_holds(sb, &sb.repo(), key);
+}
+
+#[test]
+fn ctrl_c_during_the_purge_exits_130_and_the_next_run_finishes() {
+    let leak = leak(true);
+    let (sb, key) = (&leak.sb, leak.key.as_str());
+    let ran = leak
+        .incident(&["--secret-stdin", "--yes", "--push", "origin"])
+        .env("KEYWARDEN_FAULT", "sigint:purge:before-gc")
+        .stdin(format!("{key}\n"))
+        .code(130);
+    done(&ran, &[key]);
+    let err = ran.stderr();
+    assert!(
+        err.contains("`keywarden incident` goes on from here"),
+        "{err}"
+    );
+    leak.incident(&["--yes"]).success().stdout_has("RESOLVED");
+    sb.git(&["gc", "-q", "--prune=now"]);
+    assert_no_object_holds(sb, &sb.repo(), key);
 }

@@ -189,4 +189,3 @@ pub fn org_with(old: &str, service_account: Option<&str>) -> Arc<Mutex<Org>> {
 pub fn base(server: &MockServer) -> String {
     format!("{}/v1", server.url())
 }
-
