@@ -76,6 +76,11 @@ pub fn run(ctx: &Context, args: IncidentArgs) -> anyhow::Result<Outcome> {
         }
         return Ok(Outcome::Clean);
     }
+    if !args.dry_run && !ctx.ui.assume_yes() && !ctx.ui.can_ask() {
+        bail!(
+            "keywarden incident asks before it revokes, edits or rewrites anything, and there is no terminal to ask on: pass --yes (or --dry-run to see the plan only)"
+        );
+    }
     let given_provider: Option<ProviderId> =
         args.provider.as_deref().map(str::parse).transpose()?;
     let stdin = read_stdin_keys(ctx, &args, given_provider)?;

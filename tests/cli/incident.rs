@@ -511,6 +511,13 @@ fn a_key_that_is_not_here_is_said_and_opens_nothing() {
     leak.incident(&["--yes"])
         .code(2)
         .one_line_error("--secret-stdin");
+    let key = leak.key.as_str();
+    leak.incident(&["--secret-stdin"])
+        .stdin(format!("{key}\n"))
+        .code(2)
+        .one_line_error("pass --yes");
+    assert!(incident_dirs(&leak.sb).is_empty(), "an incident was opened");
+    assert!(leak.live(key));
 }
 
 #[test]
