@@ -206,7 +206,7 @@ mod tests {
             .map(|command| {
                 words(
                     command
-                        .split(['>', '|', ')'])
+                        .split(['<', '>', '|', ')'])
                         .next()
                         .unwrap_or(command)
                         .trim(),
