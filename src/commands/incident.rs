@@ -19,7 +19,7 @@ use crate::ops::keys::{read_key_input, validate_name, KeyInput};
 use crate::ops::purge::{self, Purge, PurgeOptions, Removal};
 use crate::ops::revoke::{RevokeIo, RevokeOptions, WaitOptions, DEFAULT_POLL_INTERVAL};
 use crate::ops::scan::ScanSetup;
-use crate::ops::swap::{SwapEvent, SwapIo};
+use crate::ops::swap::{SwapEvent, SwapIo, SwapReport};
 use crate::ops::vault::Vault;
 use crate::ops::{PromptError, Prompter, Reporter};
 use crate::output::human;
@@ -412,6 +412,41 @@ fn key_of_open(
     )
 }
 
+/// Replaces the key as `rotate` does, printing its plan (and a resumed replacement's notice)
+/// before it asks, and what it did after.
+fn swap_printing_plan(
+    ctx: &Context,
+    incident: &Incident,
+    replacing: Replacing<'_>,
+    vault: &Vault,
+) -> anyhow::Result<SwapReport> {
+    let name = incident.state.name.as_str();
+    let style = ctx.ui.out_style();
+    let mut events = |event: SwapEvent<'_>| match event {
+        SwapEvent::Resuming { phase } => ctx.ui.status(&format!(
+            "an earlier replacement of {name} stopped ({phase}); finishing it"
+        )),
+        SwapEvent::Plan {
+            plan,
+            old,
+            new,
+            placeholder,
+        } => print_lines(&[
+            rotate_view::plan(plan, old, new, placeholder, &ctx.cwd, &style)
+                .trim_end()
+                .to_string(),
+        ]),
+    };
+    let mut io = SwapIo {
+        prompter: &ctx.ui,
+        reporter: &ctx.ui,
+        events: &mut events,
+    };
+    let report = incident_ops::replace(incident, replacing, vault, &ctx.clock, &mut io)?;
+    print_lines(&rotate_view::swapped(&report, &ctx.cwd, ctx.clock.now()));
+    Ok(report)
+}
+
 fn print_lines(lines: &[String]) {
     let mut out = Lenient(std::io::stdout().lock());
     for line in lines {
@@ -614,28 +649,6 @@ impl Responder<'_> {
             print_lines(&[line]);
             return Ok(());
         }
-        let name = incident.state.name.clone();
-        let style = ctx.ui.out_style();
-        let mut events = |event: SwapEvent<'_>| match event {
-            SwapEvent::Resuming { phase } => ctx.ui.status(&format!(
-                "an earlier replacement of {name} stopped ({phase}); finishing it"
-            )),
-            SwapEvent::Plan {
-                plan,
-                old,
-                new,
-                placeholder,
-            } => print_lines(&[
-                rotate_view::plan(plan, old, new, placeholder, &ctx.cwd, &style)
-                    .trim_end()
-                    .to_string(),
-            ]),
-        };
-        let mut io = SwapIo {
-            prompter: &ctx.ui,
-            reporter: &ctx.ui,
-            events: &mut events,
-        };
         let replacing = Replacing {
             key: &self.key,
             provider: self.provider,
@@ -645,8 +658,7 @@ impl Responder<'_> {
             dry_run: false,
             check_interval: self.interval,
         };
-        let report = incident_ops::replace(incident, replacing, self.vault, &ctx.clock, &mut io)?;
-        print_lines(&rotate_view::swapped(&report, &ctx.cwd, ctx.clock.now()));
+        let report = swap_printing_plan(ctx, incident, replacing, self.vault)?;
         let record = incident_ops::replace_record(&report, ctx.clock.now())
             .expect("a replacement that is not a dry run has its new key");
         let line = format!(
@@ -835,27 +847,6 @@ impl DryRun<'_> {
             path: PathBuf::new(),
             dir: incident_ops::incidents_dir(self.repo).join("dry-run"),
         };
-        let style = ctx.ui.out_style();
-        let mut events = |event: SwapEvent<'_>| {
-            if let SwapEvent::Plan {
-                plan,
-                old,
-                new,
-                placeholder,
-            } = event
-            {
-                print_lines(&[
-                    rotate_view::plan(plan, old, new, placeholder, &ctx.cwd, &style)
-                        .trim_end()
-                        .to_string(),
-                ]);
-            }
-        };
-        let mut io = SwapIo {
-            prompter: &ctx.ui,
-            reporter: &ctx.ui,
-            events: &mut events,
-        };
         let replacing = Replacing {
             key: self.key,
             provider: self.provider,
@@ -865,8 +856,7 @@ impl DryRun<'_> {
             dry_run: true,
             check_interval: DEFAULT_POLL_INTERVAL,
         };
-        let report = incident_ops::replace(&incident, replacing, self.vault, &ctx.clock, &mut io)?;
-        print_lines(&rotate_view::swapped(&report, &ctx.cwd, ctx.clock.now()));
+        swap_printing_plan(ctx, &incident, replacing, self.vault)?;
         let mut out = Lenient(std::io::stdout().lock());
         if self.choices.skip_purge || !self.exposure.in_history() {
             writeln!(

@@ -1,6 +1,7 @@
 //! Detection rules as data: the `Rule` schema, the built-in set embedded from
 //! `templates/rules/*.toml`, and the `RuleSet` that user configuration extends or trims.
 
+mod builtin;
 pub mod template;
 
 use crate::core::provider::id::ProviderId;
@@ -76,6 +77,35 @@ pub struct Rule {
     /// Texts that must produce no finding of this rule (templates too).
     #[serde(default)]
     pub negatives: Vec<String>,
+    /// Where the issuer publishes the format the regex follows (built-in rules have one).
+    #[serde(default)]
+    pub reference: Option<String>,
+    /// The page where the key's owner revokes it, shown in the manual revocation steps of a
+    /// provider keywarden has no API client for.
+    #[serde(default)]
+    pub revoke_page: Option<String>,
+    /// How sure a match is to be a live credential of this provider.
+    #[serde(default)]
+    pub confidence: Confidence,
+}
+
+/// A rule's confidence: `low` for shapes that other things share (an old key format with no
+/// checksum or marker), reported but marked so a reader can weigh them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Confidence {
+    #[default]
+    High,
+    Low,
+}
+
+impl Confidence {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Confidence::High => "high",
+            Confidence::Low => "low",
+        }
+    }
 }
 
 impl Rule {
@@ -92,57 +122,11 @@ fn default_true() -> bool {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RuleFile {
+    #[serde(default)]
     rule: Vec<Rule>,
 }
 
-/// The built-in rule files, most specific first: when two rules match the same text, the
-/// earlier one wins, so the generic rule comes last.
-pub const BUILTIN_RULE_FILES: &[(&str, &str)] = &[
-    (
-        "openai.toml",
-        include_str!("../../../templates/rules/openai.toml"),
-    ),
-    (
-        "anthropic.toml",
-        include_str!("../../../templates/rules/anthropic.toml"),
-    ),
-    (
-        "github.toml",
-        include_str!("../../../templates/rules/github.toml"),
-    ),
-    (
-        "gitlab.toml",
-        include_str!("../../../templates/rules/gitlab.toml"),
-    ),
-    (
-        "aws.toml",
-        include_str!("../../../templates/rules/aws.toml"),
-    ),
-    (
-        "stripe.toml",
-        include_str!("../../../templates/rules/stripe.toml"),
-    ),
-    (
-        "slack.toml",
-        include_str!("../../../templates/rules/slack.toml"),
-    ),
-    (
-        "google.toml",
-        include_str!("../../../templates/rules/google.toml"),
-    ),
-    (
-        "huggingface.toml",
-        include_str!("../../../templates/rules/huggingface.toml"),
-    ),
-    (
-        "private-key.toml",
-        include_str!("../../../templates/rules/private-key.toml"),
-    ),
-    (
-        "generic.toml",
-        include_str!("../../../templates/rules/generic.toml"),
-    ),
-];
+pub use builtin::BUILTIN_RULE_FILES;
 
 /// Parses a rule file's text (`[[rule]]` tables).
 pub fn parse_rule_file(text: &str) -> Result<Vec<Rule>, toml::de::Error> {
@@ -251,6 +235,15 @@ mod tests {
                 rule.id
             );
             assert!(!rule.description.is_empty());
+            let reference = rule.reference.as_deref().unwrap_or("");
+            assert!(
+                reference.starts_with("https://"),
+                "rule {} has no reference to its published format",
+                rule.id
+            );
+            if let Some(page) = &rule.revoke_page {
+                assert!(page.starts_with("https://"), "rule {}: {page}", rule.id);
+            }
         }
     }
 

@@ -154,3 +154,22 @@ fn binary_detection_looks_for_nul_in_the_first_8k() {
     late.push(0);
     assert!(!is_binary(&late));
 }
+
+/// aho-corasick's packed SIMD searcher (Teddy) takes at most 128 patterns; past that the
+/// prefilter falls back to a scalar automaton and every scan slows down. The margin leaves
+/// room for a user's own rules.
+#[test]
+fn the_builtin_keywords_fit_the_simd_prefilter() {
+    let mut spellings = std::collections::HashSet::new();
+    for rule in RuleSet::builtin().expect("parse").rules() {
+        for keyword in &rule.keywords {
+            spellings.extend(keyword_spellings(keyword, rule.keywords_any_case));
+        }
+    }
+    eprintln!("{} keyword spellings", spellings.len());
+    assert!(
+        spellings.len() <= 116,
+        "{} keyword spellings",
+        spellings.len()
+    );
+}
