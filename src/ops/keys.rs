@@ -224,13 +224,11 @@ fn unquote(value: &str) -> Result<&str, KeysError> {
 /// The provider a key's shape names, from a scan of the key with the built-in rules (the
 /// self-describing prefixes: `sk-proj-`, `sk-ant-`, `ghp_`, `glpat-`, `xoxb-`, `AKIA`…).
 /// `None` when no rule recognises the whole key.
+/// A key of an issuer keywarden has no client for (an npm token, a SendGrid key) is handled
+/// as a generic secret: revoked by hand, with the issuer's page when its rule names one.
 pub fn infer_provider(key: &Secret) -> Option<ProviderId> {
-    let (_, scanner) = builtin_scanner()?;
-    scanner
-        .scan(key.expose().as_bytes())
-        .into_iter()
-        .find(|f| f.secret == *key)
-        .and_then(|f| f.provider.parse().ok())
+    let rule = crate::core::scan::builtin_rule_for(key)?;
+    Some(rule.provider_id().unwrap_or(ProviderId::Generic))
 }
 
 /// The provider to use for `key`: the one given (which must not contradict the key's

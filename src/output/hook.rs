@@ -456,6 +456,7 @@ mod tests {
             span: (0, 0),
             secret: Secret::new("x".repeat(40)),
             verified: None,
+            confidence: crate::core::scan::Confidence::High,
         }
     }
 

@@ -20,6 +20,7 @@ pub fn finding_value(finding: &Finding, show_secrets: bool) -> Value {
     }
     object.insert("redacted".into(), json!(finding.redacted()));
     object.insert("fingerprint".into(), json!(finding.fingerprint()));
+    object.insert("confidence".into(), json!(finding.confidence.as_str()));
     if show_secrets {
         object.insert("secret".into(), json!(finding.secret.expose()));
     }

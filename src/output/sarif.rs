@@ -5,7 +5,7 @@
 //! the one GitHub uses, plus keywarden's own).
 
 use super::{end_of, place_outside_files, Report};
-use crate::core::scan::Finding;
+use crate::core::scan::{Confidence, Finding};
 use crate::core::secret::fingerprint_parts;
 use serde_json::{json, Value};
 use std::io::Write;
@@ -115,7 +115,10 @@ fn result(report: &Report<'_>, finding: &Finding) -> Value {
     let line_hash = line_hash.trim_start_matches("sha256:");
     let mut result = json!({
         "ruleId": &*finding.rule_id,
-        "level": "error",
+        "level": match finding.confidence {
+            Confidence::High => "error",
+            Confidence::Low => "warning",
+        },
         "message": {"text": format!("{} found{where_found}: {key}", finding.description)},
         "locations": [location],
         "partialFingerprints": {

@@ -86,6 +86,12 @@ const KEY_KINDS: &[(&str, &str, &str)] = &[
     ("generic-password", "DB_PASSWORD", "{alnum:9}4{alnum:10}"),
     ("generic-secret", "JWT_SECRET", "{alnum:30}7{hex:10}"),
     ("generic-api-key", "WEATHER_API_KEY", "{hex:31}c"),
+    (
+        "slack-bot-2016",
+        "SLACK_TOKEN",
+        "xoxb-{digits:11}-{alnum:24}",
+    ),
+    ("openai-legacy-shape", "OPENAI_KEY", "sk-{alnum:48}"),
 ];
 
 /// A file that holds a key: (file name, content). `{V}` is the variable, `{K}` the key.
@@ -108,6 +114,12 @@ const CONTEXTS: &[(&str, &str)] = &[
     ("docs/setup.md", "# Setup\n\n```bash\nexport {V}={K}\n```\n"),
     ("pyproject.toml", "[tool.app]\n{V} = \"{K}\"\n"),
     ("main.tf", "provider \"x\" {\n  {V} = \"{K}\"\n}\n"),
+    ("app/defaults.py", "import os\n\nsettings = {\n    \"key\": os.environ.get(\"{V}\", \"{K}\"),\n}\n"),
+    ("src/env.ts", "export const settings = {\n  key: process.env.{V} ?? '{K}',\n  debug: false,\n};\n"),
+    ("docker/entrypoint.sh", "#!/bin/sh\nexec /app/server --key \"${{V}:-{K}}\" \"$@\"\n"),
+    ("app/signing.py", "import hmac\n\n{V} = b'{K}'\nmac = hmac.new({V}, msg, 'sha256')\n"),
+    ("src/consts.rs", "/// Used by the integration tests.\npub const {V}: &str = r\"{K}\";\n"),
+    ("android/app/build.gradle", "android {\n    defaultConfig {\n        buildConfigField \"String\", \"{V}\", \"\\\"{K}\\\"\"\n    }\n}\n"),
     ("dist/app.min.js", "!function(){var a=1,b=2;{MINIFIED}window.cfg={{V}:\"{K}\"};{MINIFIED}}();\n"),
 ];
 
@@ -167,6 +179,13 @@ const NEGATIVE_LINES: &[&str] = &[
     "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAI{b64:43} user@host",
     "cache_key = \"{hex:32}\"",
     "session_id={hex:32}",
+    "==4242==DEDUP_TOKEN: __interceptor_strlen--parse_header2--main--libc_start_main",
+    "AWS_ACCESS_KEY_ID=AKIA{lit:DEADBEEFDEADBEEF}",
+    "SLACK_BOT_TOKEN=xoxb-{lit:000000000000}-{lit:xxxxxxxxxxxxxxxxxxxxxxxx}",
+    "API_KEY=aaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+    "password = os.getenv(\"DB_PASSWORD\", \"\")",
+    "exec server --password \"${DB_PASSWORD:-}\"",
+    "task-{lower:20}-{lower:27}",
 ];
 
 struct Corpus {
@@ -214,6 +233,20 @@ fn build_corpus() -> Corpus {
             ),
         );
         expected.insert((format!("pem{i}/service-account.json"), escaped));
+        // One quoted literal per line, joined with `+` (Java) or side by side (Python).
+        let lines: Vec<&str> = pem.lines().collect();
+        let joined = lines.join("\" +\n    \"");
+        sandbox.write(
+            &format!("pem{i}/Keys.java"),
+            format!("class Keys {{\n  static final String PEM = \"{joined}\";\n}}\n"),
+        );
+        expected.insert((format!("pem{i}/Keys.java"), joined));
+        let adjacent = lines.join("\\n\"\n    \"");
+        sandbox.write(
+            &format!("pem{i}/keys.py"),
+            format!("PEM = (\n    \"{adjacent}\\n\"\n)\n"),
+        );
+        expected.insert((format!("pem{i}/keys.py"), adjacent));
     }
     for i in 0..40 {
         let mut lines: Vec<String> = Vec::new();

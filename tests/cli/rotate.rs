@@ -738,6 +738,7 @@ fn import_move_puts_keys_in_the_keyring_and_empties_the_file_so_run_supplies_the
         .stdout_has("registered repo-openai: OpenAI key")
         .stdout_has("registered repo-github: GitHub key")
         .stdout_has("moved into the keyring")
+        .stdout_has("left in place: DATABASE_URL in .env holds the key inside a longer value")
         .stdout_has("-OPENAI_API_KEY=sk-p")
         .stdout_has("+OPENAI_API_KEY=")
         .no_secret(&key)
@@ -763,10 +764,14 @@ fn import_move_puts_keys_in_the_keyring_and_empties_the_file_so_run_supplies_the
     ])
     .env("WANT", &token)
     .success();
-    // Again: nothing new, nothing to move.
-    sb.run(["keys", "import", "--move", "--yes"])
+    // Again: nothing new, nothing to move; the database password stays where it is, inside
+    // its URL (it is registered, so its age is tracked).
+    let again = sb
+        .run(["keys", "import", "--move", "--yes"])
         .success()
-        .stdout_has("no keys found");
+        .stdout_has("known repo-database-url")
+        .stdout_has("left in place: DATABASE_URL in .env holds the key inside a longer value");
+    assert!(!again.stdout().contains("registered"), "{}", again.stdout());
     // The inventory shows them with their files.
     sb.run(["keys", "list"])
         .success()

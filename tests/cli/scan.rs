@@ -76,11 +76,13 @@ fn jsonl_follows_the_documented_schema() {
             "column",
             "commit",
             "redacted",
-            "fingerprint"
+            "fingerprint",
+            "confidence"
         ]
     );
     assert_eq!(row["rule_id"], "github-pat");
     assert_eq!(row["provider"], "github");
+    assert_eq!(row["confidence"], "high");
     assert_eq!(row["path"], "src/deploy.sh");
     assert_eq!(row["line"], 3);
     assert_eq!(row["column"], 31);

@@ -55,6 +55,20 @@ impl Provider for Generic {
     }
 
     fn manual_steps(&self, key: &Secret) -> ManualSteps {
+        if let Some(rule) = crate::core::scan::builtin_rule_for(key) {
+            let page = rule.revoke_page.clone();
+            let at = page
+                .as_deref()
+                .map(|page| format!(" at {page}"))
+                .unwrap_or_else(|| " in the issuer's console".to_string());
+            return ManualSteps {
+                page,
+                steps: vec![
+                    format!("Revoke the {} ({}){at} and create a new one there.", rule.description, key.redacted()),
+                    "Update every place that uses it, then check the issuer's audit or access log for use while it was exposed.".to_string(),
+                ],
+            };
+        }
         ManualSteps {
             page: None,
             steps: vec![
@@ -63,5 +77,32 @@ impl Provider for Generic {
                 "Update every place that uses it, then check the service's access logs for use while it was exposed.".to_string(),
             ],
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::provider::Provider;
+    use crate::core::rules::template::{expand, KeyRng};
+
+    #[test]
+    fn a_key_of_a_known_issuer_gets_its_description_and_revoke_page() {
+        let key = expand("npm_{alnum:36}", &mut KeyRng::new(1))
+            .expect("valid")
+            .text;
+        let steps = Generic.manual_steps(&Secret::new(key));
+        assert_eq!(
+            steps.page.as_deref(),
+            Some("https://docs.npmjs.com/revoking-access-tokens")
+        );
+        assert!(
+            steps.steps[0].starts_with("Revoke the npm access token (npm_"),
+            "{:?}",
+            steps.steps
+        );
+        let unknown = Generic.manual_steps(&Secret::new("q8Zr3LmX0aTf7KpW2".to_string()));
+        assert!(unknown.page.is_none());
+        assert!(unknown.steps[0].starts_with("Find who issued"));
     }
 }

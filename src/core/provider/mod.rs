@@ -513,15 +513,14 @@ mod tests {
     use super::*;
 
     #[test]
-    fn every_rule_provider_is_known_and_has_manual_steps() {
+    fn every_rule_provider_has_manual_steps() {
         let http = Http::new(HttpConfig::default()).expect("client");
         let providers = Providers::new(http, &Environment::default());
         let rules = crate::core::rules::RuleSet::builtin().expect("built-in rules");
         for rule in rules.rules() {
-            let id: ProviderId = rule
-                .provider
-                .parse()
-                .unwrap_or_else(|e| panic!("rule {} names {}: {e}", rule.id, rule.provider));
+            // An issuer without a client here (npm, SendGrid …) is revoked by hand, as a
+            // generic secret is.
+            let id = rule.provider_id().unwrap_or(ProviderId::Generic);
             let p = providers.get(id);
             let steps = p.manual_steps(&Secret::new("x".repeat(40)));
             assert!(!steps.steps.is_empty(), "{} has no manual steps", p.id());

@@ -18,6 +18,13 @@ pub const BUILTIN_RULE_FILES: &[(&str, &str)] = rule_files![
     "slack.toml",
     "google.toml",
     "huggingface.toml",
+    "ai.toml",
+    "package-registries.toml",
+    "devtools.toml",
+    "cloud.toml",
+    "messaging.toml",
+    "payments.toml",
+    "databases.toml",
     "private-key.toml",
     "generic.toml",
 ];

@@ -227,6 +227,8 @@ mod tests {
     fn builtin_rules_parse_with_unique_ids() {
         let set = RuleSet::builtin().expect("built-in rules parse");
         assert!(set.rules().len() >= 20, "{}", set.rules().len());
+        let providers: HashSet<&str> = set.rules().iter().map(|r| r.provider.as_str()).collect();
+        assert!(providers.len() >= 60, "{} providers", providers.len());
         for rule in set.rules() {
             assert!(!rule.examples.is_empty(), "rule {} has no example", rule.id);
             assert!(

@@ -145,7 +145,7 @@ pub(super) fn plausible_value(value: &[u8], quoted: bool, before: &[u8], after: 
     {
         return false;
     }
-    !is_dotted_identifier(value)
+    !is_dotted_identifier(value) && !is_identifier_chain(value)
 }
 
 const DECLARATION_KEYWORDS: &[&[u8]] = &[
@@ -160,6 +160,20 @@ fn ends_with_declaration_keyword(before: &[u8]) -> bool {
         .map(|i| i + 1)
         .unwrap_or(0);
     trimmed.len() > word_start && DECLARATION_KEYWORDS.contains(&&trimmed[word_start..])
+}
+
+/// `__interceptor_malloc--alloc_raw_vec--main`: three or more identifiers joined by `--`, as
+/// sanitizers print a stack (`DEDUP_TOKEN: …`) and build tools name targets.
+fn is_identifier_chain(value: &[u8]) -> bool {
+    let text = String::from_utf8_lossy(value);
+    let parts: Vec<&str> = text.split("--").collect();
+    parts.len() >= 3
+        && parts.iter().all(|part| {
+            part.bytes()
+                .next()
+                .is_some_and(|b| b.is_ascii_alphabetic() || b == b'_')
+                && part.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+        })
 }
 
 /// `TLS13_CHACHA20_POLY1305_SHA256`: upper-case words joined by underscores.
@@ -224,6 +238,8 @@ mod tests {
         assert!(!ok(b"correct-horse-battery", false, b"", b""));
         assert!(!ok(b"/users/pass2", true, b"", b""));
         assert!(!ok(b"X509TemplatePrivateKeyFlag", false, b"", b" = 12i32;"));
+        assert!(!ok(b"__asan_memcpy--copy_2--main", false, b"", b"\n"));
+        assert!(ok(b"aZ3--q8Zr3LmX0aTf7KpW", false, b"", b"\n"));
         assert!(!ok(b"MI_UserCredentials_0", false, b"", b","));
         assert!(!ok(b"q8Zr3LmX0aTf7KpW", false, b"    let ", b"\n"));
         assert!(!ok(b"TLS13_CHACHA20_POLY1305", false, b"", b"\n"));

@@ -155,21 +155,17 @@ fn binary_detection_looks_for_nul_in_the_first_8k() {
     assert!(!is_binary(&late));
 }
 
-/// aho-corasick's packed SIMD searcher (Teddy) takes at most 128 patterns; past that the
-/// prefilter falls back to a scalar automaton and every scan slows down. The margin leaves
-/// room for a user's own rules.
+/// The keyword search runs Teddy passes whose speed depends on the shortest keyword in each
+/// (it compares that many leading bytes): a 2-byte keyword made the whole search several
+/// times slower, so built-in keywords have at least 3 bytes.
 #[test]
-fn the_builtin_keywords_fit_the_simd_prefilter() {
+fn builtin_keywords_are_long_enough_for_the_simd_search() {
     let mut spellings = std::collections::HashSet::new();
     for rule in RuleSet::builtin().expect("parse").rules() {
         for keyword in &rule.keywords {
+            assert!(keyword.len() >= 3, "rule {}: keyword {keyword:?}", rule.id);
             spellings.extend(keyword_spellings(keyword, rule.keywords_any_case));
         }
     }
     eprintln!("{} keyword spellings", spellings.len());
-    assert!(
-        spellings.len() <= 116,
-        "{} keyword spellings",
-        spellings.len()
-    );
 }
