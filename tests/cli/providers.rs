@@ -819,6 +819,16 @@ fn stripe_live_dead_and_restricted() {
         stripe.verify(&Secret::new(keys::stripe_live())).liveness,
         Liveness::Dead
     );
+    // A webhook signing secret is not an API key: it is not sent, and not called dead.
+    let webhook = Secret::new(keys::fake("whsec_{alnum:32}"));
+    let before = server.requests().len();
+    assert!(!stripe.can_verify(&webhook));
+    assert_eq!(stripe.verify(&webhook).liveness, Liveness::Unknown);
+    assert_eq!(server.requests().len(), before);
+    assert_eq!(
+        stripe.manual_steps(&webhook).page.as_deref(),
+        Some("https://dashboard.stripe.com/webhooks")
+    );
 }
 
 #[test]

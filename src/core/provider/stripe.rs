@@ -6,6 +6,13 @@ use crate::core::secret::Secret;
 
 pub const DEFAULT_BASE: &str = "https://api.stripe.com/v1";
 pub const KEYS_PAGE: &str = "https://dashboard.stripe.com/apikeys";
+pub const WEBHOOKS_PAGE: &str = "https://dashboard.stripe.com/webhooks";
+
+/// A webhook signing secret (`whsec_`) signs events Stripe sends; the API does not take it,
+/// so asking the API about it would only ever say "rejected".
+fn is_webhook_secret(key: &Secret) -> bool {
+    key.expose().starts_with("whsec_")
+}
 
 super::http::api_provider!(Stripe);
 
@@ -18,7 +25,16 @@ impl Provider for Stripe {
         "STRIPE_SECRET_KEY"
     }
 
+    fn can_verify(&self, key: &Secret) -> bool {
+        !is_webhook_secret(key)
+    }
+
     fn verify(&self, key: &Secret) -> Verification {
+        if is_webhook_secret(key) {
+            return Verification::unknown(
+                "a webhook signing secret cannot be checked through the API",
+            );
+        }
         let url = self.api.url("/balance");
         match self
             .api
@@ -36,6 +52,16 @@ impl Provider for Stripe {
     }
 
     fn manual_steps(&self, key: &Secret) -> ManualSteps {
+        if is_webhook_secret(key) {
+            return ManualSteps {
+                page: Some(WEBHOOKS_PAGE.to_string()),
+                steps: vec![
+                    format!("Open {WEBHOOKS_PAGE}, signed in to the account that owns the endpoint whose signing secret is {}.", key.redacted()),
+                    "Open the endpoint, choose \"Roll secret\" and let the old secret expire now.".to_string(),
+                    "Put the new signing secret where the endpoint's code reads it.".to_string(),
+                ],
+            };
+        }
         ManualSteps {
             page: Some(KEYS_PAGE.to_string()),
             steps: vec![

@@ -93,8 +93,13 @@ struct CompiledRule {
 pub struct Scanner {
     rules: Vec<CompiledRule>,
     prefilter: KeywordSearch,
-    /// For each prefilter pattern, the rules it triggers.
+    /// For each prefilter pattern, the whole-content rules it triggers.
     keyword_rules: Vec<Vec<usize>>,
+    /// Line-scoped rules grouped by the keywords that trigger them: rules of a group share
+    /// their windows, which are found once per scan for the whole group.
+    line_groups: Vec<Vec<usize>>,
+    /// For each prefilter pattern, the line groups it triggers.
+    keyword_groups: Vec<Vec<usize>>,
     /// Rules without keywords: they run on every content.
     unconditional: Vec<usize>,
     allowed_secrets: Vec<Regex>,
@@ -132,7 +137,7 @@ impl Scanner {
         // the scan time. The price of non-overlapping: a keyword inside a longer one
         // (`secret` in `aws_secret`) is not reported on its own, so a hit of the longer
         // keyword also triggers the rules of every keyword it contains.
-        let keyword_rules = keywords
+        let keyword_rules: Vec<Vec<usize>> = keywords
             .iter()
             .map(|outer| {
                 let mut rules: Vec<usize> = keywords
@@ -148,10 +153,14 @@ impl Scanner {
             .collect();
         let prefilter =
             KeywordSearch::new(&keywords).map_err(|e| ScanError::Prefilter(e.to_string()))?;
+        let (keyword_rules, line_groups, keyword_groups) =
+            group_line_rules(&compiled, keyword_rules);
         Ok(Scanner {
             rules: compiled,
             prefilter,
             keyword_rules,
+            line_groups,
+            keyword_groups,
             unconditional,
             allowed_secrets,
         })
@@ -161,38 +170,37 @@ impl Scanner {
     /// are reported once, for the rule listed first (the most specific).
     pub fn scan(&self, data: &[u8]) -> Vec<Finding> {
         let mut triggered = vec![false; self.rules.len()];
-        // Hit positions are only needed for line-scoped rules.
-        let mut line_hits: Vec<Vec<usize>> = vec![Vec::new(); self.rules.len()];
         for &index in &self.unconditional {
             triggered[index] = true;
         }
+        let mut group_hits: Vec<Vec<usize>> = vec![Vec::new(); self.line_groups.len()];
         self.prefilter.for_each_hit(data, |keyword, start| {
             for &index in &self.keyword_rules[keyword] {
                 triggered[index] = true;
-                if self.rules[index].scope == Scope::Line {
-                    line_hits[index].push(start);
-                }
+            }
+            for &group in &self.keyword_groups[keyword] {
+                group_hits[group].push(start);
             }
         });
         let mut candidates: Vec<(usize, usize, usize)> = Vec::new(); // (start, end, rule)
+                                                                     // Rules triggered as a whole (and rules without keywords) run over everything.
         for (index, rule) in self.rules.iter().enumerate() {
-            if !triggered[index] {
+            if triggered[index] {
+                self.collect(rule, index, data, 0, &mut candidates);
+            }
+        }
+        for (group, hits) in self.line_groups.iter().zip(&mut group_hits) {
+            if hits.is_empty() {
                 continue;
             }
-            match rule.scope {
-                Scope::File => self.collect(rule, index, data, 0, &mut candidates),
-                Scope::Line => {
-                    let unconditional = line_hits[index].is_empty();
-                    if unconditional {
-                        self.collect(rule, index, data, 0, &mut candidates);
-                    } else {
-                        if !self.prefilter.hits_in_order() {
-                            line_hits[index].sort_unstable();
-                        }
-                        for (from, to) in line_windows(data, &line_hits[index]) {
-                            self.collect(rule, index, &data[from..to], from, &mut candidates);
-                        }
-                    }
+            if !self.prefilter.hits_in_order() {
+                hits.sort_unstable();
+                hits.dedup();
+            }
+            for (from, to) in line_windows(data, hits) {
+                for &index in group {
+                    let rule = &self.rules[index];
+                    self.collect(rule, index, &data[from..to], from, &mut candidates);
                 }
             }
         }
@@ -255,7 +263,12 @@ impl Scanner {
         });
         let mut at = 0;
         while at <= hay.len() {
-            let Some(caps) = regex.captures_at(hay, at) else {
+            // Most windows hold no match: a plain search first spares building captures,
+            // whose shared group table is a cross-thread atomic on every call.
+            let Some(found) = regex.find_at(hay, at) else {
+                break;
+            };
+            let Some(caps) = regex.captures_at(hay, found.start()) else {
                 break;
             };
             let whole = caps.get(0).expect("group 0 is the whole match");
@@ -324,6 +337,54 @@ impl Scanner {
     pub fn rule_ids(&self) -> impl Iterator<Item = &str> {
         self.rules.iter().map(|r| &*r.rule_id)
     }
+}
+
+/// Lists of rule indexes (or of group indexes), one per keyword or group.
+type RuleLists = Vec<Vec<usize>>;
+
+/// Splits each keyword's rules into the whole-content ones and groups of line-scoped ones
+/// that the same keywords trigger: returns (whole-content rules per keyword, the groups, the
+/// groups per keyword).
+fn group_line_rules(
+    rules: &[CompiledRule],
+    keyword_rules: Vec<Vec<usize>>,
+) -> (RuleLists, RuleLists, RuleLists) {
+    let mut triggers: Vec<Vec<usize>> = vec![Vec::new(); rules.len()];
+    for (keyword, indexes) in keyword_rules.iter().enumerate() {
+        for &index in indexes {
+            triggers[index].push(keyword);
+        }
+    }
+    let mut groups: Vec<(Vec<usize>, Vec<usize>)> = Vec::new(); // (keywords, rules)
+    for (index, rule) in rules.iter().enumerate() {
+        if rule.scope != Scope::Line || triggers[index].is_empty() {
+            continue;
+        }
+        match groups.iter_mut().find(|(k, _)| *k == triggers[index]) {
+            Some((_, members)) => members.push(index),
+            None => groups.push((triggers[index].clone(), vec![index])),
+        }
+    }
+    let mut keyword_groups: Vec<Vec<usize>> = vec![Vec::new(); keyword_rules.len()];
+    for (group, (keywords, _)) in groups.iter().enumerate() {
+        for &keyword in keywords {
+            keyword_groups[keyword].push(group);
+        }
+    }
+    let whole: Vec<Vec<usize>> = keyword_rules
+        .into_iter()
+        .map(|indexes| {
+            indexes
+                .into_iter()
+                .filter(|&i| rules[i].scope == Scope::File)
+                .collect()
+        })
+        .collect();
+    (
+        whole,
+        groups.into_iter().map(|(_, r)| r).collect(),
+        keyword_groups,
+    )
 }
 
 /// The built-in rule that recognises the whole of `key` (a key on its own, as a person
@@ -409,15 +470,11 @@ fn line_windows(data: &[u8], hits: &[usize]) -> Vec<(usize, usize)> {
     let mut windows: Vec<(usize, usize)> = Vec::new();
     for &hit in hits {
         let floor = hit.saturating_sub(LINE_WINDOW_BEFORE);
-        let start = data[floor..hit]
-            .iter()
-            .rposition(|&b| b == b'\n')
+        let start = memchr::memrchr(b'\n', &data[floor..hit])
             .map(|i| floor + i + 1)
             .unwrap_or(floor);
         let ceiling = (hit + LINE_WINDOW_AFTER).min(data.len());
-        let end = data[hit..ceiling]
-            .iter()
-            .position(|&b| b == b'\n')
+        let end = memchr::memchr(b'\n', &data[hit..ceiling])
             .map(|i| hit + i)
             .unwrap_or(ceiling);
         match windows.last_mut() {
