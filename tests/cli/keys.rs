@@ -798,3 +798,48 @@ fn a_key_the_admin_key_cannot_find_falls_back_to_the_manual_steps() {
     );
     assert!(!stdout.contains(&elsewhere) && !stderr.contains(&elsewhere));
 }
+
+#[test]
+fn a_key_of_an_issuer_without_a_client_is_revoked_by_hand_at_its_page() {
+    let sb = Sandbox::empty();
+    let token = keys::fake("npm_{alnum:36}");
+    let opened = sb.root().join("opened-url");
+    let browser = sb.root().join("browser.sh");
+    std::fs::write(
+        &browser,
+        format!("#!/bin/sh\nprintf '%s' \"$1\" > '{}'\n", opened.display()),
+    )
+    .expect("write browser script");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&browser, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    }
+    let out = sb
+        .keywarden()
+        .args(["keys", "revoke", "--secret-stdin"])
+        .write_stdin(format!("{token}\n"))
+        .assert()
+        .code(0)
+        .get_output()
+        .clone();
+    let text = format!("{}{}", stdout(&out), stderr(&out));
+    assert!(text.contains("Revoke the npm access token (npm_"), "{text}");
+    assert!(
+        text.contains("https://docs.npmjs.com/revoking-access-tokens"),
+        "{text}"
+    );
+    assert!(!text.contains(&token), "{text}");
+    // The advice it gives, followed as printed.
+    assert!(text.contains("pass --open to open"), "{text}");
+    sb.keywarden()
+        .args(["keys", "revoke", "--secret-stdin", "--open"])
+        .write_stdin(format!("{token}\n"))
+        .env("BROWSER", &browser)
+        .assert()
+        .code(0);
+    assert_eq!(
+        std::fs::read_to_string(&opened).expect("browser was called"),
+        "https://docs.npmjs.com/revoking-access-tokens"
+    );
+}
