@@ -48,6 +48,23 @@ fn add(sb: &Sandbox, server: &MockServer, name: &str, provider: &str, key: &str)
 }
 
 /// Asserts a failure is exit 2 with one `keywarden: error:` line that does not hold `secret`.
+/// A `$BROWSER` that writes the URL it is given to the returned file: (script, file).
+fn fake_browser(sb: &Sandbox) -> (std::path::PathBuf, std::path::PathBuf) {
+    let opened = sb.root().join("opened-url");
+    let browser = sb.root().join("browser.sh");
+    std::fs::write(
+        &browser,
+        format!("#!/bin/sh\nprintf '%s' \"$1\" > '{}'\n", opened.display()),
+    )
+    .expect("write browser script");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&browser, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    }
+    (browser, opened)
+}
+
 fn assert_one_line_error(out: &std::process::Output, secret: Option<&str>) -> String {
     assert_eq!(out.status.code(), Some(2), "{out:?}");
     let stderr = stderr(out);
@@ -422,18 +439,7 @@ fn revoke_without_admin_key_prints_steps_opens_the_page_and_waits_until_dead() {
         }
     });
     add(&sb, &server, "openai-prod", "openai", &key);
-    let opened = sb.root().join("opened-url");
-    let browser = sb.root().join("browser.sh");
-    std::fs::write(
-        &browser,
-        format!("#!/bin/sh\nprintf '%s' \"$1\" > '{}'\n", opened.display()),
-    )
-    .expect("write browser script");
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(&browser, std::fs::Permissions::from_mode(0o755)).expect("chmod");
-    }
+    let (browser, opened) = fake_browser(&sb);
     let out = sb
         .keywarden()
         .args([
@@ -803,18 +809,7 @@ fn a_key_the_admin_key_cannot_find_falls_back_to_the_manual_steps() {
 fn a_key_of_an_issuer_without_a_client_is_revoked_by_hand_at_its_page() {
     let sb = Sandbox::empty();
     let token = keys::fake("npm_{alnum:36}");
-    let opened = sb.root().join("opened-url");
-    let browser = sb.root().join("browser.sh");
-    std::fs::write(
-        &browser,
-        format!("#!/bin/sh\nprintf '%s' \"$1\" > '{}'\n", opened.display()),
-    )
-    .expect("write browser script");
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(&browser, std::fs::Permissions::from_mode(0o755)).expect("chmod");
-    }
+    let (browser, opened) = fake_browser(&sb);
     let out = sb
         .keywarden()
         .args(["keys", "revoke", "--secret-stdin"])
