@@ -224,6 +224,7 @@ fn unquote(value: &str) -> Result<&str, KeysError> {
 /// The provider a key's shape names, from a scan of the key with the built-in rules (the
 /// self-describing prefixes: `sk-proj-`, `sk-ant-`, `ghp_`, `glpat-`, `xoxb-`, `AKIA`…).
 /// `None` when no rule recognises the whole key.
+///
 /// A key of an issuer keywarden has no client for (an npm token, a SendGrid key) is handled
 /// as a generic secret: revoked by hand, with the issuer's page when its rule names one.
 pub fn infer_provider(key: &Secret) -> Option<ProviderId> {

@@ -182,8 +182,9 @@ impl Scanner {
                 group_hits[group].push(start);
             }
         });
-        let mut candidates: Vec<(usize, usize, usize)> = Vec::new(); // (start, end, rule)
-                                                                     // Rules triggered as a whole (and rules without keywords) run over everything.
+        // (start, end, rule) of every accepted match.
+        let mut candidates: Vec<(usize, usize, usize)> = Vec::new();
+        // Rules triggered as a whole (and rules without keywords) run over everything.
         for (index, rule) in self.rules.iter().enumerate() {
             if triggered[index] {
                 self.collect(rule, index, data, 0, &mut candidates);
