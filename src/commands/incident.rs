@@ -5,8 +5,7 @@
 //! from the first stage without a result. `--status` lists incidents, `--abort` stops one,
 //! `--dry-run` shows the exposure and what each stage would do.
 
-use super::purge::{drive, failed, problems, Lenient};
-use super::{Context, Failure, Outcome};
+use super::{purge_failed as failed, Context, Failure, Outcome};
 use crate::cli::IncidentArgs;
 use crate::core::fault;
 use crate::core::provider::{Credentials, Provider, ProviderId};
@@ -28,6 +27,7 @@ use crate::output::keys::{RevokeView, StopOnEnter};
 use crate::output::progress::Bars;
 use crate::output::purge as purge_view;
 use crate::output::rotate as rotate_view;
+use crate::output::Lenient;
 use anyhow::{anyhow, bail, Context as _};
 use git2::Repository;
 use std::io::{Read, Write};
@@ -738,20 +738,29 @@ impl Responder<'_> {
         }
         let bar = Bars::new(ctx.ui.stderr_is_terminal(), false);
         let mut save_error = None;
-        let mut after = |step: &Purge<'_>| {
-            incident.state.purge = Some(incident_ops::purge_record(&step.summary(), None, false));
+        let verified = purge.run_to_end(&bar, &mut |purge, step| {
+            bar.end_phase();
+            incident.state.purge = Some(incident_ops::purge_record(&purge.summary(), None, false));
             if let Err(err) = incident.save() {
                 save_error.get_or_insert(err);
             }
-        };
-        let (summary, verified) = drive(ctx, &mut purge, &bar, &mut out, false, false, &mut after)?;
+            let _ = purge_view::step(&mut out, step);
+        });
+        bar.end_phase();
+        let verified = verified.map_err(failed)?;
+        let summary = purge.summary();
+        purge_view::records(&mut out, &summary)?;
         drop(purge);
         if let Some(err) = save_error {
             ctx.ui.warn(&format!(
                 "the incident record could not be updated during the purge: {err}"
             ));
         }
-        left.extend(problems(ctx, &summary, verified.as_ref()));
+        let (warnings, problems) = purge_view::problems(&summary, verified.as_ref());
+        for line in warnings {
+            ctx.ui.warn(&line);
+        }
+        left.extend(problems);
         let record = incident_ops::purge_record(&summary, verified.as_ref(), true);
         self.purged(incident, record)
     }

@@ -52,6 +52,19 @@ pub struct Failure {
     pub message: String,
 }
 
+/// The exit for a purge error (`keywarden purge`, or a purge inside `keywarden incident`):
+/// 130 for an interrupt (as shells do), else the usual 2.
+pub(crate) fn purge_failed(err: crate::ops::purge::PurgeError) -> anyhow::Error {
+    if err.is_interrupt() {
+        return Failure {
+            code: 130,
+            message: err.to_string(),
+        }
+        .into();
+    }
+    err.into()
+}
+
 pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
     let ctx = Context::for_cli(&cli)?;
     match cli.command {

@@ -3,21 +3,21 @@
 //! shows each step's report and, at the end, what the world outside still has to do.
 //! `--resume` finishes an unfinished purge, `--abort` undoes one.
 
-use super::{Context, Failure, Outcome};
+use super::{purge_failed as failed, Context, Outcome};
 use crate::cli::PurgeArgs;
 use crate::core::scrub::Scrubber;
 use crate::core::secret::Secret;
 use crate::ops::key_source::{find_findings, history_findings};
-use crate::ops::purge::{self, Purge, PurgeError, PurgeOptions, Removal, Step, VerifyReport};
+use crate::ops::purge::{self, Purge, PurgeOptions, Removal, Step};
 use crate::ops::scan::ScanSetup;
 use crate::ops::{PromptError, Prompter, Reporter};
 use crate::output::human;
 use crate::output::progress::Bars;
 use crate::output::purge as show;
-use crate::output::text::plural;
 use crate::output::ui::Ui;
+use crate::output::Lenient;
 use anyhow::{bail, Context as _};
-use std::io::{Read, Write};
+use std::io::Read;
 
 /// Secrets typed at the terminal, one per hidden prompt, until an empty line.
 fn read_secrets_hidden(ui: &Ui) -> anyhow::Result<String> {
@@ -109,34 +109,6 @@ fn keys_from_scan(ctx: &Context, args: &PurgeArgs) -> anyhow::Result<Vec<Secret>
     })
 }
 
-/// A writer that never fails: once refs start moving the purge must run to the end, whatever
-/// happens to whoever reads its report.
-pub(super) struct Lenient<W: Write>(pub W);
-
-impl<W: Write> Write for Lenient<W> {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        let _ = self.0.write_all(buf);
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        let _ = self.0.flush();
-        Ok(())
-    }
-}
-
-/// The exit for a purge error: 130 for an interrupt (as shells do), else the usual 2.
-pub(super) fn failed(err: PurgeError) -> anyhow::Error {
-    if err.is_interrupt() {
-        return Failure {
-            code: 130,
-            message: err.to_string(),
-        }
-        .into();
-    }
-    err.into()
-}
-
 pub fn run(ctx: &Context, args: PurgeArgs) -> anyhow::Result<Outcome> {
     // A closed stdout (`| head`) must not stop a rewrite half-way: the report is best effort.
     let mut out = Lenient(std::io::stdout().lock());
@@ -177,103 +149,39 @@ pub fn run(ctx: &Context, args: PurgeArgs) -> anyhow::Result<Outcome> {
             Err(err) => return Err(err.into()),
         }
     }
-    let (summary, verified) = drive(
-        ctx,
-        &mut purge,
-        &bar,
-        &mut out,
-        args.verbose,
-        true,
-        &mut |_| {},
-    )?;
-    let problems = problems(ctx, &summary, verified.as_ref());
-    if !problems.is_empty() {
-        bail!("{}", problems.join("; "));
-    }
-    Ok(Outcome::Clean)
-}
-
-/// Runs the purge's steps to the end, showing each (`after` sees each step first), then the
-/// records and (`outside`) the plan for the world outside; returns the summary and the
-/// verification.
-pub(super) fn drive(
-    ctx: &Context,
-    purge: &mut Purge<'_>,
-    bar: &Bars,
-    out: &mut dyn Write,
-    verbose: bool,
-    outside: bool,
-    after: &mut dyn FnMut(&Purge<'_>),
-) -> anyhow::Result<(purge::Summary, Option<VerifyReport>)> {
-    let mut verified: Option<VerifyReport> = None;
     let mut last = std::time::Instant::now();
-    loop {
-        let step = purge.step(bar).map_err(failed);
+    let verified = purge.run_to_end(&bar, &mut |_, step| {
         bar.end_phase();
-        let Some(step) = step? else {
-            break;
-        };
-        after(purge);
-        show::step(out, &step)?;
-        if verbose {
+        let _ = show::step(&mut out, step);
+        if args.verbose {
             let now = std::time::Instant::now();
             ctx.ui.note(&format!(
                 "{}: {:.2} s",
-                step_name(&step),
+                step_name(step),
                 (now - last).as_secs_f64()
             ));
             last = now;
         }
-        if let Step::Verified(report) = step {
-            verified = Some(report);
-        }
-    }
+    });
+    bar.end_phase();
+    let verified = verified.map_err(failed)?;
     let summary = purge.summary();
-    if outside {
-        show::plan(out, &summary, verified.as_ref())?;
-    } else {
-        show::records(out, &summary)?;
-    }
-    if verbose {
+    show::plan(&mut out, &summary, verified.as_ref())?;
+    if args.verbose {
         if let Some(peak) = own_peak_memory() {
             ctx.ui.note(&format!(
                 "peak memory of keywarden itself (not git gc): {peak}"
             ));
         }
     }
-    Ok((summary, verified))
-}
-
-/// What a finished purge left undone, one clause each (warned about in detail first).
-pub(super) fn problems(
-    ctx: &Context,
-    summary: &purge::Summary,
-    verified: Option<&VerifyReport>,
-) -> Vec<String> {
-    let mut problems = Vec::new();
-    if let Some(report) = verified.filter(|v| !v.clean()) {
-        for line in show::leftovers(report) {
-            ctx.ui.warn(&line);
-        }
-        let hint = if summary.remote_refs_skipped > 0 && !summary.include_remotes {
-            " (remote-tracking refs were left alone: fetch after force-pushing, or run again with --include-remotes)"
-        } else {
-            ""
-        };
-        let count = report.leftovers.len() + report.ref_names.len();
-        problems.push(format!(
-            "{} a secret{hint}",
-            plural(count, "object still holds", "objects still hold")
-        ));
+    let (warnings, problems) = show::problems(&summary, verified.as_ref());
+    for line in warnings {
+        ctx.ui.warn(&line);
     }
-    if !summary.push_complete() {
-        let remote = summary.push.as_deref().unwrap_or_default();
-        problems.push(format!(
-            "the push to {remote} did not complete (see above); the local purge is done. Push again with: {}",
-            summary.retry_push_command()
-        ));
+    if !problems.is_empty() {
+        bail!("{}", problems.join("; "));
     }
-    problems
+    Ok(Outcome::Clean)
 }
 
 fn step_name(step: &Step) -> &'static str {

@@ -25,6 +25,22 @@ use crate::ops::scan::Unit;
 use chrono::{DateTime, Utc};
 use std::io::Write;
 
+/// A writer that never fails: once refs start moving a purge must run to the end, whatever
+/// happens to whoever reads its report (a closed stdout, `| head`).
+pub struct Lenient<W: Write>(pub W);
+
+impl<W: Write> Write for Lenient<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let _ = self.0.write_all(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        let _ = self.0.flush();
+        Ok(())
+    }
+}
+
 /// Everything a scan report shows.
 pub struct Report<'a> {
     pub findings: &'a [Finding],

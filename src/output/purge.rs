@@ -304,6 +304,33 @@ fn verified(out: &mut (impl Write + ?Sized), v: &VerifyReport) -> std::io::Resul
 }
 
 /// The leftovers, one line each (for stderr).
+/// What a finished purge left undone: (warnings in detail, one clause per problem).
+pub fn problems(summary: &Summary, verified: Option<&VerifyReport>) -> (Vec<String>, Vec<String>) {
+    let mut warnings = Vec::new();
+    let mut problems = Vec::new();
+    if let Some(report) = verified.filter(|v| !v.clean()) {
+        warnings.extend(leftovers(report));
+        let hint = if summary.remote_refs_skipped > 0 && !summary.include_remotes {
+            " (remote-tracking refs were left alone: fetch after force-pushing, or run again with --include-remotes)"
+        } else {
+            ""
+        };
+        let count = report.leftovers.len() + report.ref_names.len();
+        problems.push(format!(
+            "{} a secret{hint}",
+            plural(count, "object still holds", "objects still hold")
+        ));
+    }
+    if !summary.push_complete() {
+        let remote = summary.push.as_deref().unwrap_or_default();
+        problems.push(format!(
+            "the push to {remote} did not complete (see above); the local purge is done. Push again with: {}",
+            summary.retry_push_command()
+        ));
+    }
+    (warnings, problems)
+}
+
 pub fn leftovers(v: &VerifyReport) -> Vec<String> {
     v.leftovers
         .iter()

@@ -594,16 +594,21 @@ impl<'a> Purge<'a> {
         }
     }
 
-    /// Runs every remaining step, handing each report to `on_step`.
+    /// Runs every remaining step, handing the purge and each report to `on_step` (to show
+    /// and record it); returns the verification, when this run did it.
     pub fn run_to_end(
         &mut self,
         progress: &dyn Progress,
-        on_step: &mut dyn FnMut(&Step),
-    ) -> Result<(), PurgeError> {
+        on_step: &mut dyn FnMut(&Purge<'_>, &Step),
+    ) -> Result<Option<VerifyReport>, PurgeError> {
+        let mut verified = None;
         while let Some(step) = self.step(progress)? {
-            on_step(&step);
+            on_step(self, &step);
+            if let Step::Verified(report) = step {
+                verified = Some(report);
+            }
         }
-        Ok(())
+        Ok(verified)
     }
 
     /// What the final report needs (valid at any point; complete once done).
