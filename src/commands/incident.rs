@@ -5,7 +5,7 @@
 //! from the first stage without a result. `--status` lists incidents, `--abort` stops one,
 //! `--dry-run` shows the exposure and what each stage would do.
 
-use super::{purge_failed as failed, Context, Failure, Outcome};
+use super::{purge_failed as failed, purge_problems, Context, Failure, Outcome};
 use crate::cli::IncidentArgs;
 use crate::core::fault;
 use crate::core::provider::{Credentials, Provider, ProviderId};
@@ -756,11 +756,7 @@ impl Responder<'_> {
                 "the incident record could not be updated during the purge: {err}"
             ));
         }
-        let (warnings, problems) = purge_view::problems(&summary, verified.as_ref());
-        for line in warnings {
-            ctx.ui.warn(&line);
-        }
-        left.extend(problems);
+        left.extend(purge_problems(ctx, &summary, verified.as_ref()));
         let record = incident_ops::purge_record(&summary, verified.as_ref(), true);
         self.purged(incident, record)
     }

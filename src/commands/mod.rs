@@ -16,6 +16,7 @@ pub mod uninstall;
 
 use crate::cli::{Cli, Command};
 pub use crate::context::Context;
+use crate::ops::Reporter as _;
 use clap::FromArgMatches;
 use std::process::ExitCode;
 
@@ -63,6 +64,19 @@ pub(crate) fn purge_failed(err: crate::ops::purge::PurgeError) -> anyhow::Error 
         .into();
     }
     err.into()
+}
+
+/// What a finished purge left undone, one clause each; the details are warned about first.
+pub(crate) fn purge_problems(
+    ctx: &Context,
+    summary: &crate::ops::purge::Summary,
+    verified: Option<&crate::ops::purge::VerifyReport>,
+) -> Vec<String> {
+    let (warnings, problems) = crate::output::purge::problems(summary, verified);
+    for line in warnings {
+        ctx.ui.warn(&line);
+    }
+    problems
 }
 
 pub fn run(cli: Cli) -> anyhow::Result<Outcome> {

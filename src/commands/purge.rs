@@ -3,7 +3,7 @@
 //! shows each step's report and, at the end, what the world outside still has to do.
 //! `--resume` finishes an unfinished purge, `--abort` undoes one.
 
-use super::{purge_failed as failed, Context, Outcome};
+use super::{purge_failed as failed, purge_problems, Context, Outcome};
 use crate::cli::PurgeArgs;
 use crate::core::scrub::Scrubber;
 use crate::core::secret::Secret;
@@ -174,10 +174,7 @@ pub fn run(ctx: &Context, args: PurgeArgs) -> anyhow::Result<Outcome> {
             ));
         }
     }
-    let (warnings, problems) = show::problems(&summary, verified.as_ref());
-    for line in warnings {
-        ctx.ui.warn(&line);
-    }
+    let problems = purge_problems(ctx, &summary, verified.as_ref());
     if !problems.is_empty() {
         bail!("{}", problems.join("; "));
     }

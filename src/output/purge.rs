@@ -303,7 +303,6 @@ fn verified(out: &mut (impl Write + ?Sized), v: &VerifyReport) -> std::io::Resul
     Ok(())
 }
 
-/// The leftovers, one line each (for stderr).
 /// What a finished purge left undone: (warnings in detail, one clause per problem).
 pub fn problems(summary: &Summary, verified: Option<&VerifyReport>) -> (Vec<String>, Vec<String>) {
     let mut warnings = Vec::new();
@@ -331,6 +330,7 @@ pub fn problems(summary: &Summary, verified: Option<&VerifyReport>) -> (Vec<Stri
     (warnings, problems)
 }
 
+/// The leftovers, one line each (for stderr).
 pub fn leftovers(v: &VerifyReport) -> Vec<String> {
     v.leftovers
         .iter()
