@@ -143,11 +143,12 @@ impl RuleSet {
     pub fn builtin() -> Result<Self, RuleError> {
         let mut rules = Vec::new();
         for (file, text) in BUILTIN_RULE_FILES {
-            let parsed = parse_rule_file(text).map_err(|e| RuleError::BuiltinInvalid {
-                file,
-                message: e.message().to_string(),
-            })?;
-            rules.extend(parsed.into_iter().map(|rule| Rule {
+            let parsed: RuleFile =
+                serde_json::from_str(text).map_err(|e| RuleError::BuiltinInvalid {
+                    file,
+                    message: e.to_string(),
+                })?;
+            rules.extend(parsed.rule.into_iter().map(|rule| Rule {
                 builtin: true,
                 ..rule
             }));
