@@ -33,6 +33,7 @@ impl Context {
         if let Some(dir) = &cli.directory {
             std::env::set_current_dir(dir)
                 .with_context(|| format!("-C {}: cannot change to it", dir.display()))?;
+            crate::core::shell::suggest_from(dir);
         }
         let cwd = std::env::current_dir().context("cannot read the current directory")?;
         let env = Environment::capture();

@@ -46,7 +46,7 @@ pub fn run(ctx: &Context, args: IncidentArgs) -> anyhow::Result<Outcome> {
     })?;
     if args.status {
         for line in view::status_lines(&incident_ops::list(&repo)?) {
-            println!("{line}");
+            crate::output::say!("{line}");
         }
         return Ok(Outcome::Clean);
     }
@@ -61,7 +61,7 @@ pub fn run(ctx: &Context, args: IncidentArgs) -> anyhow::Result<Outcome> {
     let vault = Vault::new(ctx.data_home()?, ctx.key_store()?);
     if args.abort {
         let aborted = incident_ops::abort(&ctx.cwd, &vault, &ctx.clock)?;
-        let mut out = Lenient(std::io::stdout().lock());
+        let mut out = Lenient(crate::output::stdout());
         if let Some(purge) = &aborted.purge {
             purge_view::abort(&mut out, purge)?;
         }
@@ -92,9 +92,11 @@ pub fn run(ctx: &Context, args: IncidentArgs) -> anyhow::Result<Outcome> {
             let key = key_of_open(ctx, &args, &vault, &incident, stdin.leaked)?;
             if args.dry_run {
                 for line in view::status_lines(std::slice::from_ref(&incident.state)) {
-                    println!("{line}");
+                    crate::output::say!("{line}");
                 }
-                println!("dry run: nothing was changed; `keywarden incident` goes on from there");
+                crate::output::say!(
+                    "dry run: nothing was changed; `keywarden incident` goes on from there"
+                );
                 return Ok(Outcome::Clean);
             }
             ctx.ui.status(&view::resuming(&incident.state));
@@ -448,7 +450,7 @@ fn swap_printing_plan(
 }
 
 fn print_lines(lines: &[String]) {
-    let mut out = Lenient(std::io::stdout().lock());
+    let mut out = Lenient(crate::output::stdout());
     for line in lines {
         let _ = writeln!(out, "{line}");
     }
@@ -709,7 +711,7 @@ impl Responder<'_> {
             record.finished = true;
             return self.purged(incident, record);
         }
-        let mut out = Lenient(std::io::stdout().lock());
+        let mut out = Lenient(crate::output::stdout());
         let mut purge = if unfinished {
             ctx.ui.status("an earlier purge stopped; finishing it");
             Purge::resume(&ctx.cwd, &removal)
@@ -813,7 +815,7 @@ struct DryRun<'a> {
 impl DryRun<'_> {
     fn show(self) -> anyhow::Result<Outcome> {
         let ctx = self.ctx;
-        let mut out = Lenient(std::io::stdout().lock());
+        let mut out = Lenient(crate::output::stdout());
         writeln!(
             out,
             "\ndry run: nothing is changed. `keywarden incident` would:"
@@ -862,7 +864,7 @@ impl DryRun<'_> {
             check_interval: DEFAULT_POLL_INTERVAL,
         };
         swap_printing_plan(ctx, &incident, replacing, self.vault)?;
-        let mut out = Lenient(std::io::stdout().lock());
+        let mut out = Lenient(crate::output::stdout());
         if self.choices.skip_purge || !self.exposure.in_history() {
             writeln!(
                 out,

@@ -15,7 +15,7 @@ use std::path::PathBuf;
 pub fn run(ctx: &Context, args: InstallArgs) -> anyhow::Result<Outcome> {
     let style = ctx.ui.out_style();
     let keywarden = current_binary()?;
-    let mut out = std::io::stdout().lock();
+    let mut out = crate::output::stdout();
     if args.global {
         let report = install_ops::install_global(&keywarden)?;
         render_global_install(&report, &mut out, &style)?;
@@ -33,7 +33,7 @@ pub fn run(ctx: &Context, args: InstallArgs) -> anyhow::Result<Outcome> {
         here: Here::from_dirs(&ctx.cwd, &root),
     };
     let report = install_ops::install(&repo, &config, &options, &ctx.ui, &mut |plan| {
-        gitignore_preview(plan, &mut std::io::stdout().lock(), &style)
+        gitignore_preview(plan, &mut crate::output::stdout(), &style)
     })?;
     render_install(&report, &mut out, &style)?;
     // The keys in this repository's env files are registered where they are (nothing

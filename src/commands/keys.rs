@@ -85,7 +85,7 @@ fn add(ctx: &Context, args: KeysAddArgs) -> anyhow::Result<Outcome> {
         &ctx.clock,
         &ctx.ui,
     )?;
-    println!("{}", view::added(&report));
+    crate::output::say!("{}", view::added(&report));
     Ok(Outcome::Clean)
 }
 
@@ -107,10 +107,9 @@ fn env_files_here(ctx: &Context) -> Vec<std::path::PathBuf> {
 fn list(ctx: &Context, args: KeysListArgs) -> anyhow::Result<Outcome> {
     let registry = Registry::load(&ctx.data_home()?)?;
     let now = ctx.clock.now();
-    let mut out = std::io::stdout().lock();
     match args.format {
-        ListFormat::Json => view::list_json(&registry, now, &mut out)?,
-        ListFormat::Human => view::list_human(&registry, now, &mut out)?,
+        ListFormat::Json => view::list_json(&registry, now, &mut std::io::stdout().lock())?,
+        ListFormat::Human => view::list_human(&registry, now, &mut crate::output::stdout())?,
     }
     Ok(Outcome::Clean)
 }
@@ -118,7 +117,7 @@ fn list(ctx: &Context, args: KeysListArgs) -> anyhow::Result<Outcome> {
 fn forget(ctx: &Context, args: KeysForgetArgs) -> anyhow::Result<Outcome> {
     validate_name(&args.name)?;
     let report = keys::forget(&args.name, &vault(ctx)?)?;
-    println!("{}", view::forgot(&report));
+    crate::output::say!("{}", view::forgot(&report));
     Ok(Outcome::Clean)
 }
 
@@ -126,7 +125,7 @@ fn check(ctx: &Context, args: KeysCheckArgs) -> anyhow::Result<Outcome> {
     let vault = vault(ctx)?;
     let resolved = resolve(ctx, &vault, args.key, "check")?;
     let report = keys::check(&resolved, &vault, &ctx.providers()?, &ctx.clock)?;
-    println!("{}", view::checked(&report));
+    crate::output::say!("{}", view::checked(&report));
     Ok(match report.answer.liveness {
         Liveness::Dead => Outcome::Clean,
         Liveness::Live => Outcome::Findings,
@@ -183,7 +182,7 @@ fn revoke(ctx: &Context, args: KeysRevokeArgs) -> anyhow::Result<Outcome> {
         &mut io,
     )?;
     if let Some(replaced) = &outcome.replaced {
-        println!("{}", view::replaced(replaced));
+        crate::output::say!("{}", view::replaced(replaced));
     }
     if outcome.replace_skipped.is_some() {
         ctx.ui.status(&format!(
@@ -194,7 +193,7 @@ fn revoke(ctx: &Context, args: KeysRevokeArgs) -> anyhow::Result<Outcome> {
         ));
     }
     let (line, done) = view::revoke_result(&outcome.revoke, &resolved);
-    println!("{line}");
+    crate::output::say!("{line}");
     Ok(if done {
         Outcome::Clean
     } else {
@@ -302,7 +301,7 @@ fn import(ctx: &Context, args: KeysImportArgs) -> anyhow::Result<Outcome> {
         ));
     }
     if scanned.found.is_empty() {
-        println!(
+        crate::output::say!(
             "no keys found in {} file{}",
             files.len(),
             if files.len() == 1 { "" } else { "s" }
@@ -314,7 +313,7 @@ fn import(ctx: &Context, args: KeysImportArgs) -> anyhow::Result<Outcome> {
     let nothing = crate::core::secret::Secret::new("");
     let mut events = |event: ImportEvent<'_>| match event {
         ImportEvent::Emptying(plan) => {
-            print!(
+            crate::output::say_partly!(
                 "{}",
                 crate::output::rotate::plan(plan, &nothing, &nothing, false, &ctx.cwd, &style)
             );
@@ -332,10 +331,10 @@ fn import(ctx: &Context, args: KeysImportArgs) -> anyhow::Result<Outcome> {
     });
     let report = inventory::import(scanned.found, &home, &ctx.clock, moving)?;
     for line in crate::output::rotate::imported(&report, &ctx.cwd) {
-        println!("{line}");
+        crate::output::say!("{line}");
     }
     if !args.move_into_keyring && report.keys.iter().any(|k| !k.in_keyring) {
-        println!(
+        crate::output::say!(
             "the keys stay in the files; `keywarden keys import --move` puts them into the keyring and empties them there, and `keywarden run -- CMD` then supplies them"
         );
     }

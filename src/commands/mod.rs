@@ -107,7 +107,11 @@ pub fn main_entry() -> ExitCode {
         Ok(outcome) => outcome.exit_code(),
         Err(err) if is_broken_pipe(&err) => ExitCode::SUCCESS,
         Err(err) => {
-            eprintln!("keywarden: error: {}", one_line(&err));
+            let message = one_line(&err);
+            eprintln!(
+                "keywarden: error: {}",
+                crate::core::shell::localize(&message)
+            );
             let code = err.downcast_ref::<Failure>().map_or(2, |f| f.code);
             ExitCode::from(code)
         }

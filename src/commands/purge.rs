@@ -111,7 +111,7 @@ fn keys_from_scan(ctx: &Context, args: &PurgeArgs) -> anyhow::Result<Vec<Secret>
 
 pub fn run(ctx: &Context, args: PurgeArgs) -> anyhow::Result<Outcome> {
     // A closed stdout (`| head`) must not stop a rewrite half-way: the report is best effort.
-    let mut out = Lenient(std::io::stdout().lock());
+    let mut out = Lenient(crate::output::stdout());
     if args.abort {
         let report = purge::abort(&ctx.cwd).map_err(failed)?;
         show::abort(&mut out, &report)?;

@@ -39,7 +39,7 @@ pub fn run(ctx: &Context, args: RotateArgs) -> anyhow::Result<Outcome> {
         let name = args.name.as_deref().expect("clap: --abort requires NAME");
         let aborted = rotate::abort(name, &here.roots, &here.env_policy, &vault)?;
         for line in view::aborted(&aborted, &ctx.cwd) {
-            println!("{line}");
+            crate::output::say!("{line}");
         }
         return Ok(Outcome::Clean);
     }
@@ -89,7 +89,7 @@ pub fn run(ctx: &Context, args: RotateArgs) -> anyhow::Result<Outcome> {
         }
     };
     if names.is_empty() {
-        println!(
+        crate::output::say!(
             "{}",
             if args.all {
                 "no keys registered (see `keywarden keys import` and `keywarden keys add`)"
@@ -186,7 +186,7 @@ fn rotate_one(
             new,
             placeholder,
         }) => {
-            let mut out = std::io::stdout().lock();
+            let mut out = crate::output::stdout();
             // A closed stdout must not stop a rotation half-way.
             let _ = out
                 .write_all(view::plan(plan, old, new, placeholder, &ctx.cwd, &style).as_bytes())
@@ -215,7 +215,7 @@ fn rotate_one(
             &mut io,
         )?;
         let (line, done) = view::finished(&finished);
-        println!("{line}");
+        crate::output::say!("{line}");
         return Ok(if done {
             Outcome::Clean
         } else {
@@ -226,9 +226,9 @@ fn rotate_one(
     match outcome {
         RotateOutcome::Finished(finished) => {
             let (line, done) = view::finished(&finished);
-            println!("{line}");
+            crate::output::say!("{line}");
             if done {
-                println!(
+                crate::output::say!(
                     "{name} itself was rotated before; `keywarden rotate {name}` rotates it again"
                 );
             }
@@ -240,7 +240,7 @@ fn rotate_one(
         }
         RotateOutcome::Rotated(report) => {
             for line in view::swapped(&report.swap, &ctx.cwd, ctx.clock.now()) {
-                println!("{line}");
+                crate::output::say!("{line}");
             }
             if let OldKey::Failed(err) = report.old_key {
                 return Err(anyhow::Error::new(*err).context(format!(
@@ -250,7 +250,7 @@ fn rotate_one(
             }
             match view::old_key(&name, &report.swap.old.redacted, &report.old_key) {
                 Some((line, done)) => {
-                    println!("{line}");
+                    crate::output::say!("{line}");
                     Ok(if done {
                         Outcome::Clean
                     } else {
@@ -268,10 +268,19 @@ fn check(ctx: &Context, here: &Here, format: ListFormat) -> anyhow::Result<Outco
     let now = ctx.clock.now();
     let statuses = due::statuses(&registry.keys, &here.policy, now);
     let attention = due::attention(&statuses);
-    let mut out = std::io::stdout().lock();
     match format {
-        ListFormat::Human => view::check_human(&attention, statuses.len(), now, &mut out)?,
-        ListFormat::Json => view::check_json(&attention, statuses.len(), now, &mut out)?,
+        ListFormat::Human => view::check_human(
+            &attention,
+            statuses.len(),
+            now,
+            &mut crate::output::stdout(),
+        )?,
+        ListFormat::Json => view::check_json(
+            &attention,
+            statuses.len(),
+            now,
+            &mut std::io::stdout().lock(),
+        )?,
     }
     Ok(if attention.any(now) {
         Outcome::Findings
@@ -300,7 +309,7 @@ fn schedule(ctx: &Context) -> anyhow::Result<Outcome> {
         ("XDG_CONFIG_HOME", config_dir.to_string_lossy().into_owned()),
     ];
     let home = ctx.env.home_dir();
-    print!(
+    crate::output::say_partly!(
         "{}",
         view::schedule(
             &binary,

@@ -226,11 +226,16 @@ fn write_report(
                 .with_context(|| format!("cannot write {}", path.display()))?;
         }
         None => {
-            let stdout = std::io::stdout();
             let color = ctx.ui.out_style().enabled();
-            let mut lock = std::io::BufWriter::new(stdout.lock());
-            output::render(report, format, &mut lock, color)?;
-            lock.flush()?;
+            if format == ReportFormat::Human {
+                let mut out = std::io::BufWriter::new(output::stdout());
+                output::render(report, format, &mut out, color)?;
+                out.flush()?;
+            } else {
+                let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+                output::render(report, format, &mut out, color)?;
+                out.flush()?;
+            }
         }
     }
     Ok(())

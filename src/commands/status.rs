@@ -21,6 +21,6 @@ pub fn run(ctx: &Context) -> anyhow::Result<Outcome> {
         &ctx.policy(Some(&root))?,
         &Here::from_dirs(&ctx.cwd, &root),
     )?;
-    render_status(&report, &mut std::io::stdout().lock(), &ctx.ui.out_style())?;
+    render_status(&report, &mut crate::output::stdout(), &ctx.ui.out_style())?;
     Ok(Outcome::Clean)
 }

@@ -12,6 +12,6 @@ pub fn run(ctx: &Context, args: UninstallArgs) -> anyhow::Result<Outcome> {
     } else {
         uninstall_ops::uninstall(&git::open(&ctx.cwd)?)?
     };
-    render_uninstall(&report, &mut std::io::stdout().lock(), &ctx.ui.out_style())?;
+    render_uninstall(&report, &mut crate::output::stdout(), &ctx.ui.out_style())?;
     Ok(Outcome::Clean)
 }

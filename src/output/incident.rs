@@ -213,7 +213,7 @@ pub fn remaining(s: &IncidentState) -> Vec<String> {
                 .map(|r| format!(" --push {}", crate::core::shell::word(&r.remote)))
                 .unwrap_or_default();
             todo.push(format!(
-                "History still holds the key ({reason}). Purge it later with: keywarden purge --finding {}{push}",
+                "History still holds the key ({reason}). Purge it later with: `keywarden purge --finding {}{push}`",
                 s.key.fingerprint
             ));
         } else if !matches!(purge.pushed, Some((_, true))) && !exposure.remote_refs.is_empty() {

@@ -150,7 +150,7 @@ pub struct RevokeView<'a> {
 impl RevokeView<'_> {
     pub fn show(&self, event: RevokeEvent<'_>) {
         let name = self.provider.name();
-        let mut out = std::io::stdout().lock();
+        let mut out = crate::output::stdout();
         // A closed stdout must not stop a revocation half-way.
         let _ = match event {
             RevokeEvent::LookingUp { via } => {

@@ -25,6 +25,29 @@ use crate::ops::scan::Unit;
 use chrono::{DateTime, Utc};
 use std::io::Write;
 
+/// Standard output for what a person reads: after `keywarden -C DIR …` every command it
+/// suggests carries `-C DIR` too (`core::shell::localize`). Machine formats (JSON, SARIF)
+/// are written as they are.
+pub fn stdout() -> crate::core::shell::Localized<std::io::StdoutLock<'static>> {
+    crate::core::shell::Localized::new(std::io::stdout().lock())
+}
+
+/// `println!` for what a person reads, by the rule of `stdout()`.
+macro_rules! say {
+    ($($arg:tt)*) => {
+        println!("{}", $crate::core::shell::localize(&format!($($arg)*)))
+    };
+}
+pub(crate) use say;
+
+/// `print!` by the same rule.
+macro_rules! say_partly {
+    ($($arg:tt)*) => {
+        print!("{}", $crate::core::shell::localize(&format!($($arg)*)))
+    };
+}
+pub(crate) use say_partly;
+
 /// A writer that never fails: once refs start moving a purge must run to the end, whatever
 /// happens to whoever reads its report (a closed stdout, `| head`).
 pub struct Lenient<W: Write>(pub W);

@@ -7,6 +7,7 @@
 use super::diff::unified_diff;
 use super::style::Style;
 use crate::core::secret::{Liveness, Secret};
+use crate::core::shell;
 use crate::core::walk::display_path;
 use crate::ops::due::{Attention, KeyStatus};
 use crate::ops::edits::EditPlan;
@@ -530,10 +531,10 @@ pub fn schedule(
 ) -> String {
     let (hour, minute) = DAILY_AT;
     let bin = binary.display().to_string();
-    let quoted = shell_quote(&bin);
+    let quoted = shell::word(&bin);
     let assignments: String = env
         .iter()
-        .map(|(var, value)| format!("{var}={} ", shell_quote(value)))
+        .map(|(var, value)| format!("{var}={} ", shell::word(value)))
         .collect();
     let mut out = String::new();
     out.push_str(&format!(
@@ -605,18 +606,6 @@ fn launchd_plist(binary: &str, env: &[(&str, String)], hour: u32, minute: u32) -
 }
 
 /// `text` for a POSIX shell: bare when it is plainly safe, else in single quotes.
-fn shell_quote(text: &str) -> String {
-    if !text.is_empty()
-        && text
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "/._-:=+@%,".contains(c))
-    {
-        text.to_string()
-    } else {
-        format!("'{}'", text.replace('\'', r"'\''"))
-    }
-}
-
 /// A systemd unit value: in double quotes when it holds a space or a quote.
 fn systemd_quote(text: &str) -> String {
     if text.contains([' ', '"', '\\', '\'']) {
@@ -665,11 +654,5 @@ mod tests {
         );
         assert!(!linux.contains("launchd"));
         assert!(linux.contains("0 9 * * * /usr/bin/keywarden rotate --check\n"));
-    }
-
-    #[test]
-    fn shell_quoting_survives_quotes() {
-        assert_eq!(shell_quote("/a/b"), "/a/b");
-        assert_eq!(shell_quote("it's"), r"'it'\''s'");
     }
 }

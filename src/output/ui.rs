@@ -68,6 +68,7 @@ impl Ui {
     fn line(&self, label: Option<String>, message: &str) {
         let label = label.map(|l| format!("{l}: ")).unwrap_or_default();
         // A closed stderr must not stop an operation half-way.
+        let message = crate::core::shell::localize(message);
         let _ = writeln!(std::io::stderr(), "keywarden: {label}{message}");
     }
 

@@ -50,3 +50,85 @@ fn a_malformed_clock_or_timeout_is_named_not_ignored() {
         .code(2)
         .one_line_error("KEYWARDEN_HTTP_TIMEOUT_MS must be a whole number");
 }
+
+/// Every `keywarden …` in backquotes in `text`.
+fn suggested_keywarden_commands(text: &str) -> Vec<String> {
+    text.split('`')
+        .skip(1)
+        .step_by(2)
+        .filter(|command| command.starts_with("keywarden "))
+        .map(str::to_string)
+        .collect()
+}
+
+#[test]
+fn advice_after_dash_c_carries_dash_c_and_works_as_printed_from_where_it_was_typed() {
+    use crate::support::githooks::run_printed;
+    let sb = Sandbox::empty();
+    // A name the shell would split: the printed `-C` must be quoted.
+    let repo = sb.root().join("my app");
+    std::fs::create_dir_all(&repo).expect("create the repository directory");
+    sb.git_in(&repo, &["init", "-q", "-b", "main"]);
+    let dir = repo.to_string_lossy().into_owned();
+    let quoted = format!("'{dir}'");
+
+    // Without a terminal, install leaves .gitignore alone and says how to fix it.
+    let ran = sb
+        .run(["-C", dir.as_str(), "install"])
+        .current_dir(sb.root())
+        .success();
+    let advice = suggested_keywarden_commands(&ran.text());
+    let fix = advice
+        .iter()
+        .find(|command| command.contains("--gitignore-only"))
+        .unwrap_or_else(|| panic!("no .gitignore advice in: {}", ran.text()));
+    assert_eq!(
+        fix,
+        &format!("keywarden -C {quoted} install --gitignore-only --yes")
+    );
+    assert!(!repo.join(".gitignore").exists());
+    run_printed(&sb, sb.root(), fix);
+    let gitignore =
+        std::fs::read_to_string(repo.join(".gitignore")).expect("written by the advice");
+    assert!(gitignore.contains(".env"), "{gitignore}");
+
+    // Errors name their way out with `-C` too, on stderr and stdout alike.
+    let ran = sb
+        .run([
+            "-C",
+            dir.as_str(),
+            "keys",
+            "check",
+            "--finding",
+            "sha256:beef",
+        ])
+        .current_dir(sb.root())
+        .code(2);
+    let advice = suggested_keywarden_commands(&ran.text());
+    assert!(!advice.is_empty(), "{}", ran.text());
+    for command in advice {
+        assert!(
+            command.starts_with(&format!("keywarden -C {quoted} ")),
+            "{command}"
+        );
+    }
+    let ran = sb
+        .run(["-C", dir.as_str(), "keys", "list"])
+        .current_dir(sb.root())
+        .success();
+    let advice = suggested_keywarden_commands(&ran.stdout());
+    assert!(!advice.is_empty(), "{}", ran.stdout());
+    assert!(advice
+        .iter()
+        .all(|c| c.starts_with(&format!("keywarden -C {quoted} "))));
+
+    // Without -C, the same advice is written as before.
+    let ran = sb.run(["keys", "list"]).current_dir(&repo).success();
+    assert!(
+        suggested_keywarden_commands(&ran.stdout())
+            .iter()
+            .all(|c| !c.contains(" -C ")),
+        "{}",
+        ran.stdout()
+    );
+}

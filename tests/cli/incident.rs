@@ -660,8 +660,9 @@ fn a_finding_from_a_scan_is_taken_by_its_fingerprint_and_a_skipped_purge_says_ho
     assert!(contains(&all_objects(sb, &sb.repo()), key), "purged anyway");
     // The advice, typed as printed at a terminal.
     let args = printed
-        .strip_prefix("keywarden ")
-        .expect("a keywarden command");
+        .strip_prefix("`keywarden ")
+        .and_then(|rest| rest.trim_end_matches('.').strip_suffix('`'))
+        .expect("a keywarden command in backquotes");
     let Some(shown) = sb.on_terminal(args, &[("(a backup bundle is written first)?", "y")]) else {
         return;
     };
