@@ -265,6 +265,21 @@ impl Environment {
             .filter(|v| !v.is_empty())
     }
 
+    /// Every `KEYWARDEN_<PROVIDER>_BASE_URL` that is set and not blank, by its variable part
+    /// (`OPENAI`, `SENDGRID`), as `provider_base_url` reads each.
+    pub fn provider_base_urls(&self) -> BTreeMap<String, String> {
+        self.base_urls
+            .keys()
+            .filter_map(|var| {
+                let provider = var
+                    .strip_prefix(BASE_URL_PREFIX)?
+                    .strip_suffix(BASE_URL_SUFFIX)?;
+                let base = self.provider_base_url(provider)?;
+                Some((provider.to_string(), base.to_string()))
+            })
+            .collect()
+    }
+
     /// Whether `NO_COLOR` asks for no colour (set and not empty, as no-color.org says).
     pub fn no_color(&self) -> bool {
         self.text("NO_COLOR").is_some_and(|v| !v.is_empty())
@@ -409,6 +424,10 @@ mod tests {
         );
         assert_eq!(env.provider_base_url("GITHUB"), None);
         assert_eq!(env.provider_base_url("SLACK"), None);
+        assert_eq!(
+            env.provider_base_urls(),
+            BTreeMap::from([("OPENAI".to_string(), "http://127.0.0.1:9/v1".to_string())])
+        );
     }
 
     #[test]

@@ -465,8 +465,18 @@ pub fn chained_hooks(repo: Option<&Repository>, hook: HookName, shim: &Path) -> 
             chained.push(own);
         }
     }
-    chained.retain(|p| is_executable(p));
-    chained
+    chained.iter().filter_map(|p| runnable(p)).collect()
+}
+
+/// `path` if it can be run; for a chained name that `uninstall` has just dropped, the hook
+/// it put back at the shim's own path.
+fn runnable(path: &Path) -> Option<PathBuf> {
+    if is_executable(path) {
+        return Some(path.to_path_buf());
+    }
+    let shim = hooks::shim_of_chained(path)?;
+    let put_back = std::fs::read(&shim).is_ok_and(|b| !hooks::is_keywarden_shim(&b));
+    (put_back && is_executable(&shim)).then_some(shim)
 }
 
 /// The hook the shim at `shim` displaced, even while `uninstall` is putting it back: it
@@ -497,15 +507,27 @@ pub fn run_chained(
     input: Option<&str>,
 ) -> anyhow::Result<ChainedOutcome> {
     for path in hooks {
-        let mut child = Command::new(path)
-            .args(args)
-            .stdin(if input.is_some() {
-                Stdio::piped()
-            } else {
-                Stdio::inherit()
-            })
-            .spawn()
-            .with_context(|| format!("cannot run the chained hook {}", path.display()))?;
+        let spawn = |path: &Path| {
+            Command::new(path)
+                .args(args)
+                .stdin(if input.is_some() {
+                    Stdio::piped()
+                } else {
+                    Stdio::inherit()
+                })
+                .spawn()
+        };
+        // `uninstall` may drop a chained name between the look-up and here; the hook is
+        // then back at the shim's path, and it still runs.
+        let spawned = match spawn(path) {
+            Err(err) if err.kind() == std::io::ErrorKind::NotFound => match runnable(path) {
+                Some(put_back) if put_back != *path => spawn(&put_back),
+                _ => Err(err),
+            },
+            spawned => spawned,
+        };
+        let mut child =
+            spawned.with_context(|| format!("cannot run the chained hook {}", path.display()))?;
         if let (Some(data), Some(mut stdin)) = (input, child.stdin.take()) {
             // A hook that exits without reading its input is not an error.
             let _ = stdin.write_all(data.as_bytes());

@@ -1148,7 +1148,7 @@ mod tests {
             Swap {
                 name: "db-leak",
                 old: &old,
-                provider: &Generic,
+                provider: &Generic::with_defaults(),
                 creds: &Credentials::default(),
                 files: vec![env.clone()],
                 unavailable: Unavailable::Refuse,

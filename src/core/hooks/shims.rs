@@ -76,6 +76,12 @@ pub fn chained_path(target: &Path) -> PathBuf {
     PathBuf::from(name)
 }
 
+/// The shim whose chained name `chained` is (`chained_path` backwards).
+pub fn shim_of_chained(chained: &Path) -> Option<PathBuf> {
+    let name = chained.to_str()?.strip_suffix(CHAINED_SUFFIX)?;
+    Some(PathBuf::from(name))
+}
+
 pub fn is_keywarden_shim(content: &[u8]) -> bool {
     String::from_utf8_lossy(content)
         .lines()

@@ -1,7 +1,8 @@
-//! Providers with nothing to call: private keys and generic secrets. Their liveness is
-//! unknown and their revocation is the owner's job, so they only carry the steps.
+//! Providers without a client of their own: private keys, and generic secrets — whose
+//! revocation is the owner's job, with the steps to do it, and whose liveness is unknown
+//! unless the built-in rule of their issuer has a harmless check (`probe`).
 
-use super::{ManualSteps, Provider, Verification};
+use super::{ManualSteps, Provider, Providers, Verification};
 use crate::core::secret::Secret;
 
 pub struct PrivateKey;
@@ -35,7 +36,27 @@ impl Provider for PrivateKey {
     }
 }
 
-pub struct Generic;
+/// A secret of an issuer keywarden has no client for: its built-in rule (found from the
+/// key's shape) gives the revoke page and, where the issuer has one, a harmless check.
+pub struct Generic {
+    providers: Providers,
+}
+
+impl Generic {
+    pub fn new(providers: Providers) -> Self {
+        Generic { providers }
+    }
+
+    /// One that can reach nothing but the defaults (unit tests that never verify).
+    #[cfg(test)]
+    pub(crate) fn with_defaults() -> Self {
+        let http = super::Http::new(super::HttpConfig::default()).expect("an HTTP client");
+        Generic::new(Providers::new(
+            http,
+            &crate::core::environment::Environment::default(),
+        ))
+    }
+}
 
 impl Provider for Generic {
     fn id(&self) -> super::ProviderId {
@@ -46,12 +67,17 @@ impl Provider for Generic {
         "SECRET"
     }
 
-    fn can_verify(&self, _key: &Secret) -> bool {
-        false
+    fn can_verify(&self, key: &Secret) -> bool {
+        crate::core::scan::builtin_rule_for(key)
+            .is_some_and(|rule| self.providers.probe(&rule).is_some())
     }
 
-    fn verify(&self, _key: &Secret) -> Verification {
-        Verification::unknown("the provider of a generic secret is not known")
+    fn verify(&self, key: &Secret) -> Verification {
+        crate::core::scan::builtin_rule_for(key)
+            .and_then(|rule| self.providers.check_with_probe(&rule, key))
+            .unwrap_or_else(|| {
+                Verification::unknown("the issuer of this secret cannot be asked about it")
+            })
     }
 
     fn manual_steps(&self, key: &Secret) -> ManualSteps {
@@ -91,7 +117,7 @@ mod tests {
         let key = expand("npm_{alnum:36}", &mut KeyRng::new(1))
             .expect("valid")
             .text;
-        let steps = Generic.manual_steps(&Secret::new(key));
+        let steps = Generic::with_defaults().manual_steps(&Secret::new(key));
         assert_eq!(
             steps.page.as_deref(),
             Some("https://docs.npmjs.com/revoking-access-tokens")
@@ -101,7 +127,8 @@ mod tests {
             "{:?}",
             steps.steps
         );
-        let unknown = Generic.manual_steps(&Secret::new("q8Zr3LmX0aTf7KpW2".to_string()));
+        let unknown =
+            Generic::with_defaults().manual_steps(&Secret::new("q8Zr3LmX0aTf7KpW2".to_string()));
         assert!(unknown.page.is_none());
         assert!(unknown.steps[0].starts_with("Find who issued"));
     }

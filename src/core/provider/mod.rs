@@ -22,14 +22,16 @@ pub mod id;
 pub mod manual;
 pub mod openai;
 pub mod openai_usage;
+pub mod probe;
 pub mod slack;
 pub mod stripe;
 
 use crate::core::environment::Environment;
+use crate::core::rules::Rule;
 use crate::core::secret::{Liveness, Secret};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use thiserror::Error;
 
 pub use http::{Http, HttpConfig, Response};
@@ -385,19 +387,16 @@ pub fn scrub(text: &str, keys: &[&Secret]) -> String {
 #[derive(Debug, Clone)]
 pub struct Providers {
     http: Http,
-    bases: BTreeMap<ProviderId, String>,
+    /// `KEYWARDEN_<PROVIDER>_BASE_URL`, by the variable part (`OPENAI`, `SENDGRID`).
+    bases: BTreeMap<String, String>,
 }
 
 impl Providers {
     pub fn new(http: Http, env: &Environment) -> Self {
-        let bases = ProviderId::ALL
-            .into_iter()
-            .filter_map(|id| {
-                env.provider_base_url(&id.env_name())
-                    .map(|base| (id, base.to_string()))
-            })
-            .collect();
-        Providers { http, bases }
+        Providers {
+            http,
+            bases: env.provider_base_urls(),
+        }
     }
 
     pub fn http(&self) -> &Http {
@@ -406,9 +405,22 @@ impl Providers {
 
     fn base(&self, id: ProviderId, default: &str) -> String {
         self.bases
-            .get(&id)
+            .get(&id.env_name())
             .cloned()
             .unwrap_or_else(|| default.to_string())
+    }
+
+    /// The harmless check of `rule`'s issuer, when `rule` is built in and has one.
+    pub fn probe<'r>(&self, rule: &'r Rule) -> Option<&'r probe::Probe> {
+        rule.verify.as_ref().filter(|_| rule.builtin)
+    }
+
+    /// Asks `rule`'s issuer about `key` with the rule's check; `None` when it has none.
+    pub fn check_with_probe(&self, rule: &Rule, key: &Secret) -> Option<Verification> {
+        let probe = self.probe(rule)?;
+        let variable = rule.provider.to_ascii_uppercase().replace('-', "_");
+        let base = self.bases.get(&variable).map(String::as_str);
+        Some(probe.check(&self.http, base, key))
     }
 
     /// The provider for `id`.
@@ -448,43 +460,8 @@ impl Providers {
                 self.base(id, huggingface::DEFAULT_BASE),
             )),
             ProviderId::PrivateKey => Box::new(manual::PrivateKey),
-            ProviderId::Generic => Box::new(manual::Generic),
+            ProviderId::Generic => Box::new(manual::Generic::new(self.clone())),
         }
-    }
-
-    /// Checks every distinct (provider, key) pair once, `concurrency` at a time, and
-    /// returns the answers keyed by `(provider, fingerprint)`.
-    pub fn verify_many(
-        &self,
-        keys: &[(ProviderId, Secret)],
-        concurrency: usize,
-    ) -> HashMap<(ProviderId, String), Verification> {
-        let mut unique: Vec<(ProviderId, Secret)> = Vec::new();
-        let mut seen = std::collections::HashSet::new();
-        for (provider_id, key) in keys {
-            if seen.insert((*provider_id, key.fingerprint())) {
-                unique.push((*provider_id, key.clone()));
-            }
-        }
-        let next = std::sync::atomic::AtomicUsize::new(0);
-        let results = std::sync::Mutex::new(HashMap::new());
-        let workers = concurrency.clamp(1, 16).min(unique.len().max(1));
-        std::thread::scope(|scope| {
-            for _ in 0..workers {
-                scope.spawn(|| loop {
-                    let index = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                    let Some((provider_id, key)) = unique.get(index) else {
-                        break;
-                    };
-                    let verification = self.get(*provider_id).verify(key).scrubbed(key);
-                    results
-                        .lock()
-                        .expect("verification results lock")
-                        .insert((*provider_id, key.fingerprint()), verification);
-                });
-            }
-        });
-        results.into_inner().expect("verification results lock")
     }
 }
 

@@ -5,6 +5,7 @@ mod builtin;
 pub mod template;
 
 use crate::core::provider::id::ProviderId;
+use crate::core::provider::probe::Probe;
 use serde::Deserialize;
 use std::collections::HashSet;
 use thiserror::Error;
@@ -17,6 +18,8 @@ pub enum RuleError {
     UnknownRule(String),
     #[error("rule `{0}` is defined twice")]
     Duplicate(String),
+    #[error("rule `{0}`: `verify` is allowed only in keywarden's built-in rules (a repository's rules could otherwise send the keys a scan finds to any server)")]
+    UserProbe(String),
 }
 
 /// Where a rule's regex runs once one of its keywords is present.
@@ -87,6 +90,9 @@ pub struct Rule {
     /// How sure a match is to be a live credential of this provider.
     #[serde(default)]
     pub confidence: Confidence,
+    /// The issuer's harmless check of a key (built-in rules only; see `core::provider::probe`).
+    #[serde(default)]
+    pub verify: Option<Probe>,
 }
 
 /// A rule's confidence: `low` for shapes that other things share (an old key format with no
@@ -205,6 +211,9 @@ impl RuleSet {
             if !seen.insert(rule.id.clone()) {
                 return Err(RuleError::Duplicate(rule.id));
             }
+            if rule.verify.is_some() {
+                return Err(RuleError::UserProbe(rule.id));
+            }
             if let Some(existing) = self.rules.iter_mut().find(|r| r.id == rule.id) {
                 *existing = rule;
             } else {
@@ -246,6 +255,15 @@ mod tests {
             );
             if let Some(page) = &rule.revoke_page {
                 assert!(page.starts_with("https://"), "rule {}: {page}", rule.id);
+            }
+            if let Some(probe) = &rule.verify {
+                assert_eq!(probe.problems(), [], "rule {}", rule.id);
+                assert!(
+                    rule.provider_id().is_none(),
+                    "rule {}: {} has a client of its own",
+                    rule.id,
+                    rule.provider
+                );
             }
         }
     }

@@ -25,7 +25,7 @@ pub struct Sandbox {
 pub fn sealed_env(root: &Path) -> Vec<(String, String)> {
     let home = root.join("home");
     let s = |p: PathBuf| p.to_string_lossy().into_owned();
-    vec![
+    let fixed: Vec<(String, String)> = vec![
         ("HOME".into(), s(home.clone())),
         ("XDG_CONFIG_HOME".into(), s(home.join(".config"))),
         ("XDG_DATA_HOME".into(), s(home.join(".local/share"))),
@@ -45,7 +45,31 @@ pub fn sealed_env(root: &Path) -> Vec<(String, String)> {
             format!("file:{}", s(home.join("keyring.ron"))),
         ),
         ("NO_COLOR".into(), "1".into()),
-    ]
+    ];
+    fixed.into_iter().chain(unreachable_providers()).collect()
+}
+
+/// `KEYWARDEN_<PROVIDER>_BASE_URL` of every provider keywarden can ask — its own clients'
+/// and the issuers its built-in rules check — pointed at a closed port on 127.0.0.1, so
+/// that no test reaches the internet; a test that talks to a provider points it at its mock.
+fn unreachable_providers() -> Vec<(String, String)> {
+    let rules = keywarden::core::rules::RuleSet::builtin().expect("built-in rules");
+    let issuers = rules
+        .rules()
+        .iter()
+        .filter(|rule| rule.verify.is_some())
+        .map(|rule| rule.provider.to_ascii_uppercase().replace('-', "_"));
+    keywarden::core::provider::ProviderId::ALL
+        .into_iter()
+        .map(|id| id.env_name())
+        .chain(issuers)
+        .map(|provider| {
+            (
+                format!("KEYWARDEN_{provider}_BASE_URL"),
+                "http://127.0.0.1:9".to_string(),
+            )
+        })
+        .collect()
 }
 
 /// Variables that would point a child process at some other repository or index.
