@@ -121,23 +121,25 @@ pub fn exposure(
     let holding_blobs: Mutex<Vec<BlobRef>> = Mutex::new(Vec::new());
     let failures: Mutex<Vec<String>> = Mutex::new(Vec::new());
     // Every object, so that a commit only a reflog keeps is searched too.
-    let inventory = stream_history(repo, true, u64::MAX, progress, &|blob, read| match read {
-        BlobRead::Data(data) => {
-            if memchr::memmem::find(data, needle).is_some() {
-                holding_blobs
-                    .lock()
-                    .expect("no reader panics holding the list")
-                    .push(blob.clone());
-            }
-        }
-        BlobRead::TooLarge(_) => {}
-        BlobRead::Failed(err) => failures
+    let examine = |read: BlobRead<'_>| match read {
+        BlobRead::Data(data) => Ok(memchr::memmem::find(data, needle).is_some()),
+        BlobRead::TooLarge(_) => Ok(false),
+        BlobRead::Failed(err) => Err(err.to_string()),
+    };
+    let attribute = |blob: &BlobRef, holds: Result<bool, String>| match holds {
+        Ok(true) => holding_blobs
             .lock()
             .expect("no reader panics holding the list")
-            .push(err.to_string()),
-    })
-    // A ref name can hold the key itself; the message must not.
-    .map_err(|err| anyhow::anyhow!(err.to_string().replace(key.expose(), &key.redacted())))?;
+            .push(blob.clone()),
+        Ok(false) => {}
+        Err(err) => failures
+            .lock()
+            .expect("no reader panics holding the list")
+            .push(err),
+    };
+    let inventory = stream_history(repo, true, u64::MAX, progress, &examine, &attribute)
+        // A ref name can hold the key itself; the message must not.
+        .map_err(|err| anyhow::anyhow!(err.to_string().replace(key.expose(), &key.redacted())))?;
     let failures = failures.into_inner().expect("readers are done");
     if let Some(first) = failures.first() {
         anyhow::bail!(

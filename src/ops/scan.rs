@@ -312,8 +312,16 @@ impl ScanSetup {
     /// `scan_binary`).
     fn scan_content(&self, data: &[u8], what: &str, collector: &Collector) -> Option<Vec<Finding>> {
         collector.scanned.fetch_add(1, Ordering::Relaxed);
-        if !self.scan_binary && is_binary(data) {
+        let found = self.findings_in(data);
+        if found.is_none() {
             collector.skip(what.to_string(), SkipReason::Binary);
+        }
+        found
+    }
+
+    /// The findings in `data`; `None` when it is binary and binary content is skipped.
+    fn findings_in(&self, data: &[u8]) -> Option<Vec<Finding>> {
+        if !self.scan_binary && is_binary(data) {
             return None;
         }
         Some(self.scanner.scan(data))
@@ -425,7 +433,8 @@ fn scan_history(
         all_objects,
         setup.max_file_size,
         bar,
-        &|blob, read| scan_blob(setup, &collector, blob, read),
+        &|read| examine_blob(setup, read),
+        &|blob, examined| attribute_blob(setup, &collector, blob, examined),
     )
     .map_err(|err| match err {
         HistoryError::Git(err) => anyhow::Error::from(UnreadableHistory {
@@ -440,60 +449,94 @@ fn scan_history(
     Ok(results)
 }
 
-/// Every blob reachable from every ref (with `all_objects`, every blob in the odb), read in
-/// parallel while the history walk goes on, each handed to `visit` once with the commit and
-/// path it was first seen at. Returns the walk's inventory (messages, counts). Blobs over
+/// Every blob reachable from every ref (with `all_objects`, every blob in the odb), each
+/// `examine`d once and then handed to `attribute` with the commit and path it was first seen
+/// at. The blobs of the pack files are decoded in pack order on the worker threads while the
+/// history walk goes on beside them (`git::packed`), so no delta chain is resolved twice; a
+/// blob the walk finds that no pack produced (a loose object, one behind an alternate, one
+/// that could not be decoded) is then read by id. A packed blob no ref reaches is examined
+/// but never attributed. Returns the walk's inventory (messages, counts). Blobs over
 /// `max_size` come as `TooLarge`; an unreadable blob is an error.
-pub fn stream_history(
+pub fn stream_history<R: Send>(
     repo: &git2::Repository,
     all_objects: bool,
     max_size: u64,
     progress: &dyn Progress,
-    visit: &(dyn Fn(&BlobRef, BlobRead<'_>) + Sync),
+    examine: &(dyn Fn(BlobRead<'_>) -> R + Sync),
+    attribute: &(dyn Fn(&BlobRef, R) + Sync),
 ) -> Result<git::Inventory, HistoryError> {
-    let git_dir = repo.path();
-    let read_failure: Mutex<Option<git::GitError>> = Mutex::new(None);
-    // The walk (one thread) streams batches of blobs to the readers (the rayon pool), so
-    // listing history and reading it overlap instead of adding up.
-    let (sender, receiver) = std::sync::mpsc::sync_channel::<Vec<BlobRef>>(64);
-    let (inventory, joined) = std::thread::scope(|scope| {
-        let readers = scope.spawn(|| {
-            receiver.into_iter().par_bridge().for_each(|batch| {
-                let counted = |blob: &BlobRef, read: BlobRead<'_>| {
-                    progress.inc(1);
-                    visit(blob, read);
-                };
-                if let Err(err) =
-                    git::read_blobs(git_dir, &batch, |b: &BlobRef| b.oid, max_size, &counted)
-                {
-                    read_failure
+    let packs = git::packed::pack_files(&repo.commondir().join("objects"));
+    let examined: Mutex<HashMap<git2::Oid, R>> = Mutex::new(HashMap::new());
+    let (inventory, walked, decoded) = std::thread::scope(|scope| {
+        let decoder = scope.spawn(|| {
+            for pack in &packs {
+                // A pack that cannot be decoded here is read by id below, which says what
+                // is wrong with it.
+                let _ = git::packed::decode_blobs(pack, max_size, &|oid, read| {
+                    let outcome = examine(read);
+                    examined
                         .lock()
-                        .expect("no reader panics holding the failure slot")
-                        .get_or_insert(err);
-                }
-            });
+                        .expect("no examiner panics holding the map")
+                        .insert(oid, outcome);
+                });
+            }
         });
-        let inventory = git::history_inventory(repo, all_objects, &mut |batch| {
-            // The receiver only stops early if a reader panicked; the join reports that.
-            let _ = sender.send(batch);
-        });
-        drop(sender);
-        (inventory, readers.join())
+        let mut walked: Vec<BlobRef> = Vec::new();
+        let inventory =
+            git::history_inventory(repo, all_objects, &mut |batch| walked.extend(batch));
+        (inventory, walked, decoder.join())
     });
-    if joined.is_err() {
+    if decoded.is_err() {
         return Err(HistoryError::Panicked);
     }
     let inventory = inventory?;
-    if let Some(err) = read_failure
+    let mut examined = examined
         .into_inner()
-        .expect("no reader panics holding the failure slot")
-    {
-        return Err(err.into());
+        .expect("no examiner panics holding the map");
+    let mut unread = Vec::new();
+    for blob in walked {
+        match examined.remove(&blob.oid) {
+            Some(outcome) => {
+                progress.inc(1);
+                attribute(&blob, outcome);
+            }
+            None => unread.push(blob),
+        }
     }
+    drop(examined);
+    git::read_blobs_parallel(
+        repo.path(),
+        &unread,
+        |b| b.oid,
+        max_size,
+        |blob, read| {
+            progress.inc(1);
+            attribute(blob, examine(read));
+        },
+    )?;
     Ok(inventory)
 }
 
-fn scan_blob(setup: &ScanSetup, collector: &Collector, blob: &BlobRef, read: BlobRead<'_>) {
+/// What one blob's content holds, before it is known where the blob is.
+enum Examined {
+    Findings(Vec<Finding>),
+    Binary,
+    TooLarge(u64),
+    Failed(git::GitError),
+}
+
+fn examine_blob(setup: &ScanSetup, read: BlobRead<'_>) -> Examined {
+    match read {
+        BlobRead::Data(data) => match setup.findings_in(data) {
+            Some(found) => Examined::Findings(found),
+            None => Examined::Binary,
+        },
+        BlobRead::TooLarge(size) => Examined::TooLarge(size),
+        BlobRead::Failed(err) => Examined::Failed(err),
+    }
+}
+
+fn attribute_blob(setup: &ScanSetup, collector: &Collector, blob: &BlobRef, examined: Examined) {
     let shown = blob
         .path
         .clone()
@@ -501,24 +544,27 @@ fn scan_blob(setup: &ScanSetup, collector: &Collector, blob: &BlobRef, read: Blo
     if blob.path.as_deref().is_some_and(|p| setup.path_allowed(p)) {
         return;
     }
-    match read {
-        BlobRead::Data(data) => {
-            if let Some(mut found) = setup.scan_content(data, &shown, collector) {
-                for finding in &mut found {
-                    finding.path = Some(shown.clone());
-                    finding.commit = blob.commit.map(|c| c.to_string());
-                }
-                collector.add_findings(found);
+    match examined {
+        Examined::Findings(mut found) => {
+            collector.scanned.fetch_add(1, Ordering::Relaxed);
+            for finding in &mut found {
+                finding.path = Some(shown.clone());
+                finding.commit = blob.commit.map(|c| c.to_string());
             }
+            collector.add_findings(found);
         }
-        BlobRead::TooLarge(size) => collector.skip(
+        Examined::Binary => {
+            collector.scanned.fetch_add(1, Ordering::Relaxed);
+            collector.skip(shown, SkipReason::Binary);
+        }
+        Examined::TooLarge(size) => collector.skip(
             shown,
             SkipReason::TooLarge {
                 size,
                 limit: setup.max_file_size,
             },
         ),
-        BlobRead::Failed(err) => collector.fail(format!("{shown}: {}", err.one_line())),
+        Examined::Failed(err) => collector.fail(format!("{shown}: {}", err.one_line())),
     }
 }
 

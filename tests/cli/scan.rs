@@ -755,3 +755,78 @@ fn counts_are_singular_for_one() {
         .stdout_has("(1 blob scanned)");
     sb.run(["scan"]).success().stdout_has("(1 file scanned)");
 }
+
+/// The findings of `scan ARGS` as (rule, path, commit, fingerprint), sorted.
+fn history_rows(sb: &Sandbox, flag: &str) -> Vec<(String, String, String, String)> {
+    let out = sb.run(["scan", flag, "--format", "jsonl"]).code(1);
+    let mut rows: Vec<_> = jsonl(&out.output.stdout)
+        .iter()
+        .map(|r| {
+            let text = |k: &str| r[k].as_str().unwrap_or("").to_string();
+            (
+                text("rule_id"),
+                text("path"),
+                text("commit"),
+                text("fingerprint"),
+            )
+        })
+        .collect();
+    rows.sort();
+    rows
+}
+
+#[test]
+fn history_read_from_packs_in_pack_order_finds_what_loose_objects_give() {
+    let sb = Sandbox::new();
+    let early = keys::github_pat();
+    let late = keys::anthropic();
+    let unreachable = keys::huggingface();
+    // Long delta chains: one file edited in every commit, a key in one version only.
+    let mut config = String::from("# settings\n");
+    for version in 0..40 {
+        config.push_str(&format!("option_{version} = {}\n", version * 7));
+        let body = if version == 12 {
+            format!("{config}token = \"{early}\"\n")
+        } else {
+            config.clone()
+        };
+        sb.write("config.py", body);
+        sb.write("data.bin", [version as u8, 0, 1, 2].repeat(500));
+        sb.commit_all(&format!("version {version}"));
+    }
+    let loose = history_rows(&sb, "--history");
+    assert_eq!(loose.len(), 1, "{loose:?}");
+
+    // The same history in one deltified pack: the same findings, commit and path.
+    sb.git(&[
+        "repack",
+        "-a",
+        "-d",
+        "-f",
+        "-q",
+        "--depth=50",
+        "--window=50",
+    ]);
+    sb.git(&["prune-packed"]);
+    assert_eq!(history_rows(&sb, "--history"), loose);
+
+    // A new commit stays loose beside the pack; a second pack holds a branch that is then
+    // deleted, so its blob is in a pack but reachable from no ref.
+    sb.write("later.env", format!("ANTHROPIC_API_KEY={late}\n"));
+    sb.commit_all("later");
+    sb.git(&["checkout", "-q", "-b", "scratch"]);
+    sb.write("scratch.txt", format!("HF_TOKEN={unreachable}\n"));
+    sb.commit_all("scratch");
+    sb.git(&["checkout", "-q", "main"]);
+    sb.git(&["repack", "-d", "-q"]);
+    sb.git(&["branch", "-q", "-D", "scratch"]);
+    sb.git(&["reflog", "expire", "--expire=now", "--all"]);
+    sb.write("newest.txt", "no key\n");
+    sb.commit_all("newest");
+    let history = history_rows(&sb, "--history");
+    assert_eq!(history.len(), 2, "{history:?}");
+    assert!(history.iter().any(|r| r.1 == "later.env"), "{history:?}");
+    assert!(history.iter().all(|r| r.1 != "scratch.txt"), "{history:?}");
+    let all = history_rows(&sb, "--all-objects");
+    assert_eq!(all.len(), 3, "{all:?}");
+}

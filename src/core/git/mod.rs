@@ -30,7 +30,7 @@ pub mod tips;
 pub mod tracked;
 
 pub use sources::{
-    history_inventory, range_changes, read_blobs, read_blobs_parallel, staged_changes,
+    history_inventory, packed, range_changes, read_blobs, read_blobs_parallel, staged_changes,
     staged_changes_fast, BlobRead, BlobRef, Change, ChangeKind, Inventory, MessageRef,
     RangeChanges,
 };

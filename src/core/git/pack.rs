@@ -8,7 +8,7 @@
 //! without this a rewrite that touches most trees would double the repository's size. A dry
 //! run only hashes, so it computes the same object ids and writes nothing.
 
-mod delta;
+pub(crate) mod delta;
 
 use super::error::GitError;
 use super::oid::OidSet;

@@ -1,5 +1,6 @@
-//! git's delta format (copy and insert instructions against a base object), and an encoder
-//! for objects that are small edits of their base, such as the next version of a tree.
+//! git's delta format (copy and insert instructions against a base object): the reader, as
+//! git implements it (patch-delta.c), and an encoder for objects that are small edits of
+//! their base, such as the next version of a tree.
 
 use std::collections::HashMap;
 
@@ -11,6 +12,80 @@ const BLOCK: usize = 16;
 const MAX_COPY: usize = 0xffff;
 /// An insert instruction carries at most 127 literal bytes.
 const MAX_INSERT: usize = 0x7f;
+
+/// Why a delta cannot be applied: it does not fit its base, or it is cut short.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("a delta that does not fit its base ({0})")]
+pub struct BadDelta(pub &'static str);
+
+/// The object `delta` rebuilds from `base`.
+pub fn apply(base: &[u8], delta: &[u8]) -> Result<Vec<u8>, BadDelta> {
+    let mut pos = 0;
+    let read_size = |pos: &mut usize| -> Result<usize, BadDelta> {
+        let (mut size, mut shift) = (0usize, 0u32);
+        loop {
+            let byte = *delta.get(*pos).ok_or(BadDelta("cut short in a size"))?;
+            *pos += 1;
+            if shift > 56 {
+                return Err(BadDelta("a size too large"));
+            }
+            size |= ((byte & 0x7f) as usize) << shift;
+            shift += 7;
+            if byte & 0x80 == 0 {
+                return Ok(size);
+            }
+        }
+    };
+    if read_size(&mut pos)? != base.len() {
+        return Err(BadDelta("made for a base of another size"));
+    }
+    let target_len = read_size(&mut pos)?;
+    let mut out = Vec::with_capacity(target_len);
+    while pos < delta.len() {
+        let command = delta[pos];
+        pos += 1;
+        if command & 0x80 != 0 {
+            let (mut offset, mut size) = (0usize, 0usize);
+            for i in 0..4 {
+                if command & (1 << i) != 0 {
+                    let byte = *delta.get(pos).ok_or(BadDelta("cut short in a copy"))?;
+                    offset |= (byte as usize) << (8 * i);
+                    pos += 1;
+                }
+            }
+            for i in 0..3 {
+                if command & (1 << (4 + i)) != 0 {
+                    let byte = *delta.get(pos).ok_or(BadDelta("cut short in a copy"))?;
+                    size |= (byte as usize) << (8 * i);
+                    pos += 1;
+                }
+            }
+            if size == 0 {
+                size = 0x10000;
+            }
+            let copied = offset
+                .checked_add(size)
+                .and_then(|end| base.get(offset..end))
+                .ok_or(BadDelta("a copy outside the base"))?;
+            out.extend_from_slice(copied);
+        } else if command == 0 {
+            return Err(BadDelta("the reserved instruction 0"));
+        } else {
+            let literal = delta
+                .get(pos..pos + command as usize)
+                .ok_or(BadDelta("cut short in an insert"))?;
+            out.extend_from_slice(literal);
+            pos += command as usize;
+        }
+        if out.len() > target_len {
+            return Err(BadDelta("longer than it says"));
+        }
+    }
+    if out.len() != target_len {
+        return Err(BadDelta("shorter than it says"));
+    }
+    Ok(out)
+}
 
 /// The delta that rebuilds `target` from `base`.
 pub fn encode(base: &[u8], target: &[u8]) -> Vec<u8> {
@@ -102,53 +177,8 @@ fn push_copy(out: &mut Vec<u8>, mut offset: usize, mut len: usize) {
 mod tests {
     use super::*;
 
-    /// The reader side of the format, as git implements it (patch-delta.c).
     fn apply(base: &[u8], delta: &[u8]) -> Vec<u8> {
-        let mut pos = 0;
-        let mut read_size = || {
-            let (mut size, mut shift) = (0usize, 0);
-            loop {
-                let byte = delta[pos];
-                pos += 1;
-                size |= ((byte & 0x7f) as usize) << shift;
-                shift += 7;
-                if byte & 0x80 == 0 {
-                    return size;
-                }
-            }
-        };
-        assert_eq!(read_size(), base.len());
-        let target_len = read_size();
-        let mut out = Vec::new();
-        while pos < delta.len() {
-            let command = delta[pos];
-            pos += 1;
-            if command & 0x80 != 0 {
-                let (mut offset, mut size) = (0usize, 0usize);
-                for i in 0..4 {
-                    if command & (1 << i) != 0 {
-                        offset |= (delta[pos] as usize) << (8 * i);
-                        pos += 1;
-                    }
-                }
-                for i in 0..3 {
-                    if command & (1 << (4 + i)) != 0 {
-                        size |= (delta[pos] as usize) << (8 * i);
-                        pos += 1;
-                    }
-                }
-                if size == 0 {
-                    size = 0x10000;
-                }
-                out.extend_from_slice(&base[offset..offset + size]);
-            } else {
-                assert!(command > 0, "command 0 is reserved");
-                out.extend_from_slice(&delta[pos..pos + command as usize]);
-                pos += command as usize;
-            }
-        }
-        assert_eq!(out.len(), target_len);
-        out
+        super::apply(base, delta).expect("a delta this encoder wrote")
     }
 
     fn tree(entries: &[(&str, u8)]) -> Vec<u8> {

@@ -1,10 +1,12 @@
 //! What a scan reads out of git, by source: all of history ([`history`]), the changes of a
-//! commit range ([`changes`]) or of the staged index ([`staged`]), and the blobs themselves,
-//! read in parallel with one repository handle per thread ([`blobs`]).
+//! commit range ([`changes`]) or of the staged index ([`staged`]), and the blobs themselves:
+//! by id, in parallel with one repository handle per thread ([`blobs`]), or every blob of
+//! the pack files in pack order ([`packed`]).
 
 pub mod blobs;
 pub mod changes;
 pub mod history;
+pub mod packed;
 pub mod staged;
 
 pub use blobs::{read_blobs, read_blobs_parallel, BlobRead};
