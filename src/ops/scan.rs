@@ -467,7 +467,7 @@ pub fn stream_history<R: Send>(
 ) -> Result<git::Inventory, HistoryError> {
     let packs = git::packed::pack_files(&repo.commondir().join("objects"));
     let examined: Mutex<HashMap<git2::Oid, R>> = Mutex::new(HashMap::new());
-    let (inventory, walked, decoded) = std::thread::scope(|scope| {
+    let (inventory, waiting, decoded) = std::thread::scope(|scope| {
         let decoder = scope.spawn(|| {
             for pack in &packs {
                 // A pack that cannot be decoded here is read by id below, which says what
@@ -481,10 +481,29 @@ pub fn stream_history<R: Send>(
                 });
             }
         });
-        let mut walked: Vec<BlobRef> = Vec::new();
-        let inventory =
-            git::history_inventory(repo, all_objects, &mut |batch| walked.extend(batch));
-        (inventory, walked, decoder.join())
+        // Blobs the decoder has already examined are attributed as the walk reaches them;
+        // the others wait for it.
+        let mut waiting: Vec<BlobRef> = Vec::new();
+        let inventory = git::history_inventory(repo, all_objects, &mut |batch| {
+            let ready: Vec<(BlobRef, R)> = {
+                let mut examined = examined.lock().expect("no examiner panics holding the map");
+                batch
+                    .into_iter()
+                    .filter_map(|blob| match examined.remove(&blob.oid) {
+                        Some(outcome) => Some((blob, outcome)),
+                        None => {
+                            waiting.push(blob);
+                            None
+                        }
+                    })
+                    .collect()
+            };
+            for (blob, outcome) in ready {
+                progress.inc(1);
+                attribute(&blob, outcome);
+            }
+        });
+        (inventory, waiting, decoder.join())
     });
     if decoded.is_err() {
         return Err(HistoryError::Panicked);
@@ -494,7 +513,7 @@ pub fn stream_history<R: Send>(
         .into_inner()
         .expect("no examiner panics holding the map");
     let mut unread = Vec::new();
-    for blob in walked {
+    for blob in waiting {
         match examined.remove(&blob.oid) {
             Some(outcome) => {
                 progress.inc(1);
@@ -517,12 +536,13 @@ pub fn stream_history<R: Send>(
     Ok(inventory)
 }
 
-/// What one blob's content holds, before it is known where the blob is.
+/// What one blob's content holds, before it is known where the blob is: kept for every blob
+/// of the packs until the walk says where each is, so it is kept small.
 enum Examined {
     Findings(Vec<Finding>),
     Binary,
     TooLarge(u64),
-    Failed(git::GitError),
+    Failed(Box<git::GitError>),
 }
 
 fn examine_blob(setup: &ScanSetup, read: BlobRead<'_>) -> Examined {
@@ -532,7 +552,7 @@ fn examine_blob(setup: &ScanSetup, read: BlobRead<'_>) -> Examined {
             None => Examined::Binary,
         },
         BlobRead::TooLarge(size) => Examined::TooLarge(size),
-        BlobRead::Failed(err) => Examined::Failed(err),
+        BlobRead::Failed(err) => Examined::Failed(Box::new(err)),
     }
 }
 

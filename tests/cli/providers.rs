@@ -1203,16 +1203,12 @@ fn every_rule_check_asks_its_issuer_once_with_the_key_in_its_header_and_reads_th
         );
         for (status, verdict) in [(200, "live"), (probe.dead[0], "dead"), (500, "unknown")] {
             let server = MockServer::start(move |_| issuer_reply(status));
-            let out = sb
-                .keywarden()
-                .args(["scan", "--verify", "--format", "jsonl", "settings.txt"])
+            let ran = sb
+                .run(["scan", "--verify", "--format", "jsonl", "settings.txt"])
                 .env(&variable, server.url())
                 .env("KEYWARDEN_HTTP_TIMEOUT_MS", "5000")
-                .assert()
-                .code(1)
-                .get_output()
-                .clone();
-            let rows = jsonl(&out.stdout);
+                .code(1);
+            let rows = jsonl(&ran.output.stdout);
             let row = rows
                 .iter()
                 .find(|row| row["rule_id"] == rule.id.as_str())
@@ -1236,7 +1232,7 @@ fn every_rule_check_asks_its_issuer_once_with_the_key_in_its_header_and_reads_th
                     rule.id
                 );
             }
-            let stderr = stderr(&out);
+            let stderr = ran.stderr();
             assert!(!stderr.contains(&key), "{}: {stderr}", rule.id);
             if verdict == "unknown" {
                 assert!(stderr.contains("could not verify"), "{stderr}");

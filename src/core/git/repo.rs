@@ -37,7 +37,20 @@ pub fn open_at(path: &Path) -> Result<Repository, GitError> {
 pub fn tune_for_bulk_reads() {
     git2::opts::strict_hash_verification(false);
     git2::opts::enable_caching(false);
+    // libgit2 maps up to 8 GiB of pack at a time by default, and every page a walk touches
+    // stays in the process's memory; a few smaller windows keep that bounded on large
+    // histories (git/git: 430 MB peak with the defaults).
+    // SAFETY: these set libgit2's global options; they are called before any thread that
+    // reads objects is started, and the values are plain sizes.
+    unsafe {
+        let _ = git2::opts::set_mwindow_size(MWINDOW_SIZE);
+        let _ = git2::opts::set_mwindow_mapped_limit(MWINDOW_MAPPED_LIMIT);
+    }
 }
+
+/// The size of one libgit2 pack window, and the most mapped at once.
+const MWINDOW_SIZE: usize = 64 << 20;
+const MWINDOW_MAPPED_LIMIT: usize = 160 << 20;
 
 /// The directory scanned paths are shown relative to: the work tree, or the git dir of a
 /// bare repository.
