@@ -130,18 +130,32 @@ pub fn run(ctx: &Context, args: ScanArgs) -> anyhow::Result<Outcome> {
         for failure in results.failures.iter().take(5) {
             ctx.ui.warn(failure);
         }
+        let incomplete = incomplete_scan(repo.as_ref(), results.failures.len());
+        // Findings are reported with the warning; without any, "no keys" would not be true.
         if results.findings.is_empty() {
-            bail!(
-                "{} could not be read, so the scan is incomplete (run `git fsck`)",
-                plural(results.failures.len(), "object", "objects")
-            );
+            bail!(incomplete);
         }
+        ctx.ui.warn(&incomplete);
     }
     Ok(if results.findings.is_empty() {
         Outcome::Clean
     } else {
         Outcome::Findings
     })
+}
+
+/// Why a scan with `unread` unreadable objects is incomplete, and what to do about it.
+fn incomplete_scan(repo: Option<&git2::Repository>, unread: usize) -> String {
+    let unread = plural(unread, "object", "objects");
+    // A partial clone lacks what it never fetched; fsck would find nothing wrong.
+    match repo.and_then(|r| Some((r, git::promisor_remotes(r).into_iter().next()?))) {
+        Some((repo, remote)) => format!(
+            "{unread} could not be read, so the scan is incomplete: this is a partial clone, and {remote} still holds what was never fetched; fetch it with `git -C {} fetch --refetch --no-filter {}`, then scan again",
+            crate::core::shell::path(&git::root_dir(repo)),
+            crate::core::shell::word(&remote)
+        ),
+        None => format!("{unread} could not be read, so the scan is incomplete (run `git fsck`)"),
+    }
 }
 
 /// What to scan; `None` when a CI run brings nothing (a push that deleted a branch).

@@ -830,3 +830,76 @@ fn history_read_from_packs_in_pack_order_finds_what_loose_objects_give() {
     let all = history_rows(&sb, "--all-objects");
     assert_eq!(all.len(), 3, "{all:?}");
 }
+
+#[test]
+fn history_scan_in_shallow_borrowing_and_partial_clones() {
+    use crate::support::githooks::run_printed;
+    let sb = Sandbox::new();
+    let deleted = keys::github_pat();
+    let current = keys::huggingface();
+    sb.write("readme.txt", "hello\n");
+    sb.commit_all("one");
+    sb.write("old.env", format!("GITHUB_TOKEN={deleted}\n"));
+    sb.commit_all("two");
+    std::fs::remove_file(sb.path("old.env")).expect("remove");
+    sb.write("app.env", format!("HF_TOKEN={current}\n"));
+    sb.commit_all("three");
+    sb.git(&["config", "uploadpack.allowFilter", "true"]);
+    sb.git(&["repack", "-a", "-d", "-q"]);
+    let origin = format!("file://{}", sb.repo().display());
+    let clone = |name: &str, args: &[&str]| {
+        let mut all = vec!["clone", "-q"];
+        all.extend_from_slice(args);
+        let dest = sb.root().join(name);
+        let dest_arg = dest.to_string_lossy().into_owned();
+        all.extend_from_slice(&[origin.as_str(), dest_arg.as_str()]);
+        sb.git_in(sb.root(), &all);
+        dest
+    };
+    let keys_in = |dir: &std::path::Path| -> Vec<String> {
+        let dir = dir.to_string_lossy().into_owned();
+        let out = sb
+            .run(["scan", "--history", "--format", "jsonl", dir.as_str()])
+            .code(1);
+        let mut paths: Vec<String> = jsonl(&out.output.stdout)
+            .iter()
+            .map(|r| r["path"].as_str().unwrap_or("").to_string())
+            .collect();
+        paths.sort();
+        paths
+    };
+    // A shallow clone has only what its depth reaches.
+    assert_eq!(keys_in(&clone("shallow", &["--depth=1"])), ["app.env"]);
+    // A clone that borrows the objects of another (alternates) sees all of history.
+    assert_eq!(
+        keys_in(&clone("borrowing", &["--shared"])),
+        ["app.env", "old.env"]
+    );
+    // A partial clone lacks the old blob: the scan says it is incomplete and how to fetch
+    // what is missing; the advice, run as printed, makes the scan whole.
+    let partial = clone("partial", &["--filter=blob:none"]);
+    let dir = partial.to_string_lossy().into_owned();
+    // What it could read is reported (exit 1), with the warning; with nothing found, the same
+    // words are the error (exit 2).
+    let ran = sb
+        .run(["scan", "--history", dir.as_str()])
+        .current_dir(sb.root())
+        .code(1)
+        .stderr_has("keywarden: warning: 1 object could not be read, so the scan is incomplete: this is a partial clone");
+    sb.run(["scan", "--history", "--rule", "github-pat", dir.as_str()])
+        .current_dir(sb.root())
+        .code(2)
+        .stderr_has("keywarden: error: 1 object could not be read, so the scan is incomplete: this is a partial clone");
+    let warning = ran.stderr();
+    let advice = warning
+        .lines()
+        .find(|l| l.contains("partial clone"))
+        .expect("the warning")
+        .split('`')
+        .nth(1)
+        .expect("a command in backquotes")
+        .to_string();
+    assert!(advice.starts_with("git -C "), "{advice}");
+    run_printed(&sb, sb.root(), &advice);
+    assert_eq!(keys_in(&partial), ["app.env", "old.env"]);
+}

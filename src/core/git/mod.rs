@@ -38,4 +38,4 @@ pub use tips::{ref_tips, RefTip};
 
 pub use error::{Damage, ErrorKind, GitError, Libgit2Error, Operation};
 
-pub use repo::{open, open_at, root_dir, tune_for_bulk_reads};
+pub use repo::{open, open_at, promisor_remotes, root_dir, tune_for_bulk_reads};

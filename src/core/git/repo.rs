@@ -52,6 +52,26 @@ pub fn tune_for_bulk_reads() {
 const MWINDOW_SIZE: usize = 64 << 20;
 const MWINDOW_MAPPED_LIMIT: usize = 160 << 20;
 
+/// The remotes a partial clone promises missing objects from (`remote.<name>.promisor`).
+pub fn promisor_remotes(repo: &Repository) -> Vec<String> {
+    let Ok(remotes) = repo.remotes() else {
+        return Vec::new();
+    };
+    let Ok(config) = repo.config() else {
+        return Vec::new();
+    };
+    remotes
+        .iter()
+        .flatten()
+        .filter(|name| {
+            config
+                .get_bool(&format!("remote.{name}.promisor"))
+                .unwrap_or(false)
+        })
+        .map(str::to_string)
+        .collect()
+}
+
 /// The directory scanned paths are shown relative to: the work tree, or the git dir of a
 /// bare repository.
 pub fn root_dir(repo: &Repository) -> PathBuf {
