@@ -64,6 +64,10 @@ pub fn run(ctx: &Context, args: ScanArgs) -> anyhow::Result<Outcome> {
         .as_ref()
         .map(git::root_dir)
         .unwrap_or_else(|| cwd.clone());
+    if flag.is_some() && !args.paths.is_empty() {
+        // What it suggests is for that repository, wherever it was typed.
+        crate::core::shell::suggest_from(&root);
+    }
     let config = ctx.load_config(&root)?;
     let setup = ScanSetup::new(
         &config,

@@ -6,10 +6,11 @@
 
 use std::borrow::Cow;
 use std::path::Path;
-use std::sync::OnceLock;
+use std::sync::RwLock;
 
-/// `-C DIR` of this process, as one shell word: set once, when the command line is read.
-static SUGGESTED_FROM: OnceLock<String> = OnceLock::new();
+/// The repository suggested commands run in, as one shell word: `-C DIR`, or the repository
+/// a command was pointed at (`scan --history PATH`).
+static SUGGESTED_FROM: RwLock<Option<String>> = RwLock::new(None);
 
 /// The suggested commands that run in this repository, as they start in a message: every
 /// keywarden command, and the git commands keywarden suggests for the repository itself
@@ -21,17 +22,30 @@ const REPOSITORY_COMMANDS: &[(&str, &str)] = &[
     ("`git fetch --force --update-head-ok ", "`git"),
 ];
 
-/// Records that keywarden runs in `dir` (`-C DIR`), so that `localize` writes `-C DIR`
-/// into every command it suggests. The first call wins: there is one command line.
+/// Records that the commands keywarden suggests are for the repository at `dir` (`-C DIR`,
+/// or a repository named on the command line), so that `localize` writes `-C DIR` into each.
 pub fn suggest_from(dir: &Path) {
-    let _ = SUGGESTED_FROM.set(path(dir));
+    // libgit2 gives a work tree with a trailing slash; the shell does not need it.
+    let shown = dir.display().to_string();
+    let trimmed = match shown.trim_end_matches('/') {
+        "" => "/",
+        trimmed => trimmed,
+    };
+    *SUGGESTED_FROM.write().unwrap_or_else(|e| e.into_inner()) = Some(word(trimmed));
 }
 
-/// `text` with `-C DIR` in every suggested command, when keywarden was started with
-/// `-C DIR`; `text` itself otherwise.
+fn suggested_from() -> Option<String> {
+    SUGGESTED_FROM
+        .read()
+        .unwrap_or_else(|e| e.into_inner())
+        .clone()
+}
+
+/// `text` with `-C DIR` in every suggested command, when there is such a directory (see
+/// `suggest_from`); `text` itself otherwise.
 pub fn localize(text: &str) -> Cow<'_, str> {
-    match SUGGESTED_FROM.get() {
-        Some(dir) => with_directory(text, dir),
+    match suggested_from() {
+        Some(dir) => with_directory(text, &dir),
         None => Cow::Borrowed(text),
     }
 }
@@ -71,16 +85,16 @@ fn with_directory<'t>(text: &'t str, dir: &str) -> Cow<'t, str> {
 pub struct Localized<W: std::io::Write> {
     inner: W,
     /// `-C DIR` as a word; without it everything passes through as it is.
-    dir: Option<&'static str>,
+    dir: Option<String>,
     line: Vec<u8>,
 }
 
 impl<W: std::io::Write> Localized<W> {
     pub fn new(inner: W) -> Self {
-        Self::from(inner, SUGGESTED_FROM.get().map(String::as_str))
+        Self::from(inner, suggested_from())
     }
 
-    fn from(inner: W, dir: Option<&'static str>) -> Self {
+    fn from(inner: W, dir: Option<String>) -> Self {
         Localized {
             inner,
             dir,
@@ -89,7 +103,7 @@ impl<W: std::io::Write> Localized<W> {
     }
 
     fn write_pending(&mut self) -> std::io::Result<()> {
-        let Some(dir) = self.dir else {
+        let Some(dir) = &self.dir else {
             return Ok(());
         };
         if self.line.is_empty() {
@@ -185,7 +199,7 @@ mod tests {
         use std::io::Write as _;
         let mut out = Vec::new();
         {
-            let mut writer = Localized::from(&mut out, Some("d"));
+            let mut writer = Localized::from(&mut out, Some("d".to_string()));
             write!(writer, "run `keyw").expect("a Vec takes every write");
             write!(writer, "arden scan`\nthen `keywarden status`")
                 .expect("a Vec takes every write");

@@ -132,3 +132,26 @@ fn advice_after_dash_c_carries_dash_c_and_works_as_printed_from_where_it_was_typ
         ran.stdout()
     );
 }
+
+#[test]
+fn advice_of_a_scan_pointed_at_a_repository_carries_that_repository() {
+    let sb = Sandbox::new();
+    sb.write(
+        "app.env",
+        format!("GITHUB_TOKEN={}\n", crate::support::keys::github_pat()),
+    );
+    sb.commit_all("a key");
+    let repo = sb.repo().to_string_lossy().into_owned();
+    let ran = sb
+        .run(["scan", "--history", repo.as_str()])
+        .current_dir(sb.root())
+        .code(1);
+    let advice = suggested_keywarden_commands(&ran.stdout());
+    assert!(!advice.is_empty(), "{}", ran.stdout());
+    for command in advice {
+        assert!(
+            command.starts_with(&format!("keywarden -C {repo} ")),
+            "{command}"
+        );
+    }
+}
