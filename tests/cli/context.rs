@@ -51,6 +51,18 @@ fn a_malformed_clock_or_timeout_is_named_not_ignored() {
         .one_line_error("KEYWARDEN_HTTP_TIMEOUT_MS must be a whole number");
 }
 
+/// Asserts that `text` suggests some keywarden command and that each carries `-C dir`.
+fn assert_every_suggestion_carries(text: &str, dir: &str) {
+    let advice = suggested_keywarden_commands(text);
+    assert!(!advice.is_empty(), "no suggested command in: {text}");
+    for command in advice {
+        assert!(
+            command.starts_with(&format!("keywarden -C {dir} ")),
+            "{command}"
+        );
+    }
+}
+
 /// Every `keywarden …` in backquotes in `text`.
 fn suggested_keywarden_commands(text: &str) -> Vec<String> {
     text.split('`')
@@ -104,23 +116,12 @@ fn advice_after_dash_c_carries_dash_c_and_works_as_printed_from_where_it_was_typ
         ])
         .current_dir(sb.root())
         .code(2);
-    let advice = suggested_keywarden_commands(&ran.text());
-    assert!(!advice.is_empty(), "{}", ran.text());
-    for command in advice {
-        assert!(
-            command.starts_with(&format!("keywarden -C {quoted} ")),
-            "{command}"
-        );
-    }
+    assert_every_suggestion_carries(&ran.text(), &quoted);
     let ran = sb
         .run(["-C", dir.as_str(), "keys", "list"])
         .current_dir(sb.root())
         .success();
-    let advice = suggested_keywarden_commands(&ran.stdout());
-    assert!(!advice.is_empty(), "{}", ran.stdout());
-    assert!(advice
-        .iter()
-        .all(|c| c.starts_with(&format!("keywarden -C {quoted} "))));
+    assert_every_suggestion_carries(&ran.stdout(), &quoted);
 
     // Without -C, the same advice is written as before.
     let ran = sb.run(["keys", "list"]).current_dir(&repo).success();
@@ -146,12 +147,5 @@ fn advice_of_a_scan_pointed_at_a_repository_carries_that_repository() {
         .run(["scan", "--history", repo.as_str()])
         .current_dir(sb.root())
         .code(1);
-    let advice = suggested_keywarden_commands(&ran.stdout());
-    assert!(!advice.is_empty(), "{}", ran.stdout());
-    for command in advice {
-        assert!(
-            command.starts_with(&format!("keywarden -C {repo} ")),
-            "{command}"
-        );
-    }
+    assert_every_suggestion_carries(&ran.stdout(), &repo);
 }
