@@ -1025,3 +1025,54 @@ fn delete_path_patterns_match_by_full_path_with_or_without_a_name_check() {
         assert_fsck_clean(&sb, &sb.repo());
     }
 }
+
+#[test]
+fn a_packed_history_is_searched_in_pack_order_and_loose_blobs_by_id() {
+    let sb = Sandbox::new();
+    let secret = keys::github_pat();
+    // Long delta chains in a pack, the secret in a middle version of a file and in a
+    // binary; then a loose commit on top with it again.
+    let mut text_file = String::from("# notes\n");
+    for version in 0..30 {
+        text_file.push_str(&format!("line {version}\n"));
+        let body = if version == 11 {
+            format!("{text_file}token = {secret}\n")
+        } else {
+            text_file.clone()
+        };
+        sb.write("notes.txt", body);
+        let mut binary = [0u8, 1, 2, 3].repeat(300 + version);
+        if version == 20 {
+            binary.extend_from_slice(secret.as_bytes());
+        }
+        sb.write("data.bin", binary);
+        sb.commit_all(&format!("version {version}"));
+    }
+    sb.git(&[
+        "repack",
+        "-a",
+        "-d",
+        "-f",
+        "-q",
+        "--depth=50",
+        "--window=50",
+    ]);
+    sb.git(&["prune-packed"]);
+    sb.write("late.txt", format!("again {secret}\n"));
+    sb.commit_all("loose");
+    let head_before = sb.git(&["rev-parse", "HEAD:notes.txt"]);
+    let out = purge(&sb, &secret, &[]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(
+        text(&out).contains(", 3 of 61 blobs (3 files scrubbed"),
+        "{}",
+        text(&out)
+    );
+    assert!(
+        !contains(&all_objects(&sb, &sb.repo()), &secret),
+        "a copy is left"
+    );
+    // What never held it is untouched.
+    assert_eq!(sb.git(&["rev-parse", "HEAD:notes.txt"]), head_before);
+    assert_fsck_clean(&sb, &sb.repo());
+}

@@ -264,7 +264,7 @@ pub fn dry_run(
     include_remotes: bool,
     progress: &dyn Progress,
 ) -> Result<PurgePlan, PurgeError> {
-    rewrite::tune_for_rewrite();
+    git::tune_for_bulk_reads();
     let repo = tips::main_repository(git::open(repo_dir)?)?;
     if let Some(journal) = Journal::read(&Journal::path(repo.commondir()))? {
         return Err(journal.still_unfinished());
@@ -460,7 +460,7 @@ impl<'a> Purge<'a> {
         options: PurgeOptions,
         clock: &Clock,
     ) -> Result<Self, PurgeError> {
-        rewrite::tune_for_rewrite();
+        git::tune_for_bulk_reads();
         let Locked {
             repo,
             lock,
@@ -491,7 +491,7 @@ impl<'a> Purge<'a> {
     /// Continues the unfinished purge of the repository at `repo_dir` with `removal`, which
     /// must be what that purge was started with (the same secrets and patterns).
     pub fn resume(repo_dir: &Path, removal: &'a Removal) -> Result<Self, PurgeError> {
-        rewrite::tune_for_rewrite();
+        git::tune_for_bulk_reads();
         let Locked {
             repo,
             lock,

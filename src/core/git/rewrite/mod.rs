@@ -154,20 +154,6 @@ struct Engine<'a> {
     out: Rewrite,
 }
 
-/// Process-wide libgit2 settings for a rewrite, which reads every object once: no object
-/// cache (nothing is read twice, so a cache only grows memory) and a cap on how much of the
-/// packs is mapped at once, so memory stays bounded whatever the size of the repository.
-/// Call before opening the repository; also sets what `tune_for_bulk_reads` sets.
-pub fn tune_for_rewrite() {
-    super::repo::tune_for_bulk_reads();
-    git2::opts::enable_caching(false);
-    // Safety: libgit2 options are process-global; set before any repository is read.
-    unsafe {
-        let _ = git2::opts::set_mwindow_size(32 << 20);
-        let _ = git2::opts::set_mwindow_mapped_limit(128 << 20);
-    }
-}
-
 /// Rewrites history from `tips`, writing new objects to `sink`.
 pub fn rewrite(
     repo: &Repository,

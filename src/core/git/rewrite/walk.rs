@@ -7,7 +7,7 @@ use crate::core::git::error::{first_failure, GitError};
 use crate::core::git::oid::OidSet;
 use crate::core::git::raw::{parse_tree, split_object, EntryKind};
 use crate::core::git::repo::open_at;
-use crate::core::git::sources::BLOB_BATCH;
+use crate::core::git::sources::{packed, read_blobs_parallel, BlobRead, BLOB_BATCH};
 use crate::core::git::tips::{Tips, WorktreeHead};
 use crate::core::progress::Progress;
 use crate::core::scrub::Scrubber;
@@ -139,6 +139,15 @@ impl<'a> Engine<'a> {
         // on the 30 000-commit benchmark): the searchers keep the cores busy, and two walkers
         // only contend for libgit2's pack locks.
         progress.phase("reading history", order.len() as u64);
+        // With pack files, the searchers are the pack decoder: every packed blob is decoded
+        // once, in pack order, while the walk goes on; what it did not produce (loose
+        // objects) is searched by id afterwards. Without packs, worker threads search the
+        // blobs by id as the walk finds them.
+        let packs = match opts.scrubber {
+            Some(_) => packed::pack_files(&repo.commondir().join("objects")),
+            None => Vec::new(),
+        };
+        let searched: Mutex<OidSet> = Mutex::new(OidSet::default());
         let hits: Mutex<Vec<Oid>> = Mutex::new(Vec::new());
         let failures: Mutex<Vec<GitError>> = Mutex::new(Vec::new());
         let workers = std::thread::available_parallelism().map_or(2, |n| n.get());
@@ -155,11 +164,33 @@ impl<'a> Engine<'a> {
             // Owned here so that it is dropped on every way out, error or not: the workers stop
             // when every sender is gone, and the scope waits for them.
             let sender = sender;
-            if let Some(scrubber) = opts.scrubber {
-                for _ in 0..workers {
-                    let (receiver, hits, failures) = (&receiver, &hits, &failures);
-                    scope.spawn(move || search_blobs(git_dir, receiver, scrubber, hits, failures));
+            match opts.scrubber {
+                Some(scrubber) if !packs.is_empty() => {
+                    let (packs, searched, hits) = (&packs, &searched, &hits);
+                    scope.spawn(move || {
+                        for pack in packs {
+                            // A pack that cannot be decoded is searched by id below.
+                            let _ = packed::decode_blobs(pack, u64::MAX, &|oid, read| {
+                                if let BlobRead::Data(data) = read {
+                                    let hit = scrubber.is_match(data);
+                                    searched.lock().expect("searched lock").insert(oid);
+                                    if hit {
+                                        hits.lock().expect("hits lock").push(oid);
+                                    }
+                                }
+                            });
+                        }
+                    });
                 }
+                Some(scrubber) => {
+                    for _ in 0..workers {
+                        let (receiver, hits, failures) = (&receiver, &hits, &failures);
+                        scope.spawn(move || {
+                            search_blobs(git_dir, receiver, scrubber, hits, failures)
+                        });
+                    }
+                }
+                None => {}
             }
             let other_sender = sender.clone();
             let other = scope.spawn(move || -> Result<_, GitError> {
@@ -195,6 +226,32 @@ impl<'a> Engine<'a> {
             Ok(commits)
         });
         let commits = walked?;
+        if let (Some(scrubber), false) = (opts.scrubber, packs.is_empty()) {
+            // What the walk found that no pack produced.
+            let searched = searched.into_inner().expect("searched lock");
+            let rest: Vec<Oid> = receiver
+                .into_inner()
+                .expect("receiver lock")
+                .try_iter()
+                .flatten()
+                .filter(|oid| !searched.contains(oid))
+                .collect();
+            read_blobs_parallel(
+                git_dir,
+                &rest,
+                |oid| *oid,
+                u64::MAX,
+                |oid, read| match read {
+                    BlobRead::Data(data) => {
+                        if scrubber.is_match(data) {
+                            hits.lock().expect("hits lock").push(*oid);
+                        }
+                    }
+                    BlobRead::TooLarge(_) => {}
+                    BlobRead::Failed(e) => failures.lock().expect("failures lock").push(e),
+                },
+            )?;
+        }
         first_failure(failures)?;
         self.out.commits_total = commits.len();
         self.out.blobs_total = self.blobs.len();
