@@ -56,7 +56,8 @@ enum Kind {
 
 /// Decodes every blob of the pack at `pack` (with its `.idx` beside it) and calls `visit`
 /// with each (its content, or only its size when it is over `max_size`), on the worker
-/// threads. Returns how many blobs were visited. A pack that cannot
+/// threads. A blob stored whole over `max_size` is not inflated, and the deltas built on it
+/// are left out. Returns how many blobs were visited. A pack that cannot
 /// be read at all is an error; an entry that cannot be decoded is skipped with what depends
 /// on it.
 pub fn decode_blobs(
@@ -108,6 +109,12 @@ pub fn decode_blobs(
         .par_iter()
         .map(|&root| {
             let mut visited = 0;
+            // A blob over the limit is not inflated at all: its size is in its header. The
+            // versions built on it are left to be read by id, which sizes them the same way.
+            if let Some(size) = reader.size(&entries[root]).filter(|&size| size > max_size) {
+                visit(entries[root].oid, BlobRead::TooLarge(size));
+                return 1;
+            }
             let Some(data) = reader.inflate(&entries[root]) else {
                 return 0;
             };
@@ -257,6 +264,15 @@ impl PackReader<'_> {
         }
     }
 
+    /// The size the entry's header gives: the object's own, for an entry stored whole.
+    fn size(&self, entry: &Entry) -> Option<u64> {
+        let head = self.read(
+            entry.offset,
+            entry.end.min(entry.offset + HEADER_MAX as u64),
+        )?;
+        Self::header(&head).map(|(_, size, _)| size)
+    }
+
     /// The entry's data, inflated: the object itself, or for a delta the delta.
     fn inflate(&self, entry: &Entry) -> Option<Vec<u8>> {
         let raw = self.read(entry.offset, entry.end)?;
@@ -350,14 +366,19 @@ mod tests {
         .expect("list");
         assert_eq!(got.len(), blobs, "only blobs, each once");
         assert!(blobs > 100, "{blobs}");
-        // Over the limit: the size only, still visited, and its deltas still decoded.
-        let limited = decoded(&t, 4000);
-        assert_eq!(limited.len(), blobs);
+        // Over the limit: the size only. A whole blob over it is not inflated, and what is
+        // built on it is left out (to be read by id); the rest comes out as before.
+        let limited = decoded(&t, 3030);
         assert!(limited.values().any(Option::is_none));
-        assert!(limited
-            .values()
-            .filter_map(Option::as_ref)
-            .all(|d| d.len() <= 4000));
+        for (oid, data) in &limited {
+            match data {
+                Some(data) => {
+                    assert!(data.len() <= 3030);
+                    assert_eq!(got.get(oid), Some(&Some(data.clone())));
+                }
+                None => assert!(got[oid].as_ref().is_some_and(|d| d.len() > 3030)),
+            }
+        }
     }
 
     #[test]
