@@ -690,3 +690,52 @@ fn ctrl_c_during_the_purge_exits_130_and_the_next_run_finishes() {
     sb.git(&["gc", "-q", "--prune=now"]);
     assert_no_object_holds(sb, &sb.repo(), key);
 }
+
+#[test]
+fn a_key_of_an_issuer_without_a_client_is_checked_dead_and_its_new_key_live_through_its_rule() {
+    use crate::support::mock_server::Reply;
+    let sb = Sandbox::new();
+    let (old, new) = (keys::fake("npm_{alnum:36}"), keys::fake("npm_{alnum:36}"));
+    sb.write(
+        ".npmrc",
+        format!("//registry.npmjs.org/:_authToken={old}\n"),
+    );
+    sb.commit_all("publish settings");
+    let accepted = new.clone();
+    let npm = MockServer::start(move |req| {
+        let bearer = req
+            .header("Authorization")
+            .and_then(|h| h.strip_prefix("Bearer "));
+        match (
+            req.is("GET", "/-/whoami"),
+            bearer == Some(accepted.as_str()),
+        ) {
+            (true, true) => Reply::json(200, serde_json::json!({"username": "ci"})),
+            (true, false) => Reply::json(401, serde_json::json!({"error": "Unauthorized"})),
+            _ => Reply::not_found(),
+        }
+    });
+    let ran = sb
+        .run([
+            "incident",
+            "--secret-stdin",
+            "--new-key-stdin",
+            "--yes",
+            "--skip-purge",
+        ])
+        .stdin(format!("{old}\n{new}\n"))
+        .env("KEYWARDEN_NPM_BASE_URL", npm.url())
+        .success();
+    let shown = ran.text();
+    assert!(
+        shown.contains("already refuses the key: it is dead"),
+        "{shown}"
+    );
+    assert!(shown.contains("RESOLVED"), "{shown}");
+    assert!(!shown.contains(&old) && !shown.contains(&new), "{shown}");
+    assert!(npm.requests().iter().all(|r| r.is("GET", "/-/whoami")));
+    assert!(
+        npm.requests().len() >= 2,
+        "the old key and the new one were checked"
+    );
+}

@@ -851,3 +851,30 @@ fn a_key_of_an_issuer_without_a_client_is_revoked_by_hand_at_its_page() {
         "https://docs.npmjs.com/revoking-access-tokens"
     );
 }
+
+#[test]
+fn a_key_its_issuer_refuses_is_not_added_without_no_verify() {
+    let sb = Sandbox::empty();
+    let token = keys::fake("npm_{alnum:36}");
+    let npm = MockServer::start(|req| {
+        if req.is("GET", "/-/whoami") {
+            Reply::json(401, json!({"error": "Unauthorized"}))
+        } else {
+            Reply::not_found()
+        }
+    });
+    sb.run(["keys", "add", "npm-ci"])
+        .stdin(format!("{token}\n"))
+        .env("KEYWARDEN_NPM_BASE_URL", npm.url())
+        .code(2)
+        .stderr_has("is dead (rejected as invalid (HTTP 401)")
+        .stderr_has("not stored (pass --no-verify to store it anyway)")
+        .no_secret(&token);
+    assert_eq!(npm.requests().len(), 1);
+    // As the message says: --no-verify stores it without asking.
+    sb.run(["keys", "add", "npm-ci", "--no-verify"])
+        .stdin(format!("{token}\n"))
+        .env("KEYWARDEN_NPM_BASE_URL", npm.url())
+        .success();
+    assert_eq!(npm.requests().len(), 1);
+}
