@@ -245,15 +245,15 @@ fn write_report(
         }
         None => {
             let color = ctx.ui.out_style().enabled();
-            if format == ReportFormat::Human {
-                let mut out = std::io::BufWriter::new(output::stdout());
-                output::render(report, format, &mut out, color)?;
-                out.flush()?;
+            // Suggested commands get `-C` for a person; machine formats stay as they are.
+            let stdout: Box<dyn Write> = if format == ReportFormat::Human {
+                Box::new(output::stdout())
             } else {
-                let mut out = std::io::BufWriter::new(std::io::stdout().lock());
-                output::render(report, format, &mut out, color)?;
-                out.flush()?;
-            }
+                Box::new(std::io::stdout().lock())
+            };
+            let mut out = std::io::BufWriter::new(stdout);
+            output::render(report, format, &mut out, color)?;
+            out.flush()?;
         }
     }
     Ok(())

@@ -465,21 +465,17 @@ pub fn stream_history<R: Send>(
     examine: &(dyn Fn(BlobRead<'_>) -> R + Sync),
     attribute: &(dyn Fn(&BlobRef, R) + Sync),
 ) -> Result<git::Inventory, HistoryError> {
-    let packs = git::packed::pack_files(&repo.commondir().join("objects"));
+    let packs = git::packed::Packs::of(repo);
     let examined: Mutex<HashMap<git2::Oid, R>> = Mutex::new(HashMap::new());
     let (inventory, waiting, decoded) = std::thread::scope(|scope| {
         let decoder = scope.spawn(|| {
-            for pack in &packs {
-                // A pack that cannot be decoded here is read by id below, which says what
-                // is wrong with it.
-                let _ = git::packed::decode_blobs(pack, max_size, &|oid, read| {
-                    let outcome = examine(read);
-                    examined
-                        .lock()
-                        .expect("no examiner panics holding the map")
-                        .insert(oid, outcome);
-                });
-            }
+            packs.decode_blobs(max_size, &|oid, read| {
+                let outcome = examine(read);
+                examined
+                    .lock()
+                    .expect("no examiner panics holding the map")
+                    .insert(oid, outcome);
+            });
         });
         // Blobs the decoder has already examined are attributed as the walk reaches them;
         // the others wait for it.

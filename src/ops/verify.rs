@@ -53,7 +53,7 @@ pub fn verify_findings(findings: &mut [Finding], providers: &Providers, reporter
             return Some(Asked::Provider(id));
         }
         let rule = builtin.as_ref()?.get(&finding.rule_id)?;
-        (*rule.provider == *finding.provider && providers.probe(rule).is_some())
+        (*rule.provider == *finding.provider && rule.issuer_check().is_some())
             .then_some(Asked::Issuer(rule))
     };
     let mut jobs: Vec<(Asked<'_>, Secret)> = Vec::new();

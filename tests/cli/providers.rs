@@ -1199,7 +1199,7 @@ fn every_rule_check_asks_its_issuer_once_with_the_key_in_its_header_and_reads_th
             .unwrap_or_else(|| "/".to_string());
         let variable = format!(
             "KEYWARDEN_{}_BASE_URL",
-            rule.provider.to_ascii_uppercase().replace('-', "_")
+            keywarden::core::provider::id::env_name(&rule.provider)
         );
         for (status, verdict) in [(200, "live"), (probe.dead[0], "dead"), (500, "unknown")] {
             let server = MockServer::start(move |_| issuer_reply(status));

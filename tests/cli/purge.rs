@@ -1048,16 +1048,7 @@ fn a_packed_history_is_searched_in_pack_order_and_loose_blobs_by_id() {
         sb.write("data.bin", binary);
         sb.commit_all(&format!("version {version}"));
     }
-    sb.git(&[
-        "repack",
-        "-a",
-        "-d",
-        "-f",
-        "-q",
-        "--depth=50",
-        "--window=50",
-    ]);
-    sb.git(&["prune-packed"]);
+    sb.repack_deltified();
     sb.write("late.txt", format!("again {secret}\n"));
     sb.commit_all("loose");
     let head_before = sb.git(&["rev-parse", "HEAD:notes.txt"]);

@@ -798,16 +798,7 @@ fn history_read_from_packs_in_pack_order_finds_what_loose_objects_give() {
     assert_eq!(loose.len(), 1, "{loose:?}");
 
     // The same history in one deltified pack: the same findings, commit and path.
-    sb.git(&[
-        "repack",
-        "-a",
-        "-d",
-        "-f",
-        "-q",
-        "--depth=50",
-        "--window=50",
-    ]);
-    sb.git(&["prune-packed"]);
+    sb.repack_deltified();
     assert_eq!(history_rows(&sb, "--history"), loose);
 
     // A new commit stays loose beside the pack; a second pack holds a branch that is then

@@ -27,6 +27,12 @@ pub enum ProviderId {
     Generic,
 }
 
+/// The `<PROVIDER>` of `KEYWARDEN_<PROVIDER>_BASE_URL` for a provider id as rules write it,
+/// a client's (`openai`) or an issuer's (`terraform-cloud` → `TERRAFORM_CLOUD`).
+pub fn env_name(provider: &str) -> String {
+    provider.to_ascii_uppercase().replace('-', "_")
+}
+
 impl ProviderId {
     /// Every provider, in the order they are listed to people.
     pub const ALL: [ProviderId; 11] = [
@@ -79,7 +85,7 @@ impl ProviderId {
 
     /// The `<PROVIDER>` of `KEYWARDEN_<PROVIDER>_BASE_URL` (`OPENAI`, `PRIVATE_KEY`).
     pub fn env_name(self) -> String {
-        self.as_str().to_ascii_uppercase().replace('-', "_")
+        env_name(self.as_str())
     }
 
     /// Whether a key of this provider has a vendor behind it at all (generic secrets and

@@ -68,8 +68,7 @@ impl Provider for Generic {
     }
 
     fn can_verify(&self, key: &Secret) -> bool {
-        crate::core::scan::builtin_rule_for(key)
-            .is_some_and(|rule| self.providers.probe(&rule).is_some())
+        crate::core::scan::builtin_rule_for(key).is_some_and(|rule| rule.issuer_check().is_some())
     }
 
     fn verify(&self, key: &Secret) -> Verification {

@@ -410,16 +410,13 @@ impl Providers {
             .unwrap_or_else(|| default.to_string())
     }
 
-    /// The harmless check of `rule`'s issuer, when `rule` is built in and has one.
-    pub fn probe<'r>(&self, rule: &'r Rule) -> Option<&'r probe::Probe> {
-        rule.verify.as_ref().filter(|_| rule.builtin)
-    }
-
     /// Asks `rule`'s issuer about `key` with the rule's check; `None` when it has none.
     pub fn check_with_probe(&self, rule: &Rule, key: &Secret) -> Option<Verification> {
-        let probe = self.probe(rule)?;
-        let variable = rule.provider.to_ascii_uppercase().replace('-', "_");
-        let base = self.bases.get(&variable).map(String::as_str);
+        let probe = rule.issuer_check()?;
+        let base = self
+            .bases
+            .get(&id::env_name(&rule.provider))
+            .map(String::as_str);
         Some(probe.check(&self.http, base, key))
     }
 

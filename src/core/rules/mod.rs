@@ -119,6 +119,11 @@ impl Rule {
     pub fn provider_id(&self) -> Option<ProviderId> {
         self.provider.parse().ok()
     }
+
+    /// The harmless check of the rule's issuer, when the rule is built in and has one.
+    pub fn issuer_check(&self) -> Option<&Probe> {
+        self.verify.as_ref().filter(|_| self.builtin)
+    }
 }
 
 fn default_true() -> bool {

@@ -53,12 +53,17 @@ pub fn sealed_env(root: &Path) -> Vec<(String, String)> {
 /// and the issuers its built-in rules check — pointed at a closed port on 127.0.0.1, so
 /// that no test reaches the internet; a test that talks to a provider points it at its mock.
 fn unreachable_providers() -> Vec<(String, String)> {
+    static ALL: std::sync::OnceLock<Vec<(String, String)>> = std::sync::OnceLock::new();
+    ALL.get_or_init(closed_provider_ports).clone()
+}
+
+fn closed_provider_ports() -> Vec<(String, String)> {
     let rules = keywarden::core::rules::RuleSet::builtin().expect("built-in rules");
     let issuers = rules
         .rules()
         .iter()
         .filter(|rule| rule.verify.is_some())
-        .map(|rule| rule.provider.to_ascii_uppercase().replace('-', "_"));
+        .map(|rule| keywarden::core::provider::id::env_name(&rule.provider));
     keywarden::core::provider::ProviderId::ALL
         .into_iter()
         .map(|id| id.env_name())
@@ -228,6 +233,21 @@ impl Sandbox {
         self.seal(&mut cmd);
         cmd.current_dir(dir);
         cmd
+    }
+
+    /// Puts the whole history into one pack with long delta chains (`git repack -a -d -f
+    /// --depth=50`) and drops the loose copies.
+    pub fn repack_deltified(&self) {
+        self.git(&[
+            "repack",
+            "-a",
+            "-d",
+            "-f",
+            "-q",
+            "--depth=50",
+            "--window=50",
+        ]);
+        self.git(&["prune-packed"]);
     }
 
     /// Runs git in the repository and insists that it succeeds; returns stdout.

@@ -143,10 +143,7 @@ impl<'a> Engine<'a> {
         // once, in pack order, while the walk goes on; what it did not produce (loose
         // objects) is searched by id afterwards. Without packs, worker threads search the
         // blobs by id as the walk finds them.
-        let packs = match opts.scrubber {
-            Some(_) => packed::pack_files(&repo.commondir().join("objects")),
-            None => Vec::new(),
-        };
+        let packs = packed::Packs::of(repo);
         let searched: Mutex<OidSet> = Mutex::new(OidSet::default());
         let hits: Mutex<Vec<Oid>> = Mutex::new(Vec::new());
         let failures: Mutex<Vec<GitError>> = Mutex::new(Vec::new());
@@ -168,18 +165,15 @@ impl<'a> Engine<'a> {
                 Some(scrubber) if !packs.is_empty() => {
                     let (packs, searched, hits) = (&packs, &searched, &hits);
                     scope.spawn(move || {
-                        for pack in packs {
-                            // A pack that cannot be decoded is searched by id below.
-                            let _ = packed::decode_blobs(pack, u64::MAX, &|oid, read| {
-                                if let BlobRead::Data(data) = read {
-                                    let hit = scrubber.is_match(data);
-                                    searched.lock().expect("searched lock").insert(oid);
-                                    if hit {
-                                        hits.lock().expect("hits lock").push(oid);
-                                    }
+                        packs.decode_blobs(u64::MAX, &|oid, read| {
+                            if let BlobRead::Data(data) = read {
+                                let hit = scrubber.is_match(data);
+                                searched.lock().expect("searched lock").insert(oid);
+                                if hit {
+                                    hits.lock().expect("hits lock").push(oid);
                                 }
-                            });
-                        }
+                            }
+                        });
                     });
                 }
                 Some(scrubber) => {

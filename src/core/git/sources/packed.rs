@@ -20,9 +20,32 @@ use std::fs::File;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
+/// The pack files of a repository's own object database (not its alternates'), each with
+/// its `.idx`.
+pub struct Packs(Vec<PathBuf>);
+
+impl Packs {
+    pub fn of(repo: &git2::Repository) -> Self {
+        Packs(pack_files(&repo.commondir().join("objects")))
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// `decode_blobs` on every pack. A pack that cannot be decoded is passed over: its blobs
+    /// are not visited, and the caller reads what was not visited by id, which says what is
+    /// wrong with it.
+    pub fn decode_blobs(&self, max_size: u64, visit: &(dyn Fn(Oid, BlobRead<'_>) + Sync)) {
+        for pack in &self.0 {
+            let _ = decode_blobs(pack, max_size, visit);
+        }
+    }
+}
+
 /// The `.pack` files of the object database at `objects` (`.git/objects`), each with its
 /// `.idx`.
-pub fn pack_files(objects: &Path) -> Vec<PathBuf> {
+fn pack_files(objects: &Path) -> Vec<PathBuf> {
     let Ok(dir) = std::fs::read_dir(objects.join("pack")) else {
         return Vec::new();
     };
@@ -60,7 +83,7 @@ enum Kind {
 /// are left out. Returns how many blobs were visited. A pack that cannot
 /// be read at all is an error; an entry that cannot be decoded is skipped with what depends
 /// on it.
-pub fn decode_blobs(
+fn decode_blobs(
     pack: &Path,
     max_size: u64,
     visit: &(dyn Fn(Oid, BlobRead<'_>) + Sync),
